@@ -1,0 +1,42 @@
+# Every target creates the virtual environment first when it is missing or stale.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STAGE ?= dev
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+
+.PHONY: help install run test pytest lint typecheck format synth package deploy destroy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP) ## Create the virtual environment and install everything
+
+run: $(STAMP) ## Serve the API locally on embedded PostgreSQL and S3 (Swagger UI at /docs)
+	$(BIN)/python -m local.run
+
+test: lint typecheck pytest ## Lint, type-check and run the whole test suite
+
+pytest: $(STAMP) ## Run the test suite only
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check and ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy, strict on lambda_app/
+	$(BIN)/mypy
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## Remove the virtual environment, local data and build output
+	rm -rf $(VENV) .local build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,65 @@
+"""Settings read from the environment, one place for every knob."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+FIVE_MIB = 5 * 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every setting of the service, read from environment variables of the same name."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; used locally and in tests."
+    )
+    db_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret with host, port, username, password."
+    )
+    db_host: str | None = Field(
+        default=None, description="Overrides the secret's host, e.g. an RDS Proxy endpoint."
+    )
+    db_name: str | None = Field(default=None, description="Overrides the secret's dbname.")
+    db_ssl: bool | None = Field(
+        default=None, description="TLS to the server; defaults to on when DB_SECRET_ARN is used."
+    )
+    db_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect.")
+    db_statement_timeout_ms: int = Field(
+        default=10_000, ge=0, description="Server-side statement timeout for API requests."
+    )
+    db_pool_recycle: int = Field(
+        default=600, gt=0, description="Seconds before a pooled connection is replaced."
+    )
+    db_credentials_max_age: int = Field(
+        default=300, ge=0, description="Seconds a secret's credentials are cached."
+    )
+
+    aws_region: str = Field(
+        default="us-east-1",
+        validation_alias="AWS_REGION",
+        description="Region of the S3 bucket and the secret.",
+    )
+    s3_bucket: str | None = Field(default=None, description="Bucket for user files.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Alternative S3 endpoint (the local moto server)."
+    )
+    avatar_max_bytes: int = Field(default=FIVE_MIB, gt=0, description="Largest avatar upload.")
+    presign_expires_seconds: int = Field(
+        default=900, gt=0, le=604_800, description="Lifetime of presigned URLs."
+    )
+
+    api_base_path: str = Field(
+        default="", description="Path prefix in front of the API, e.g. a named stage '/prod'."
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the settings, read once per process."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""crud of the users service."""

@@ -1,0 +1,133 @@
+"""The database engine: one per process, created on first use, sized for Lambda."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+from lambda_app.config import Settings, get_settings
+from lambda_app.exceptions import DatabaseUnavailableError
+from lambda_app.external_services.secrets import CachedSecretCredentials, DatabaseCredentials
+
+DRIVER = "postgresql+pg8000"
+# SQLSTATE of a failed password check: the secret may have been rotated since we cached it.
+AUTH_FAILED_SQLSTATE = "28P01"
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> Engine:
+    """Return this process's engine, creating it on first use."""
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                _engine = create_engine_from_settings(get_settings())
+    return _engine
+
+
+def dispose_engine() -> None:
+    """Close every pooled connection and forget the engine (tests, SnapStart restore)."""
+    global _engine
+    with _engine_lock:
+        if _engine is not None:
+            _engine.dispose()
+        _engine = None
+
+
+def create_engine_from_settings(
+    settings: Settings,
+    *,
+    socket_timeout: float | None = None,
+    statement_timeout_ms: int | None = None,
+    pooled: bool = True,
+) -> Engine:
+    """Build an engine from `DATABASE_URL`, or from `DB_SECRET_ARN` with fresh credentials."""
+    connect_args: dict[str, Any] = {
+        "timeout": socket_timeout if socket_timeout is not None else settings.db_connect_timeout,
+        "application_name": "users-service",
+    }
+    timeout_ms = (
+        settings.db_statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
+    )
+    if timeout_ms:
+        connect_args["startup_params"] = {"statement_timeout": str(timeout_ms)}
+
+    if settings.database_url:
+        url = _pg8000_url(settings.database_url)
+        use_ssl = bool(settings.db_ssl)
+    elif settings.db_secret_arn:
+        url = URL.create(DRIVER)
+        use_ssl = settings.db_ssl is not False
+    else:
+        raise DatabaseUnavailableError(
+            "No database is configured: set DATABASE_URL, or DB_SECRET_ARN on AWS."
+        )
+    if use_ssl:
+        connect_args["ssl_context"] = ssl.create_default_context()
+
+    pool_args: dict[str, Any] = (
+        # One Lambda container serves one request at a time: one connection is enough,
+        # and the RDS Proxy shares it across containers.
+        {"pool_size": 1, "max_overflow": 0, "pool_timeout": settings.db_connect_timeout}
+        if pooled
+        else {"poolclass": NullPool}
+    )
+    engine = create_engine(
+        url,
+        connect_args=connect_args,
+        pool_pre_ping=True,
+        pool_recycle=settings.db_pool_recycle,
+        **pool_args,
+    )
+    if not settings.database_url and settings.db_secret_arn:
+        _connect_with_secret(engine, settings, settings.db_secret_arn)
+    return engine
+
+
+def _pg8000_url(database_url: str) -> URL:
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        raise DatabaseUnavailableError("DATABASE_URL must point at PostgreSQL.")
+    return url.set(drivername=DRIVER)
+
+
+def _connect_with_secret(engine: Engine, settings: Settings, secret_arn: str) -> None:
+    """Read host and credentials from the secret each time a new connection is opened."""
+    credentials = CachedSecretCredentials(
+        secret_arn, region=settings.aws_region, max_age=settings.db_credentials_max_age
+    )
+
+    @event.listens_for(engine, "do_connect")
+    def connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        try:
+            return dialect.connect(*cargs, **_params(cparams, credentials.get(), settings))
+        except dialect.loaded_dbapi.DatabaseError as error:
+            if not _is_invalid_password(error):
+                raise
+            fresh = credentials.get(refresh=True)
+            return dialect.connect(*cargs, **_params(cparams, fresh, settings))
+
+
+def _params(
+    base: dict[str, Any], credentials: DatabaseCredentials, settings: Settings
+) -> dict[str, Any]:
+    return {
+        **base,
+        "host": settings.db_host or credentials.host,
+        "port": credentials.port,
+        "user": credentials.username,
+        "password": credentials.password,
+        "database": settings.db_name or credentials.dbname or "postgres",
+    }
+
+
+def _is_invalid_password(error: Exception) -> bool:
+    details = error.args[0] if error.args else None
+    return isinstance(details, dict) and details.get("C") == AUTH_FAILED_SQLSTATE

@@ -1,0 +1,1 @@
+"""external services of the users service."""

@@ -1,0 +1,111 @@
+"""The migration Lambda: Alembic upgrade, downgrade or current, one runner at a time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from lambda_app.config import get_settings
+from lambda_app.db import create_engine_from_settings
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Any fixed 64-bit number works; every runner must use the same one.
+MIGRATION_LOCK_ID = 0x75736572735F6D67  # "users_mg"
+ACTIONS = ("upgrade", "downgrade", "current")
+MIGRATION_SOCKET_TIMEOUT_SECONDS = 300.0
+
+
+class MigrationRequestError(ValueError):
+    """The event asks for something the migration function cannot do."""
+
+
+def handler(event: dict[str, Any] | None, _context: Any = None) -> dict[str, Any]:
+    """Run `{"action": "upgrade"|"downgrade"|"current", "revision": ...}`; upgrade head by default.
+
+    Returns the action and the revisions before and after. Raises on a bad request or
+    a failed migration, so that a CDK trigger fails the deploy.
+    """
+    action, revision = _read_request(event or {})
+    engine = create_engine_from_settings(
+        get_settings(),
+        socket_timeout=MIGRATION_SOCKET_TIMEOUT_SECONDS,
+        statement_timeout_ms=0,
+        pooled=False,
+    )
+    try:
+        with engine.connect() as connection, _migration_lock(connection):
+            before = current_revision(connection)
+            if action == "upgrade":
+                _run_alembic(connection, "upgrade", revision)
+            elif action == "downgrade":
+                _run_alembic(connection, "downgrade", revision)
+            after = current_revision(connection)
+    finally:
+        engine.dispose()
+    logger.info("Migration %s: %s -> %s", action, before, after)
+    return {"action": action, "before": before, "after": after}
+
+
+def _read_request(event: dict[str, Any]) -> tuple[str, str | None]:
+    action = event.get("action", "upgrade")
+    if action not in ACTIONS:
+        raise MigrationRequestError(
+            f"Unknown action {action!r}; expected one of: {', '.join(ACTIONS)}."
+        )
+    revision = event.get("revision")
+    if action == "upgrade":
+        revision = revision or "head"
+    if action == "downgrade" and not revision:
+        raise MigrationRequestError('A downgrade needs a "revision", e.g. "-1" or "base".')
+    if revision is not None and not isinstance(revision, str):
+        raise MigrationRequestError('"revision" must be a string.')
+    return action, revision
+
+
+def current_revision(connection: Connection) -> str | None:
+    """Return the revision the database is at, or None before the first migration."""
+    from alembic.runtime.migration import MigrationContext
+
+    revision = MigrationContext.configure(connection).get_current_revision()
+    connection.commit()
+    return revision
+
+
+def alembic_config() -> Any:
+    """Return the Alembic configuration of the project (alembic.ini beside lambda_app/)."""
+    from alembic.config import Config
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    return config
+
+
+def _run_alembic(connection: Connection, command_name: str, revision: str | None) -> None:
+    from alembic import command
+
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    getattr(command, command_name)(config, revision)
+    connection.commit()
+
+
+@contextmanager
+def _migration_lock(connection: Connection) -> Iterator[None]:
+    """Hold a session-level advisory lock so that migrations never run concurrently."""
+    logger.info("Waiting for the migration lock")
+    connection.execute(select(func.pg_advisory_lock(MIGRATION_LOCK_ID)))
+    connection.commit()
+    try:
+        yield
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        connection.execute(select(func.pg_advisory_unlock(MIGRATION_LOCK_ID)))
+        connection.commit()

@@ -1,0 +1,124 @@
+"""Every error becomes an `application/problem+json` response, in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException
+
+from lambda_app.exceptions import DatabaseUnavailableError, ServiceError
+from lambda_app.schemas.problems import FieldError, Problem
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+# SQLSTATE classes and codes that mean "the server is not answering", not "bad request":
+# connection exceptions, admin shutdown (pg_terminate_backend), canceled by timeout.
+UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P", "57014")
+
+
+class ProblemResponse(JSONResponse):
+    """A JSON response with the problem media type."""
+
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProblemResponse:
+    """Build the problem response for `status`."""
+    problem = Problem(
+        title=title or HTTPStatus(status).phrase, status=status, detail=detail, errors=errors
+    )
+    return ProblemResponse(
+        problem.model_dump(exclude_none=True), status_code=status, headers=headers
+    )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Describe problem responses in OpenAPI for `responses=` of a route."""
+    schema = Problem.model_json_schema()
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
+        }
+        for status in statuses
+    }
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Tell whether a database error means the server is unreachable or gone."""
+    if isinstance(error, PoolTimeoutError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    details = error.orig.args[0] if error.orig is not None and error.orig.args else None
+    if isinstance(details, dict):
+        return str(details.get("C", "")).startswith(UNAVAILABLE_SQLSTATE_PREFIXES)
+    # pg8000 reports socket failures as InterfaceError with a plain message.
+    return type(error.orig).__name__ == "InterfaceError"
+
+
+def field_errors(raw_errors: Iterable[Any]) -> list[FieldError]:
+    """Flatten pydantic's validation errors into (field, message) pairs."""
+    return [
+        FieldError(field=".".join(str(part) for part in error["loc"]), message=error["msg"])
+        for error in raw_errors
+    ]
+
+
+async def _validation_error(_request: Request, error: Exception) -> ProblemResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = field_errors(error.errors())
+    return problem_response(422, "The request is not valid; see `errors`.", errors=errors)
+
+
+async def _http_error(_request: Request, error: Exception) -> ProblemResponse:
+    assert isinstance(error, HTTPException)
+    detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+    return problem_response(error.status_code, detail, headers=error.headers)
+
+
+async def _service_error(_request: Request, error: Exception) -> ProblemResponse:
+    assert isinstance(error, ServiceError)
+    if error.status >= 500:
+        logger.warning("%s: %s", error.title, error.detail, exc_info=error.__cause__)
+    return problem_response(error.status, error.detail, title=error.title)
+
+
+async def _database_error(request: Request, error: Exception) -> ProblemResponse:
+    if is_database_unavailable(error):
+        unavailable = DatabaseUnavailableError("The database is not answering; try again.")
+        unavailable.__cause__ = error
+        return await _service_error(request, unavailable)
+    return await _unexpected_error(request, error)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> ProblemResponse:
+    logger.error("Unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem_response(500, "The service failed to answer; the error has been logged.")
+
+
+def add_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,1 @@
+"""routers of the users service."""

@@ -1,0 +1,106 @@
+"""What crosses the wire for users and their avatars."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from lambda_app.models.user import FULL_NAME_MAX_LENGTH
+from lambda_app.utils.user_type_enum import UserType
+
+
+def _normalise_email(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Email = Annotated[EmailStr, BeforeValidator(_normalise_email)]
+FullName = Annotated[str, StringConstraints(max_length=FULL_NAME_MAX_LENGTH)]
+AvatarContentType = Literal["image/png", "image/jpeg", "image/webp"]
+
+
+class UserCreate(BaseModel):
+    """Body of `POST /users`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    full_name: FullName | None = None
+    user_type: UserType = UserType.CUSTOMER
+
+
+class UserUpdate(BaseModel):
+    """Body of `PATCH /users/{id}`: only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email | None = None
+    full_name: FullName | None = None
+    user_type: UserType | None = None
+
+    @field_validator("email", "user_type")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be changed but not cleared")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """Return the fields the client sent; `email` and `user_type` cannot be null."""
+        return self.model_dump(exclude_unset=True)
+
+
+class UserRead(BaseModel):
+    """A user as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    full_name: str | None
+    user_type: UserType
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserPage(BaseModel):
+    """One page of users, ordered by `created_at`, then `id`."""
+
+    items: list[UserRead]
+    total: int = Field(description="Users matching the filters, on every page.")
+    limit: int
+    offset: int
+
+
+class AvatarUploadRequest(BaseModel):
+    """Body of `POST /users/{id}/avatar`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content_type: AvatarContentType
+
+
+class AvatarUpload(BaseModel):
+    """A presigned S3 POST: send `fields` and then the file as multipart form data to `url`."""
+
+    url: str
+    fields: dict[str, str]
+    key: str
+    expires_in: int = Field(description="Seconds the upload stays allowed.")
+
+
+class AvatarDownload(BaseModel):
+    """A presigned S3 GET of the avatar."""
+
+    url: str
+    expires_in: int = Field(description="Seconds the link stays valid.")
