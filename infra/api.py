@@ -1,0 +1,189 @@
+"""API: the FastAPI function (SnapStart, served through an alias) behind an HTTP API."""
+
+from __future__ import annotations
+
+import json
+
+import jsii
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.database import Database
+from infra.network import Network
+from infra.settings import Settings
+from infra.storage import USER_FILES_PREFIX, Storage
+
+API_HANDLER = "lambda_app.handler.handler"
+ALIAS_NAME = "live"
+# Context variables HTTP APIs support; requestId is mandatory for access logs.
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "routeKey": "$context.routeKey",
+    "path": "$context.path",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationError": "$context.integrationErrorMessage",
+}
+
+
+PYTHON_RUNTIMES = {
+    "3.12": lambda_.Runtime.PYTHON_3_12,
+    "3.13": lambda_.Runtime.PYTHON_3_13,
+    "3.14": lambda_.Runtime.PYTHON_3_14,
+}
+
+
+def python_runtime(version: str) -> lambda_.Runtime:
+    """Return the Lambda runtime for a Python version such as "3.14"."""
+    return PYTHON_RUNTIMES[version]
+
+
+def function_log_group(scope: Construct, construct_id: str, settings: Settings) -> logs.LogGroup:
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        retention=settings.log_retention,
+        removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+    )
+
+
+def database_environment(database: Database, settings: Settings) -> dict[str, str]:
+    """Non-secret settings both functions need to reach PostgreSQL through the proxy."""
+    return {
+        "DB_SECRET_ARN": database.secret.secret_arn,
+        "DB_HOST": database.proxy.endpoint,
+        "DB_SSL": "true",
+        "LOG_LEVEL": settings.log_level,
+    }
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class JsonAccessLogs:
+    """Access log settings for an HTTP API stage: one JSON object per request."""
+
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._destination = apigwv2.LogGroupLogDestination(log_group)
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigateway.AccessLogFormat:
+        return apigateway.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT))
+
+
+class Api(Construct):
+    """The API function, its ``live`` alias and the HTTP API that invokes the alias."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code,
+        network: Network,
+        database: Database,
+        storage: Storage,
+        settings: Settings,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Users service API (FastAPI behind Mangum)",
+            runtime=python_runtime(settings.python_version),
+            architecture=lambda_.Architecture.ARM_64,
+            handler=API_HANDLER,
+            code=code,
+            memory_size=1024,
+            timeout=Duration.seconds(25),
+            vpc=network.vpc,
+            vpc_subnets=network.private_subnets,
+            security_groups=[network.function_security_group],
+            allow_public_subnet=False,
+            environment={
+                **database_environment(database, settings),
+                "S3_BUCKET": storage.bucket.bucket_name,
+                "API_BASE_PATH": "",
+                "AVATAR_MAX_BYTES": str(settings.avatar_max_bytes),
+                "PRESIGN_EXPIRES_SECONDS": str(settings.presign_expires_seconds),
+            },
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
+            reserved_concurrent_executions=settings.reserved_concurrency,
+            log_group=function_log_group(self, "FunctionLogs", settings),
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+        )
+        self.alias = lambda_.Alias(
+            self, "Alias", alias_name=ALIAS_NAME, version=self.function.current_version
+        )
+        database.secret.grant_read(self.function)
+        self._grant_user_files(storage)
+
+        self.http_api = apigwv2.HttpApi(
+            self,
+            "HttpApi",
+            api_name=f"{settings.prefix}-api",
+            description="Users service",
+            create_default_stage=False,
+            default_integration=integrations.HttpLambdaIntegration(
+                "LiveAlias",
+                self.alias,
+                payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
+            ),
+        )
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=settings.log_retention,
+            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+        )
+        self.stage = self.http_api.add_stage(
+            "DefaultStage",
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=settings.throttle_rate_limit,
+                burst_limit=settings.throttle_burst_limit,
+            ),
+            access_log_settings=JsonAccessLogs(access_logs),
+        )
+
+    @property
+    def url(self) -> str:
+        """Base URL of the ``$default`` stage."""
+        return self.stage.url
+
+    def _grant_user_files(self, storage: Storage) -> None:
+        """Objects under users/ only; listing only of that prefix."""
+        bucket = storage.bucket
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="UserFilesObjects",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[bucket.arn_for_objects(f"{USER_FILES_PREFIX}*")],
+            )
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="UserFilesList",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{USER_FILES_PREFIX}*"]}},
+            )
+        )

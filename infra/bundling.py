@@ -1,0 +1,309 @@
+"""Build the Lambda deployment package without Docker.
+
+The same code serves three callers: the CDK asset (``LocalBundler``, CDK's
+``ILocalBundling`` hook), ``make package`` (``python -m infra.bundling``) and the
+infra tests. A build is cached in ``build/lambda`` under a fingerprint of its
+inputs, so a synth or a test run after the first one copies instead of running pip.
+
+Byte code: CPython only loads ``.pyc`` files written by its own minor version, and
+Lambda's ``/var/task`` is read-only, so a package without matching byte code
+recompiles every module at each cold start. We therefore compile only with an
+interpreter of the runtime's exact version (``LAMBDA_BUILD_PYTHON``, ``pythonX.Y``
+on PATH, or a pyenv install), using ``unchecked-hash`` invalidation because CDK
+zips assets with fixed timestamps (timestamp-checked ``.pyc`` would never match).
+Without such an interpreter the package ships sources only and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsii
+from aws_cdk import BundlingOptions, ILocalBundling
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = PROJECT_ROOT / "build"
+DEFAULT_OUTPUT = BUILD_DIR / "lambda"
+LAMBDA_PLATFORM = "manylinux2014_aarch64"
+# Bump when the recipe below changes, so cached builds are not reused.
+RECIPE_VERSION = "2"
+
+APP_SOURCES = ("lambda_app", "migrations")
+APP_FILES = ("alembic.ini",)
+REQUIREMENTS = "requirements.txt"
+PRUNED_DIR_NAMES = frozenset({"__pycache__", "tests", "test"})
+# Console scripts (shebangs to this machine's Python) and test helpers no request imports.
+PRUNED_PATHS = ("bin", "sqlalchemy/testing", "alembic/testing")
+AARCH64_STRIP = "aarch64-linux-gnu-strip"
+PRUNED_SUFFIXES = (".pyi", ".pyc", ".pyo")
+FINGERPRINT_FILE = ".bundle-fingerprint"
+INFO_FILE = "bundle-info.json"
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    """What a build produced: where, for which Python, and whether byte code is in it."""
+
+    path: Path
+    python_version: str
+    bytecode_compiled_by: str | None
+    debug_info_stripped: bool
+    unzipped_bytes: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "python_version": self.python_version,
+                "platform": LAMBDA_PLATFORM,
+                "bytecode_compiled_by": self.bytecode_compiled_by,
+                "debug_info_stripped": self.debug_info_stripped,
+                "unzipped_bytes": self.unzipped_bytes,
+            },
+            indent=2,
+        )
+
+
+def _source_files() -> list[Path]:
+    files = [PROJECT_ROOT / REQUIREMENTS, *(PROJECT_ROOT / name for name in APP_FILES)]
+    for package in APP_SOURCES:
+        files.extend(
+            path
+            for path in (PROJECT_ROOT / package).rglob("*")
+            if path.is_file() and not _is_pruned(path.relative_to(PROJECT_ROOT))
+        )
+    return sorted(files)
+
+
+def fingerprint(python_version: str) -> str:
+    """Hash every input of the package: sources, pins, target Python and this recipe."""
+    digest = hashlib.sha256(f"{RECIPE_VERSION}|{python_version}|{LAMBDA_PLATFORM}".encode())
+    for path in _source_files():
+        digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _is_pruned(relative: Path) -> bool:
+    return any(part in PRUNED_DIR_NAMES for part in relative.parts[:-1]) or (
+        relative.name.endswith(PRUNED_SUFFIXES)
+    )
+
+
+def find_matching_python(python_version: str) -> str | None:
+    """Return an interpreter of exactly ``python_version`` (e.g. "3.14"), or None."""
+    candidates = [
+        os.environ.get("LAMBDA_BUILD_PYTHON"),
+        shutil.which(f"python{python_version}"),
+        *sorted(
+            str(path)
+            for path in (Path.home() / ".pyenv" / "versions").glob(
+                f"{python_version}*/bin/python{python_version}"
+            )
+        ),
+    ]
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == python_version:
+        candidates.insert(0, sys.executable)
+    for candidate in candidates:
+        if candidate and _reports_version(candidate) == python_version:
+            return candidate
+    return None
+
+
+def _reports_version(interpreter: str) -> str | None:
+    try:
+        result = subprocess.run(  # noqa: S603 - a local interpreter path, no shell
+            [interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _pip_install(target: Path, python_version: str) -> None:
+    subprocess.run(  # noqa: S603 - fixed arguments, no shell
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            # -qq: errors only (hides find-links notices); the target folder is not an
+            # environment, so conflicts with this venv's packages are noise.
+            "-qq",
+            "--disable-pip-version-check",
+            "--no-warn-conflicts",
+            "--no-compile",
+            "--target",
+            str(target),
+            "--platform",
+            LAMBDA_PLATFORM,
+            "--implementation",
+            "cp",
+            "--python-version",
+            python_version,
+            "--only-binary=:all:",
+            "--requirement",
+            str(PROJECT_ROOT / REQUIREMENTS),
+        ],
+        check=True,
+    )
+
+
+def _copy_app(target: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi")
+    for package in APP_SOURCES:
+        shutil.copytree(PROJECT_ROOT / package, target / package, ignore=ignore)
+    for name in APP_FILES:
+        shutil.copy2(PROJECT_ROOT / name, target / name)
+
+
+def _prune(target: Path) -> None:
+    """Drop what never runs on Lambda: test suites, console scripts, stubs, stray byte code."""
+    for relative in PRUNED_PATHS:
+        shutil.rmtree(target / relative, ignore_errors=True)
+    for path in sorted(target.rglob("*"), reverse=True):
+        if not path.exists():
+            continue
+        if path.is_dir() and path.name in PRUNED_DIR_NAMES:
+            shutil.rmtree(path)
+        elif path.is_file() and path.name.endswith(PRUNED_SUFFIXES):
+            path.unlink()
+
+
+def _strip_debug_info(target: Path) -> bool:
+    """Drop DWARF debug info from the aarch64 extension modules, when a strip for it exists.
+
+    SQLAlchemy's Cython modules ship with debug info (about half their size); the
+    x86_64 ``strip`` cannot read aarch64 files, Debian's binutils-aarch64-linux-gnu can.
+    """
+    strip = shutil.which(AARCH64_STRIP)
+    if strip is None:
+        return False
+    for library in sorted(target.rglob("*.so")):
+        subprocess.run([strip, "--strip-debug", str(library)], check=True)  # noqa: S603
+    return True
+
+
+def _compile_bytecode(target: Path, interpreter: str) -> None:
+    subprocess.run(  # noqa: S603 - a verified local interpreter, no shell
+        [
+            interpreter,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(target),
+        ],
+        check=True,
+    )
+
+
+def directory_size(path: Path) -> int:
+    return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+
+
+def build_bundle(output: Path, *, python_version: str) -> BundleInfo:
+    """Build the package into ``output`` (replaced), for Lambda's arm64 ``python_version``."""
+    staging = output.with_name(output.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    _pip_install(staging, python_version)
+    _copy_app(staging)
+    _prune(staging)
+    stripped = _strip_debug_info(staging)
+    interpreter = find_matching_python(python_version)
+    if interpreter is None:
+        print(
+            f"bundling: no Python {python_version} interpreter found; the package ships "
+            "sources without byte code (set LAMBDA_BUILD_PYTHON to compile it)",
+            file=sys.stderr,
+        )
+    else:
+        _compile_bytecode(staging, interpreter)
+    info = BundleInfo(
+        path=output,
+        python_version=python_version,
+        bytecode_compiled_by=interpreter,
+        debug_info_stripped=stripped,
+        unzipped_bytes=directory_size(staging),
+    )
+    (staging / INFO_FILE).write_text(info.to_json() + "\n")
+    shutil.rmtree(output, ignore_errors=True)
+    staging.rename(output)
+    return info
+
+
+def ensure_bundle(output: Path = DEFAULT_OUTPUT, *, python_version: str) -> Path:
+    """Return ``output`` holding an up-to-date package, building it only when inputs changed."""
+    stamp = output.with_name(output.name + FINGERPRINT_FILE)
+    wanted = fingerprint(python_version)
+    if output.is_dir() and stamp.is_file() and stamp.read_text().strip() == wanted:
+        return output
+    build_bundle(output, python_version=python_version)
+    stamp.write_text(wanted + "\n")
+    return output
+
+
+def zip_bundle(source: Path, archive: Path) -> int:
+    """Zip ``source`` the way a deployment package is zipped; return the archive's size."""
+    archive.unlink(missing_ok=True)
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                bundle.write(path, path.relative_to(source))
+    return archive.stat().st_size
+
+
+@jsii.implements(ILocalBundling)
+class LocalBundler:
+    """CDK's local bundling hook: copy the cached package into the asset's output folder."""
+
+    def __init__(self, python_version: str) -> None:
+        self._python_version = python_version
+
+    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:  # noqa: ARG002
+        bundle = ensure_bundle(python_version=self._python_version)
+        shutil.copytree(bundle, output_dir, dirs_exist_ok=True)
+        return True
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line for ``make package``: build, zip and print both sizes."""
+    from infra.settings import DEFAULT_PYTHON_VERSION
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--python-version", default=DEFAULT_PYTHON_VERSION)
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    bundle = ensure_bundle(args.output, python_version=args.python_version)
+    unzipped = directory_size(bundle)
+    zipped = zip_bundle(bundle, bundle.with_suffix(".zip"))
+    info = json.loads((bundle / INFO_FILE).read_text())
+    compiled = info["bytecode_compiled_by"] or "none (sources only)"
+    print(f"bundle:    {bundle} (Python {args.python_version}, {LAMBDA_PLATFORM})")
+    print(f"byte code: {compiled}")
+    print(f"unzipped:  {_mib(unzipped)} ({unzipped} bytes; Lambda's limit is 250 MB)")
+    print(f"zipped:    {_mib(zipped)} ({zipped} bytes) -> {bundle.with_suffix('.zip')}")
+
+
+if __name__ == "__main__":
+    main()

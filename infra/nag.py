@@ -1,0 +1,97 @@
+"""cdk-nag's AwsSolutions pack over the stack, and every accepted finding with its reason.
+
+The pack runs as a CDK validation plugin on every synth: an unacknowledged error
+stops ``cdk synth`` (and so ``make synth`` and the tests). Each acknowledgment
+below names the rule, the resource it is attached to, and why we accept it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, App, Validations
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+from infra.settings import Settings
+
+if TYPE_CHECKING:
+    from infra.stack import UsersServiceStack
+
+BASIC_EXECUTION_POLICY = (
+    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+)
+VPC_ACCESS_POLICY = (
+    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+)
+
+
+def apply_nag_checks(app: App, stack: UsersServiceStack, settings: Settings) -> None:
+    """Register the AwsSolutions pack on ``app`` and acknowledge the accepted findings."""
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    database = stack.database
+    _acknowledge(
+        # The generated secret itself; instance.secret is its target attachment.
+        database.instance.node.find_child("Secret"),
+        "AwsSolutions-SMG4",
+        "Rotation is deferred: it needs the hosted rotation function inside the isolated "
+        "VPC, and the app caches credentials for DB_CREDENTIALS_MAX_AGE seconds without "
+        "retrying on an authentication failure, so a rotation would fail requests.",
+    )
+    _acknowledge(
+        database.instance,
+        "AwsSolutions-RDS11",
+        "A non-default port adds nothing here: the instance is in isolated subnets and its "
+        "security group admits only the RDS Proxy.",
+    )
+    if not settings.db_multi_az:
+        _acknowledge(
+            database.instance,
+            "AwsSolutions-RDS3",
+            f"Single-AZ in stage {settings.stage} to halve its cost; prod defaults to "
+            "multi-AZ (context dbMultiAz).",
+        )
+    if not settings.is_prod:
+        _acknowledge(
+            database.instance,
+            "AwsSolutions-RDS10",
+            "dev stacks must be destroyable; prod enables deletion protection.",
+        )
+    for function in (stack.api.function, stack.migrations.function):
+        role = function.role
+        assert role is not None
+        _acknowledge(
+            role,
+            f"AwsSolutions-IAM4[{BASIC_EXECUTION_POLICY}]",
+            "AWS-maintained policy that only lets the function write its own logs.",
+        )
+        _acknowledge(
+            role,
+            f"AwsSolutions-IAM4[{VPC_ACCESS_POLICY}]",
+            "AWS-maintained policy a function in a VPC needs to manage its network "
+            "interfaces; no narrower resource scope exists for these EC2 actions.",
+        )
+    bucket_arn = stack.resolve(stack.storage.bucket.bucket_arn)["Fn::GetAtt"][0]
+    _acknowledge(
+        stack.api.function.role,
+        f"AwsSolutions-IAM5[Resource::<{bucket_arn}.Arn>/users/*]",
+        "Object actions (get/put/delete) are limited to the users/ prefix, where every "
+        "key the service writes lives (users/{id}/...); keys are not known in advance.",
+    )
+    _acknowledge(
+        stack.storage.bucket,
+        "AwsSolutions-S1",
+        "Objects are reached only through the API and its presigned URLs, which the API "
+        "access log records; server access logs would need a second, unlogged bucket.",
+    )
+    _acknowledge(
+        stack.api.http_api,
+        "AwsSolutions-APIG4",
+        "The users service has no identity provider yet (issue 2 defines no "
+        "authentication); add a JWT authorizer on the route when one exists.",
+    )
+
+
+def _acknowledge(construct: IConstruct | None, rule: str, reason: str) -> None:
+    assert construct is not None
+    Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))

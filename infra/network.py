@@ -1,0 +1,101 @@
+"""Network: a private VPC, endpoints to AWS services, and the security-group chain.
+
+Traffic allowed, and nothing else: functions -> proxy -> database on PostgreSQL's
+port, and functions -> HTTPS to the VPC endpoints (there is no NAT gateway and no
+internet route, so 443 egress reaches only the endpoints).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+POSTGRES_PORT = 5432
+
+
+class Network(Construct):
+    """VPC over two AZs with isolated subnets only, S3 and Secrets Manager endpoints."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
+                )
+            ],
+        )
+        self.private_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                logs.LogGroup(
+                    self,
+                    "FlowLogGroup",
+                    retention=log_retention,
+                )
+            ),
+            traffic_type=ec2.FlowLogTrafficType.REJECT,
+        )
+
+        self.function_security_group = self._security_group(
+            "FunctionSecurityGroup", "Lambda functions: PostgreSQL to the proxy, HTTPS out"
+        )
+        self.proxy_security_group = self._security_group(
+            "ProxySecurityGroup", "RDS Proxy: from the functions, to the database"
+        )
+        self.database_security_group = self._security_group(
+            "DatabaseSecurityGroup", "RDS PostgreSQL: from the proxy only"
+        )
+        self.endpoint_security_group = self._security_group(
+            "EndpointSecurityGroup", "Interface endpoints: HTTPS from the functions"
+        )
+
+        postgres = ec2.Port.tcp(POSTGRES_PORT)
+        https = ec2.Port.tcp(443)
+        self.function_security_group.connections.allow_to(
+            self.proxy_security_group, postgres, "functions to RDS Proxy"
+        )
+        self.proxy_security_group.connections.allow_to(
+            self.database_security_group, postgres, "RDS Proxy to the database"
+        )
+        self.function_security_group.connections.allow_to(
+            self.endpoint_security_group, https, "functions to the Secrets Manager endpoint"
+        )
+        # The S3 gateway endpoint is reached through a route, not an ENI; its prefix
+        # list id is region-specific and unknown to an env-agnostic stack. 443 to
+        # anywhere is still private: isolated subnets route nowhere but the endpoints.
+        self.function_security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), https, "HTTPS to the S3 gateway endpoint"
+        )
+
+        self.vpc.add_gateway_endpoint(
+            "S3Endpoint",
+            service=ec2.GatewayVpcEndpointAwsService.S3,
+            subnets=[self.private_subnets],
+        )
+        self.secrets_manager_endpoint = self.vpc.add_interface_endpoint(
+            "SecretsManagerEndpoint",
+            service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+            subnets=self.private_subnets,
+            security_groups=[self.endpoint_security_group],
+            private_dns_enabled=True,
+            open=False,
+        )
+
+    def _security_group(self, construct_id: str, description: str) -> ec2.SecurityGroup:
+        return ec2.SecurityGroup(
+            self,
+            construct_id,
+            vpc=self.vpc,
+            description=description,
+            allow_all_outbound=False,
+        )

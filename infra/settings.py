@@ -1,0 +1,119 @@
+"""Deployment knobs, read from CDK context (``-c key=value`` or cdk.json) with defaults.
+
+Every knob is documented in infra/DEPLOY.md; the defaults live here only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import aws_logs as logs
+from constructs import Node
+
+STAGES = ("dev", "prod")
+DEFAULT_PYTHON_VERSION = "3.14"
+SNAPSTART_PYTHON_VERSIONS = ("3.12", "3.13", "3.14")
+DEFAULT_ALLOWED_ORIGINS = ("http://localhost:3000", "http://localhost:5173")
+LOG_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a stage may change; build it with ``Settings.from_context``."""
+
+    stage: str
+    allowed_origins: tuple[str, ...]
+    python_version: str
+    reserved_concurrency: int | None
+    db_instance_type: str
+    db_allocated_storage_gib: int
+    db_multi_az: bool
+    backup_retention_days: int
+    log_retention_days: int
+    throttle_rate_limit: int
+    throttle_burst_limit: int
+    log_level: str
+    avatar_max_bytes: int
+    presign_expires_seconds: int
+
+    @property
+    def is_prod(self) -> bool:
+        return self.stage == "prod"
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return LOG_RETENTION[self.log_retention_days]
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of physical names, so stages can share an account."""
+        return f"users-{self.stage}"
+
+    @classmethod
+    def from_context(cls, node: Node) -> Settings:
+        stage = _text(node, "stage", "dev")
+        if stage not in STAGES:
+            raise ValueError(f"context 'stage' must be one of {STAGES}, not {stage!r}")
+        prod = stage == "prod"
+        python_version = _text(node, "pythonVersion", DEFAULT_PYTHON_VERSION)
+        if python_version not in SNAPSTART_PYTHON_VERSIONS:
+            raise ValueError(
+                f"context 'pythonVersion' must be one of {SNAPSTART_PYTHON_VERSIONS} "
+                f"(Python runtimes with SnapStart), not {python_version!r}"
+            )
+        reserved = node.try_get_context("reservedConcurrency")
+        log_retention_days = _int(node, "logRetentionDays", 30 if prod else 7)
+        if log_retention_days not in LOG_RETENTION:
+            raise ValueError(f"context 'logRetentionDays' must be one of {sorted(LOG_RETENTION)}")
+        return cls(
+            stage=stage,
+            allowed_origins=_origins(node.try_get_context("allowedOrigins")),
+            python_version=python_version,
+            reserved_concurrency=None if reserved in (None, "") else int(reserved),
+            db_instance_type=_text(node, "dbInstanceType", "t4g.micro"),
+            db_allocated_storage_gib=_int(node, "dbAllocatedStorageGiB", 20),
+            db_multi_az=_bool(node, "dbMultiAz", default=prod),
+            backup_retention_days=_int(node, "backupRetentionDays", 7 if prod else 1),
+            log_retention_days=log_retention_days,
+            throttle_rate_limit=_int(node, "throttleRateLimit", 100),
+            throttle_burst_limit=_int(node, "throttleBurstLimit", 200),
+            log_level=_text(node, "logLevel", "INFO"),
+            avatar_max_bytes=_int(node, "avatarMaxBytes", 5 * 1024 * 1024),
+            presign_expires_seconds=_int(node, "presignExpiresSeconds", 900),
+        )
+
+
+def _text(node: Node, key: str, default: str) -> str:
+    value: Any = node.try_get_context(key)
+    return default if value in (None, "") else str(value)
+
+
+def _int(node: Node, key: str, default: int) -> int:
+    return int(_text(node, key, str(default)))
+
+
+def _bool(node: Node, key: str, *, default: bool) -> bool:
+    value: Any = node.try_get_context(key)
+    if value in (None, ""):
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _origins(value: Any) -> tuple[str, ...]:
+    """Accept a JSON list from cdk.json or a comma-separated string from ``-c``."""
+    if value in (None, ""):
+        return DEFAULT_ALLOWED_ORIGINS
+    items = value if isinstance(value, list) else str(value).split(",")
+    return tuple(origin.strip() for origin in items if origin.strip())

@@ -1,0 +1,90 @@
+"""The users service stack: one construct per concern, wired like the architecture diagram.
+
+browser -> HTTP API ($default) -> API function (alias "live", SnapStart)
+                                    -> RDS Proxy (TLS) -> RDS PostgreSQL
+                                    -> S3 bucket (users/*) via the gateway endpoint
+                                    -> Secrets Manager via the interface endpoint
+deploy  -> trigger -> migration function -> RDS Proxy -> RDS PostgreSQL
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import AssetHashType, BundlingOptions, CfnOutput, Stack, Tags
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.api import Api, python_runtime
+from infra.bundling import PROJECT_ROOT, LocalBundler, fingerprint
+from infra.database import Database
+from infra.migrations import Migrations
+from infra.network import Network
+from infra.settings import Settings
+from infra.storage import Storage
+
+
+def lambda_code(settings: Settings) -> lambda_.Code:
+    """One asset for both functions, built locally; the Docker image is only a fallback."""
+    runtime = python_runtime(settings.python_version)
+    return lambda_.Code.from_asset(
+        str(PROJECT_ROOT),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=fingerprint(settings.python_version),
+        bundling=BundlingOptions(
+            image=runtime.bundling_image,
+            local=LocalBundler(settings.python_version),
+            command=[
+                "bash",
+                "-c",
+                "pip install -r requirements.txt -t /asset-output"
+                " && cp -r lambda_app migrations alembic.ini /asset-output",
+            ],
+        ),
+    )
+
+
+class UsersServiceStack(Stack):
+    """Everything the users service needs in one account and region."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        # RDS proxy target groups take no tags, though CDK's tag aspect would add them.
+        untaggable = ["AWS::RDS::DBProxyTargetGroup"]
+        Tags.of(self).add("service", "users", exclude_resource_types=untaggable)
+        Tags.of(self).add("stage", settings.stage, exclude_resource_types=untaggable)
+
+        code = lambda_code(settings)
+        self.network = Network(self, "Network", log_retention=settings.log_retention)
+        self.database = Database(self, "Database", network=self.network, settings=settings)
+        self.storage = Storage(self, "Storage", settings=settings)
+        self.api = Api(
+            self,
+            "Api",
+            code=code,
+            network=self.network,
+            database=self.database,
+            storage=self.storage,
+            settings=settings,
+        )
+        self.migrations = Migrations(
+            self,
+            "Migrations",
+            code=code,
+            network=self.network,
+            database=self.database,
+            settings=settings,
+        )
+
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
+        CfnOutput(
+            self, "BucketName", value=self.storage.bucket.bucket_name, description="User files"
+        )
+        CfnOutput(
+            self,
+            "MigrationFunctionName",
+            value=self.migrations.function.function_name,
+            description="Invoke with {'action': 'upgrade'|'downgrade'|'current', ...}",
+        )
