@@ -40,3 +40,27 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 
 clean: ## Remove the virtual environment, local data and build output
 	rm -rf $(VENV) .local build cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+# --- infrastructure (AWS CDK in infra/; see infra/DEPLOY.md)
+CDK := node_modules/.bin/cdk
+NPM_STAMP := node_modules/.installed
+# cdk.json runs the app with the venv's Python; no Docker, no AWS credentials needed to synth.
+CDK_ARGS := -c stage=$(STAGE)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+node_modules: $(NPM_STAMP) ## Install the pinned AWS CDK CLI (npm ci)
+
+synth: $(STAMP) $(NPM_STAMP) ## Synthesise the stack into cdk.out/ (STAGE=dev|prod), cdk-nag included
+	$(CDK) synth $(CDK_ARGS) --quiet
+
+package: $(STAMP) ## Build the Lambda bundle into build/lambda and print its unzipped and zipped size
+	$(BIN)/python -m infra.bundling
+
+deploy: $(STAMP) $(NPM_STAMP) ## Deploy the stack for STAGE (needs AWS credentials and cdk bootstrap)
+	$(CDK) deploy $(CDK_ARGS) --require-approval broadening
+
+destroy: $(STAMP) $(NPM_STAMP) ## Delete the stack for STAGE (prod keeps its database and bucket)
+	$(CDK) destroy $(CDK_ARGS)

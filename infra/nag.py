@@ -71,6 +71,12 @@ def apply_nag_checks(app: App, stack: UsersServiceStack, settings: Settings) -> 
             "AWS-maintained policy a function in a VPC needs to manage its network "
             "interfaces; no narrower resource scope exists for these EC2 actions.",
         )
+    _acknowledge(
+        stack.api.function,
+        "Annotation::@aws-cdk/aws-lambda:snapStartRequirePublish",
+        "The function is only invoked through its alias, which points at current_version, "
+        "a published version, so SnapStart applies.",
+    )
     bucket_arn = stack.resolve(stack.storage.bucket.bucket_arn)["Fn::GetAtt"][0]
     _acknowledge(
         stack.api.function.role,
