@@ -64,9 +64,8 @@ class Network(Construct):
         self.function_security_group.connections.allow_to(
             self.proxy_security_group, postgres, "functions to RDS Proxy"
         )
-        self.proxy_security_group.connections.allow_to(
-            self.database_security_group, postgres, "RDS Proxy to the database"
-        )
+        # proxy -> database (ingress and egress) is added by rds.DatabaseProxy itself;
+        # a second, identical rule here would fail the deploy as a duplicate.
         self.function_security_group.connections.allow_to(
             self.endpoint_security_group, https, "functions to the Secrets Manager endpoint"
         )

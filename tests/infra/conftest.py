@@ -1,0 +1,80 @@
+"""Synthesise the stack once per session (dev with its real bundle, prod without)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def _silence_node_end_of_life_banner() -> None:
+    # jsii prints a banner unless this lists the running Node major; it must be set
+    # before the first aws_cdk import starts the jsii runtime.
+    key = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
+    versions = {v for v in os.environ.get(key, "").split(",") if v}
+    os.environ[key] = ",".join(sorted(versions | {"20", "22", "24"}))
+
+
+_silence_node_end_of_life_banner()
+
+from aws_cdk import App, Stack  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
+
+from infra.app import build_app  # noqa: E402
+from infra.bundling import PROJECT_ROOT  # noqa: E402
+from infra.stack import UsersServiceStack  # noqa: E402
+
+TEST_ORIGINS = "https://app.example.com,https://admin.example.com"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context the CDK CLI would pass: cdk.json's feature flags and defaults."""
+    context: dict[str, Any] = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    app: App
+    stack: UsersServiceStack
+    template: Template
+    outdir: Path
+
+    def logical_id(self, construct: Any) -> str:
+        """Logical id of an L2 construct's CloudFormation resource (or of an L1 itself)."""
+        element = getattr(construct.node, "default_child", None) or construct
+        # Resolving a Ref honours overridden logical ids (the secret, function versions).
+        return str(Stack.of(self.stack).resolve(element.ref)["Ref"])
+
+    def resources(self, resource_type: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.template.find_resources(resource_type)
+        return found
+
+
+def synthesize(outdir: Path, **context: Any) -> Synthesized:
+    app = build_app({**cdk_json_context(), **context}, outdir=str(outdir))
+    stack = next(child for child in app.node.children if isinstance(child, UsersServiceStack))
+    # Template.from_stack synthesises the app, which runs the cdk-nag validation plugin.
+    template = Template.from_stack(stack)
+    return Synthesized(app=app, stack=stack, template=template, outdir=outdir)
+
+
+@pytest.fixture(scope="session")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The dev stage as `make synth` builds it, Lambda bundle included."""
+    return synthesize(tmp_path_factory.mktemp("cdk-dev"), stage="dev", allowedOrigins=TEST_ORIGINS)
+
+
+@pytest.fixture(scope="session")
+def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The prod stage with reserved concurrency; bundling skipped (the asset is the same)."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-prod"),
+        stage="prod",
+        reservedConcurrency="20",
+        **{"aws:cdk:bundling-stacks": []},
+    )

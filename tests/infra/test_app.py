@@ -1,0 +1,67 @@
+"""The entry point cdk.json runs, and the context knobs it reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+from aws_cdk import App
+
+from infra.bundling import PROJECT_ROOT
+from infra.settings import DEFAULT_ALLOWED_ORIGINS, Settings
+from tests.infra.conftest import cdk_json_context
+
+
+def test_cdk_json_app_synthesises_without_aws_credentials_or_docker(tmp_path: Path) -> None:
+    command = shlex.split(json.loads((PROJECT_ROOT / "cdk.json").read_text())["app"])
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "CDK_")) and key != "DOCKER_HOST"
+    }
+    environment.update(
+        CDK_OUTDIR=str(tmp_path),
+        CDK_CONTEXT_JSON=json.dumps({**cdk_json_context(), "stage": "prod"}),
+        DOCKER_HOST="unix:///nonexistent/docker.sock",
+    )
+    subprocess.run(command, cwd=PROJECT_ROOT, env=environment, check=True, timeout=300)
+    template = json.loads((tmp_path / "UsersService-prod.template.json").read_text())
+    assert "Custom::Trigger" in {r["Type"] for r in template["Resources"].values()}
+
+
+def test_settings_defaults_for_dev() -> None:
+    settings = Settings.from_context(App().node)
+    assert settings.stage == "dev"
+    assert settings.python_version == "3.14"
+    assert settings.reserved_concurrency is None
+    assert settings.allowed_origins == DEFAULT_ALLOWED_ORIGINS
+    assert settings.db_multi_az is False
+
+
+def test_settings_read_strings_from_the_command_line() -> None:
+    app = App(
+        context={
+            "stage": "prod",
+            "allowedOrigins": "https://a.example, https://b.example",
+            "reservedConcurrency": "50",
+            "dbMultiAz": "false",
+        }
+    )
+    settings = Settings.from_context(app.node)
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
+    assert settings.reserved_concurrency == 50
+    assert settings.db_multi_az is False
+    assert settings.backup_retention_days == 7
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("stage", "staging"), ("pythonVersion", "3.11"), ("logRetentionDays", "8")],
+)
+def test_settings_reject_unknown_values(key: str, value: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        Settings.from_context(App(context={key: value}).node)

@@ -1,0 +1,119 @@
+"""Network: private subnets in two AZs, no NAT, endpoints, a tight security-group chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from tests.infra.conftest import Synthesized
+
+
+def _ingress_rules(dev: Synthesized, group: Any) -> list[dict[str, Any]]:
+    group_id = dev.logical_id(group)
+    return [
+        resource["Properties"]
+        for resource in dev.resources("AWS::EC2::SecurityGroupIngress").values()
+        if resource["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    ]
+
+
+def test_vpc_has_two_isolated_subnets_and_no_internet_route(dev: Synthesized) -> None:
+    dev.template.resource_count_is("AWS::EC2::VPC", 1)
+    subnets = dev.resources("AWS::EC2::Subnet")
+    assert len(subnets) == 2
+    assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
+    zones = [s["Properties"]["AvailabilityZone"]["Fn::Select"][0] for s in subnets.values()]
+    assert sorted(zones) == [0, 1]
+    dev.template.resource_count_is("AWS::EC2::NatGateway", 0)
+    dev.template.resource_count_is("AWS::EC2::InternetGateway", 0)
+    dev.template.resource_count_is("AWS::EC2::EIP", 0)
+
+
+def test_vpc_endpoints_for_s3_gateway_and_secrets_manager_interface(dev: Synthesized) -> None:
+    dev.template.has_resource_properties(
+        "AWS::EC2::VPCEndpoint",
+        {
+            "VpcEndpointType": "Gateway",
+            "ServiceName": Match.object_like(
+                {"Fn::Join": ["", Match.array_with([Match.string_like_regexp(r"\.s3$")])]}
+            ),
+        },
+    )
+    dev.template.has_resource_properties(
+        "AWS::EC2::VPCEndpoint",
+        {
+            "VpcEndpointType": "Interface",
+            "ServiceName": Match.object_like(
+                {"Fn::Join": ["", Match.array_with([Match.string_like_regexp("secretsmanager")])]}
+            ),
+            "PrivateDnsEnabled": True,
+            "SecurityGroupIds": [
+                {
+                    "Fn::GetAtt": [
+                        dev.logical_id(dev.stack.network.endpoint_security_group),
+                        "GroupId",
+                    ]
+                }
+            ],
+        },
+    )
+
+
+def test_database_admits_only_the_proxy_on_postgres_port(dev: Synthesized) -> None:
+    network = dev.stack.network
+    rules = _ingress_rules(dev, network.database_security_group)
+    instance_id = dev.logical_id(dev.stack.database.instance)
+    assert len(rules) == 1
+    assert rules[0]["IpProtocol"] == "tcp"
+    assert rules[0]["FromPort"] == {"Fn::GetAtt": [instance_id, "Endpoint.Port"]}
+    assert rules[0]["SourceSecurityGroupId"] == {
+        "Fn::GetAtt": [dev.logical_id(network.proxy_security_group), "GroupId"]
+    }
+    dev.template.has_resource_properties(
+        "AWS::RDS::DBInstance", {"Port": "5432", "VPCSecurityGroups": [Match.any_value()]}
+    )
+
+
+def test_proxy_admits_only_the_functions_on_postgres_port(dev: Synthesized) -> None:
+    network = dev.stack.network
+    rules = _ingress_rules(dev, network.proxy_security_group)
+    assert len(rules) == 1
+    assert rules[0]["FromPort"] == rules[0]["ToPort"] == 5432
+    assert rules[0]["SourceSecurityGroupId"] == {
+        "Fn::GetAtt": [dev.logical_id(network.function_security_group), "GroupId"]
+    }
+
+
+def test_no_security_group_allows_all_traffic_or_public_ingress(dev: Synthesized) -> None:
+    for group in dev.resources("AWS::EC2::SecurityGroup").values():
+        properties = group["Properties"]
+        for rule in properties.get("SecurityGroupEgress", []):
+            assert rule["IpProtocol"] != "-1", properties["GroupDescription"]
+        for rule in properties.get("SecurityGroupIngress", []):
+            assert "CidrIp" not in rule, properties["GroupDescription"]
+    for rule in dev.resources("AWS::EC2::SecurityGroupEgress").values():
+        assert rule["Properties"]["IpProtocol"] == "tcp"
+    for rule in dev.resources("AWS::EC2::SecurityGroupIngress").values():
+        assert "CidrIp" not in rule["Properties"]
+
+
+def test_functions_reach_only_postgres_on_the_proxy_and_https(dev: Synthesized) -> None:
+    group = dev.stack.network.function_security_group
+    properties = dev.template.to_json()["Resources"][dev.logical_id(group)]["Properties"]
+    inline = {
+        (r["IpProtocol"], r["FromPort"], r.get("CidrIp")) for r in properties["SecurityGroupEgress"]
+    }
+    assert inline == {("tcp", 443, "0.0.0.0/0")}
+    separate = [
+        r["Properties"]
+        for r in dev.resources("AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [dev.logical_id(group), "GroupId"]}
+    ]
+    assert sorted(r["FromPort"] for r in separate) == [443, 5432]
+
+
+def test_vpc_flow_logs_record_rejected_traffic(dev: Synthesized) -> None:
+    dev.template.has_resource_properties(
+        "AWS::EC2::FlowLog", {"ResourceType": "VPC", "TrafficType": "REJECT"}
+    )
