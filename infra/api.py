@@ -55,7 +55,7 @@ def function_log_group(scope: Construct, construct_id: str, settings: Settings) 
         scope,
         construct_id,
         retention=settings.log_retention,
-        removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+        removal_policy=settings.removal_policy,
     )
 
 
@@ -107,6 +107,9 @@ class Api(Construct):
             description="Users service API (FastAPI behind Mangum)",
             runtime=python_runtime(settings.python_version),
             architecture=lambda_.Architecture.ARM_64,
+            # Old versions go once the alias (or trigger) has moved on; each published
+            # SnapStart version is billed for its cached snapshot while it exists.
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
             handler=API_HANDLER,
             code=code,
             memory_size=1024,
@@ -151,7 +154,7 @@ class Api(Construct):
             self,
             "AccessLogs",
             retention=settings.log_retention,
-            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+            removal_policy=settings.removal_policy,
         )
         self.stage = self.http_api.add_stage(
             "DefaultStage",

@@ -219,7 +219,8 @@ def directory_size(path: Path) -> int:
 
 def build_bundle(output: Path, *, python_version: str) -> BundleInfo:
     """Build the package into ``output`` (replaced), for Lambda's arm64 ``python_version``."""
-    staging = output.with_name(output.name + ".partial")
+    # A per-process staging folder: a test run and `make synth` may build at once.
+    staging = output.with_name(f"{output.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     _pip_install(staging, python_version)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -32,6 +32,7 @@ class Database(Construct):
             engine=ENGINE,
             description="TLS-only PostgreSQL",
             parameters={"rds.force_ssl": "1"},
+            removal_policy=settings.removal_policy,
         )
         # Creating the log group ourselves (instead of cloudwatch_logs_retention) sets
         # its retention without CDK's LogRetention custom-resource function.
@@ -41,7 +42,7 @@ class Database(Construct):
             "PostgresqlLogs",
             log_group_name=f"/aws/rds/instance/{identifier}/postgresql",
             retention=settings.log_retention,
-            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+            removal_policy=settings.removal_policy,
         )
         self.instance = rds.DatabaseInstance(
             self,
@@ -67,12 +68,16 @@ class Database(Construct):
             backup_retention=Duration.days(settings.backup_retention_days),
             delete_automated_backups=not settings.is_prod,
             deletion_protection=settings.is_prod,
-            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+            removal_policy=settings.removal_policy,
             auto_minor_version_upgrade=True,
             cloudwatch_logs_exports=["postgresql"],
             ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
         )
         self.instance.node.add_dependency(log_group)
+        # A retained prod database must keep the secret that holds its password.
+        generated_secret = self.instance.node.find_child("Secret")
+        assert isinstance(generated_secret, secretsmanager.Secret)
+        generated_secret.apply_removal_policy(settings.removal_policy)
         secret = self.instance.secret
         assert secret is not None, "from_generated_secret always creates a secret"
         self.secret: secretsmanager.ISecret = secret

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, triggers
+from aws_cdk import Duration, RemovalPolicy, triggers
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -40,6 +40,9 @@ class Migrations(Construct):
             description="Users service database migrations (Alembic); see infra/DEPLOY.md",
             runtime=python_runtime(settings.python_version),
             architecture=lambda_.Architecture.ARM_64,
+            # Old versions go once the alias (or trigger) has moved on; each published
+            # SnapStart version is billed for its cached snapshot while it exists.
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
             handler=MIGRATE_HANDLER,
             code=code,
             memory_size=512,

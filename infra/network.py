@@ -11,15 +11,15 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.settings import Settings
+
 POSTGRES_PORT = 5432
 
 
 class Network(Construct):
     """VPC over two AZs with isolated subnets only, S3 and Secrets Manager endpoints."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
         super().__init__(scope, construct_id)
 
         self.vpc = ec2.Vpc(
@@ -40,7 +40,8 @@ class Network(Construct):
                 logs.LogGroup(
                     self,
                     "FlowLogGroup",
-                    retention=log_retention,
+                    retention=settings.log_retention,
+                    removal_policy=settings.removal_policy,
                 )
             ),
             traffic_type=ec2.FlowLogTrafficType.REJECT,

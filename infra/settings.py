@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
@@ -49,6 +50,11 @@ class Settings:
     @property
     def is_prod(self) -> bool:
         return self.stage == "prod"
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        """What happens to stateful resources on delete: prod keeps them, dev does not."""
+        return RemovalPolicy.RETAIN if self.is_prod else RemovalPolicy.DESTROY
 
     @property
     def log_retention(self) -> logs.RetentionDays:

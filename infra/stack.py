@@ -57,7 +57,7 @@ class UsersServiceStack(Stack):
         Tags.of(self).add("stage", settings.stage, exclude_resource_types=untaggable)
 
         code = lambda_code(settings)
-        self.network = Network(self, "Network", log_retention=settings.log_retention)
+        self.network = Network(self, "Network", settings=settings)
         self.database = Database(self, "Database", network=self.network, settings=settings)
         self.storage = Storage(self, "Storage", settings=settings)
         self.api = Api(

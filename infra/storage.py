@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -45,7 +45,7 @@ class Storage(Construct):
                     noncurrent_version_expiration=Duration.days(30),
                 ),
             ],
-            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+            removal_policy=settings.removal_policy,
             # dev buckets are emptied on destroy; prod keeps every object.
             auto_delete_objects=not settings.is_prod,
         )

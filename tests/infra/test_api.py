@@ -94,6 +94,11 @@ def test_alias_points_at_the_published_version(dev: Synthesized) -> None:
     )
 
 
+def test_superseded_versions_are_deleted(dev: Synthesized) -> None:
+    for version in dev.resources("AWS::Lambda::Version").values():
+        assert version.get("DeletionPolicy", "Delete") == "Delete"
+
+
 def test_function_reads_only_its_database_secret(dev: Synthesized) -> None:
     statements = _policy_statements(dev, dev.stack.api.function)
     secret_statements = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]

@@ -92,3 +92,10 @@ def test_proxy_requires_tls_and_uses_the_secret(dev: Synthesized) -> None:
         "AWS::RDS::DBProxyTargetGroup",
         {"DBInstanceIdentifiers": [{"Ref": dev.logical_id(dev.stack.database.instance)}]},
     )
+
+
+def test_prod_keeps_the_secret_and_parameter_group_of_the_retained_database(
+    prod: Synthesized,
+) -> None:
+    for resource_type in ("AWS::SecretsManager::Secret", "AWS::RDS::DBParameterGroup"):
+        prod.template.has_resource(resource_type, {"DeletionPolicy": "Retain"})
