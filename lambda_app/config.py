@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(
         default=None, description="Alternative S3 endpoint (the local moto server)."
     )
+    s3_connect_timeout: float = Field(default=2.0, gt=0, description="Seconds to connect to S3.")
+    s3_read_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for S3.")
+    s3_max_attempts: int = Field(default=2, ge=1, le=10, description="Tries per S3 call.")
     avatar_max_bytes: int = Field(default=FIVE_MIB, gt=0, description="Largest avatar upload.")
     presign_expires_seconds: int = Field(
         default=900, gt=0, le=604_800, description="Lifetime of presigned URLs."

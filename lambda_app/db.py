@@ -69,8 +69,8 @@ def create_engine_from_settings(
         raise DatabaseUnavailableError(
             "No database is configured: set DATABASE_URL, or DB_SECRET_ARN on AWS."
         )
-    if use_ssl:
-        connect_args["ssl_context"] = ssl.create_default_context()
+    # pg8000 would otherwise try TLS without verifying the certificate; be explicit.
+    connect_args["ssl_context"] = ssl.create_default_context() if use_ssl else False
 
     pool_args: dict[str, Any] = (
         # One Lambda container serves one request at a time: one connection is enough,
@@ -86,8 +86,16 @@ def create_engine_from_settings(
         pool_recycle=settings.db_pool_recycle,
         **pool_args,
     )
-    if not settings.database_url and settings.db_secret_arn:
-        _connect_with_secret(engine, settings, settings.db_secret_arn)
+    credentials = (
+        None
+        if settings.database_url or not settings.db_secret_arn
+        else CachedSecretCredentials(
+            settings.db_secret_arn,
+            region=settings.aws_region,
+            max_age=settings.db_credentials_max_age,
+        )
+    )
+    event.listen(engine, "do_connect", _Connector(settings, credentials))
     return engine
 
 
@@ -98,21 +106,31 @@ def _pg8000_url(database_url: str) -> URL:
     return url.set(drivername=DRIVER)
 
 
-def _connect_with_secret(engine: Engine, settings: Settings, secret_arn: str) -> None:
-    """Read host and credentials from the secret each time a new connection is opened."""
-    credentials = CachedSecretCredentials(
-        secret_arn, region=settings.aws_region, max_age=settings.db_credentials_max_age
-    )
+class _Connector:
+    """Open DBAPI connections: fresh secret credentials, socket failures as DBAPI errors."""
 
-    @event.listens_for(engine, "do_connect")
-    def connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+    def __init__(self, settings: Settings, credentials: CachedSecretCredentials | None) -> None:
+        self._settings = settings
+        self._credentials = credentials
+
+    def __call__(self, dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        dbapi = dialect.loaded_dbapi
         try:
-            return dialect.connect(*cargs, **_params(cparams, credentials.get(), settings))
-        except dialect.loaded_dbapi.DatabaseError as error:
-            if not _is_invalid_password(error):
-                raise
-            fresh = credentials.get(refresh=True)
-            return dialect.connect(*cargs, **_params(cparams, fresh, settings))
+            if self._credentials is None:
+                return dialect.connect(*cargs, **cparams)
+            try:
+                credentials = self._credentials.get()
+                return dialect.connect(*cargs, **_params(cparams, credentials, self._settings))
+            except dbapi.DatabaseError as error:
+                if not _is_auth_failure(error):
+                    raise
+                # The password may have been rotated since it was cached: read it again.
+                credentials = self._credentials.get(refresh=True)
+                return dialect.connect(*cargs, **_params(cparams, credentials, self._settings))
+        except OSError as error:
+            # pg8000 lets some socket timeouts escape unwrapped; SQLAlchemy only wraps DBAPI errors.
+            reason = f"cannot reach the database: {type(error).__name__}"
+            raise dbapi.InterfaceError(reason) from error
 
 
 def _params(
@@ -128,6 +146,6 @@ def _params(
     }
 
 
-def _is_invalid_password(error: Exception) -> bool:
+def _is_auth_failure(error: Exception) -> bool:
     details = error.args[0] if error.args else None
     return isinstance(details, dict) and details.get("C") == AUTH_FAILED_SQLSTATE

@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lambda_app.config import Settings, get_settings
 from lambda_app.problems import add_problem_handlers
 from lambda_app.routers import health, users
 
 API_VERSION = "1.0.0"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Return the users service app configured by `settings`."""
-    settings = settings or get_settings()
+def create_app() -> FastAPI:
+    """Return the users service app."""
     app = FastAPI(
         title="Users service",
         version=API_VERSION,
         summary="Users and their files, on AWS Lambda.",
-        root_path=settings.api_base_path.rstrip("/"),
     )
     add_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(users.router)
     return app
+
+
+def serve_under(app: ASGIApp, root_path: str) -> ASGIApp:
+    """Tell `app` that it is mounted at `root_path`, e.g. a named API Gateway stage."""
+    prefix = root_path.rstrip("/")
+    if not prefix:
+        return app
+
+    async def with_root_path(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope = {**scope, "root_path": prefix}
+        await app(scope, receive, send)
+
+    return with_root_path

@@ -77,9 +77,9 @@ def create_s3_client(settings: Settings) -> S3Client:
     config = Config(
         region_name=settings.aws_region,
         signature_version="s3v4",
-        connect_timeout=2,
-        read_timeout=5,
-        retries={"max_attempts": 2, "mode": "standard"},
+        connect_timeout=settings.s3_connect_timeout,
+        read_timeout=settings.s3_read_timeout,
+        retries={"max_attempts": settings.s3_max_attempts, "mode": "standard"},
         # A custom endpoint (the local moto server) has no per-bucket DNS names.
         s3={"addressing_style": "path" if settings.s3_endpoint_url else "auto"},
     )

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lambda_app.exceptions import DatabaseUnavailableError
+
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
@@ -80,7 +82,14 @@ class CachedSecretCredentials:
             self._client = None
 
     def _fetch(self) -> DatabaseCredentials:
-        if self._client is None:
-            self._client = create_secrets_client(self._region)
-        response = self._client.get_secret_value(SecretId=self._secret_arn)
-        return parse_rds_secret(response["SecretString"])
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            if self._client is None:
+                self._client = create_secrets_client(self._region)
+            response = self._client.get_secret_value(SecretId=self._secret_arn)
+            return parse_rds_secret(response["SecretString"])
+        except (BotoCoreError, ClientError, KeyError, ValueError) as error:
+            raise DatabaseUnavailableError(
+                "The database credentials could not be read from Secrets Manager."
+            ) from error

@@ -1,0 +1,154 @@
+"""Shared fixtures: fake AWS, a real PostgreSQL, a migrated database, the app."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Fake credentials and a region before anything imports boto3: no test may reach real AWS.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+)
+for _variable in ("AWS_PROFILE", "DATABASE_URL", "DB_SECRET_ARN", "S3_ENDPOINT_URL", "S3_BUCKET"):
+    os.environ.pop(_variable, None)
+
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from lambda_app.config import get_settings  # noqa: E402
+from lambda_app.db import dispose_engine  # noqa: E402
+from lambda_app.external_services.aws import reset_s3_client  # noqa: E402
+from lambda_app.main import create_app  # noqa: E402
+from local.embedded_postgres import EmbeddedPostgres  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_BUCKET = "users-service-test"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs PostgreSQL, so CI can rerun them on another server."""
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """URL of a PostgreSQL server: TEST_DATABASE_URL, or an embedded one for this run."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield make_url(given).set(drivername="postgresql+pg8000").render_as_string(False)
+        return
+    server = EmbeddedPostgres(ROOT / ".local" / "test-postgres").start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh database for this test run, migrated to head, dropped at the end."""
+    name = f"users_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+    with settings_env(DATABASE_URL=url):
+        from lambda_app.migrate import handler as migrate
+
+        migrate({"action": "upgrade"})
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def settings_env(**variables: str | None) -> Iterator[None]:
+    """Set environment variables for the app and rebuild its cached settings and clients."""
+    saved = {name: os.environ.get(name) for name in variables}
+    for name, value in variables.items():
+        _set_env(name, value)
+    _reset_app_state()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            _set_env(name, value)
+        _reset_app_state()
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def _reset_app_state() -> None:
+    get_settings.cache_clear()
+    dispose_engine()
+    reset_s3_client()
+
+
+@pytest.fixture
+def app_env(database_url: str) -> Iterator[dict[str, str]]:
+    """Point the app at the test database and bucket; empty the tables afterwards."""
+    variables = {"DATABASE_URL": database_url, "S3_BUCKET": TEST_BUCKET}
+    with settings_env(**variables):
+        yield variables
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE users"))
+    engine.dispose()
+
+
+@pytest.fixture
+def s3(app_env: dict[str, str]) -> Iterator[Any]:
+    """moto's in-process S3 with the test bucket; yields a client for assertions."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=TEST_BUCKET)
+        reset_s3_client()
+        yield client
+    reset_s3_client()
+
+
+@pytest.fixture
+def client(app_env: dict[str, str], s3: Any) -> Iterator[TestClient]:
+    """A test client of the real app on the test database, with moto S3."""
+    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_user(client: TestClient) -> Any:
+    """Create users through the API and return their JSON."""
+
+    def make(email: str | None = None, **fields: Any) -> dict[str, Any]:
+        body = {"email": email or f"user-{uuid.uuid4().hex[:8]}@example.com", **fields}
+        response = client.post("/users", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    return make

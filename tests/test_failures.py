@@ -1,0 +1,170 @@
+"""Failing dependencies: a 5xx problem within bounded time, and nothing half-written."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lambda_app.main import create_app
+from local.embedded_postgres import free_port
+from tests.conftest import TEST_BUCKET, settings_env
+from tests.routers.test_users import assert_problem
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A loopback port that accepts TCP connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        listener.close()
+
+
+# --- S3
+
+
+@pytest.fixture
+def refusing_s3(app_env: Any) -> Iterator[None]:
+    """Point S3 at a loopback port where nothing listens."""
+    with settings_env(S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}"):
+        yield
+
+
+def test_delete_user_when_s3_refuses_is_502_and_keeps_the_user(
+    app_env: Any, refusing_s3: None
+) -> None:
+    client = TestClient(create_app())
+    user = client.post("/users", json={"email": "keep@example.com"}).json()
+
+    body = assert_problem(client.delete(f"/users/{user['id']}"), 502)
+
+    assert "S3" in body["detail"]
+    assert client.get(f"/users/{user['id']}").json() == user
+
+
+@pytest.mark.parametrize(("method", "json"), [("get", None), ("delete", None)])
+def test_avatar_routes_when_s3_refuses_are_502(
+    app_env: Any, refusing_s3: None, method: str, json: Any
+) -> None:
+    client = TestClient(create_app())
+    user = client.post("/users", json={"email": "s3down@example.com"}).json()
+
+    assert_problem(client.request(method, f"/users/{user['id']}/avatar", json=json), 502)
+
+
+def test_s3_that_never_answers_is_502_within_bounded_time(app_env: Any, silent_server: int) -> None:
+    with settings_env(
+        S3_ENDPOINT_URL=f"http://127.0.0.1:{silent_server}",
+        S3_READ_TIMEOUT="1",
+        S3_MAX_ATTEMPTS="2",
+    ):
+        client = TestClient(create_app())
+        user = client.post("/users", json={"email": "slow@example.com"}).json()
+        started = time.monotonic()
+        response = client.get(f"/users/{user['id']}/avatar")
+        elapsed = time.monotonic() - started
+
+    assert_problem(response, 502)
+    # A hang guard, not a speed check: 1 s read timeout x 2 attempts, with a wide margin.
+    assert elapsed < 20
+
+
+def test_avatar_routes_without_a_bucket_are_503(app_env: Any, s3: Any) -> None:
+    with settings_env(S3_BUCKET=None):
+        client = TestClient(create_app())
+        user = client.post("/users", json={"email": "nobucket@example.com"}).json()
+        response = client.post(f"/users/{user['id']}/avatar", json={"content_type": "image/png"})
+        deleted = client.delete(f"/users/{user['id']}")
+
+    assert assert_problem(response, 503)["title"] == "File storage not configured"
+    assert deleted.status_code == 204
+
+
+# --- PostgreSQL
+
+
+@pytest.fixture
+def unreachable_database(s3: Any) -> Iterator[None]:
+    with settings_env(
+        DATABASE_URL=f"postgresql://u:secret-pw@127.0.0.1:{free_port()}/db", S3_BUCKET=TEST_BUCKET
+    ):
+        yield
+
+
+def test_health_is_ok_after_a_real_query(client: TestClient) -> None:
+    response = client.get("/health")
+
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_health_is_503_when_the_database_is_unreachable(unreachable_database: None) -> None:
+    response = TestClient(create_app()).get("/health")
+
+    assert (response.status_code, response.json()) == (503, {"status": "unavailable"})
+
+
+def test_health_is_503_when_no_database_is_configured(s3: Any) -> None:
+    with settings_env(DATABASE_URL=None, DB_SECRET_ARN=None):
+        response = TestClient(create_app()).get("/health")
+
+    assert response.status_code == 503
+
+
+def test_health_answers_503_within_the_timeout_when_the_server_hangs(silent_server: int) -> None:
+    with settings_env(
+        DATABASE_URL=f"postgresql://u:p@127.0.0.1:{silent_server}/db", DB_CONNECT_TIMEOUT="1"
+    ):
+        started = time.monotonic()
+        response = TestClient(create_app()).get("/health")
+        elapsed = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert elapsed < 15  # a hang guard: the socket timeout is 1 s
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "json"),
+    [
+        ("get", "/users", None),
+        ("post", "/users", {"email": "x@example.com"}),
+        ("get", f"/users/{uuid.uuid4()}", None),
+        ("patch", f"/users/{uuid.uuid4()}", {"full_name": "x"}),
+        ("delete", f"/users/{uuid.uuid4()}", None),
+    ],
+)
+def test_data_routes_are_503_problem_when_the_database_is_unreachable(
+    unreachable_database: None, method: str, path: str, json: Any
+) -> None:
+    response = TestClient(create_app()).request(method, path, json=json)
+
+    body = assert_problem(response, 503)
+    assert "secret-pw" not in response.text
+    assert "Traceback" not in body["detail"]
+
+
+def test_a_killed_connection_is_replaced_on_the_next_request(
+    client: TestClient, database_url: str
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    assert client.get("/users").status_code == 200
+    admin = create_engine(database_url)
+    with admin.begin() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'users-service' AND pid <> pg_backend_pid()"
+            )
+        )
+    admin.dispose()
+
+    assert client.get("/users").status_code == 200

@@ -1,0 +1,158 @@
+"""The migration Lambda and the Alembic scripts, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from lambda_app.migrate import MIGRATION_LOCK_ID, MigrationRequestError, handler
+from lambda_app.models import Base
+from tests.conftest import settings_env
+
+
+@pytest.fixture
+def empty_database(postgres_server_url: str, database_url: str) -> Iterator[str]:
+    """A new empty database on the test server, set as DATABASE_URL; dropped afterwards."""
+    name = f"users_scratch_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        with settings_env(DATABASE_URL=url):
+            yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def tables_and_types(url: str) -> tuple[set[str], set[str]]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        types = set(connection.scalars(text("SELECT typname FROM pg_type WHERE typtype = 'e'")))
+    engine.dispose()
+    return tables, types
+
+
+def test_upgrade_is_the_default_and_reports_revisions(empty_database: str) -> None:
+    result = handler({}, None)
+
+    assert result == {"action": "upgrade", "before": None, "after": "0001"}
+    assert tables_and_types(empty_database) == ({"alembic_version", "users"}, {"user_type"})
+
+
+def test_upgrade_downgrade_base_upgrade_round_trip(empty_database: str) -> None:
+    handler({"action": "upgrade", "revision": "head"})
+
+    down = handler({"action": "downgrade", "revision": "base"})
+    tables_after_downgrade, types_after_downgrade = tables_and_types(empty_database)
+    up = handler({"action": "upgrade"})
+
+    assert down == {"action": "downgrade", "before": "0001", "after": None}
+    assert tables_after_downgrade == {"alembic_version"}
+    assert types_after_downgrade == set()
+    assert up["after"] == "0001"
+    assert tables_and_types(empty_database)[0] == {"alembic_version", "users"}
+
+
+def test_current_reports_without_changing(empty_database: str) -> None:
+    assert handler({"action": "current"}) == {"action": "current", "before": None, "after": None}
+    handler({})
+    assert handler({"action": "current"}) == {
+        "action": "current",
+        "before": "0001",
+        "after": "0001",
+    }
+
+
+def test_models_and_migrations_agree(database_url: str) -> None:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        differences = compare_metadata(context, Base.metadata)
+    engine.dispose()
+
+    assert differences == []
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"action": "drop-everything"}, "Unknown action 'drop-everything'"),
+        ({"action": "downgrade"}, 'needs a "revision"'),
+        ({"action": "upgrade", "revision": 3}, "must be a string"),
+    ],
+)
+def test_bad_requests_are_clear_errors(
+    empty_database: str, event: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(MigrationRequestError, match=message):
+        handler(event)
+
+    assert handler({"action": "current"})["after"] is None
+
+
+def test_unknown_revision_fails_loudly(empty_database: str) -> None:
+    with pytest.raises(Exception, match="nope"):
+        handler({"action": "upgrade", "revision": "nope"})
+
+
+def _waiting_for_advisory_lock(url: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        waiting = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
+    engine.dispose()
+    return int(waiting or 0)
+
+
+def test_a_second_migration_waits_for_the_lock_then_succeeds(empty_database: str) -> None:
+    holder = create_engine(empty_database)
+    results: list[dict[str, Any]] = []
+    with holder.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        runner = threading.Thread(target=lambda: results.append(handler({})))
+        runner.start()
+        deadline = time.monotonic() + 30
+        while _waiting_for_advisory_lock(empty_database) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        waiting = _waiting_for_advisory_lock(empty_database)
+        before_release = tables_and_types(empty_database)[0]
+        connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+        connection.commit()
+    runner.join(timeout=60)
+    holder.dispose()
+
+    assert waiting == 1
+    assert before_release == set()
+    assert results == [{"action": "upgrade", "before": None, "after": "0001"}]
+
+
+def test_two_concurrent_migrations_both_succeed_and_migrate_once(empty_database: str) -> None:
+    results: list[dict[str, Any]] = []
+    runners = [threading.Thread(target=lambda: results.append(handler({}))) for _ in range(2)]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(timeout=60)
+
+    transitions = sorted((str(result["before"]), str(result["after"])) for result in results)
+    assert transitions == [("0001", "0001"), ("None", "0001")]

@@ -1,0 +1,75 @@
+"""The OpenAPI description matches the contract and what the routes really return."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lambda_app.main import create_app
+
+# The contract: every status each operation may answer with.
+CONTRACT = {
+    ("get", "/health"): {"200", "503"},
+    ("post", "/users"): {"201", "409", "422", "503"},
+    ("get", "/users"): {"200", "422", "503"},
+    ("get", "/users/{user_id}"): {"200", "404", "422", "503"},
+    ("patch", "/users/{user_id}"): {"200", "404", "409", "422", "503"},
+    ("delete", "/users/{user_id}"): {"204", "404", "422", "502", "503"},
+    ("post", "/users/{user_id}/avatar"): {"201", "404", "422", "502", "503"},
+    ("get", "/users/{user_id}/avatar"): {"200", "404", "422", "502", "503"},
+    ("delete", "/users/{user_id}/avatar"): {"204", "404", "422", "502", "503"},
+}
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    return dict(TestClient(create_app()).get("/openapi.json").json())
+
+
+def operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (method, path): operation
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+    }
+
+
+def test_every_contract_operation_and_no_other_is_documented(spec: dict[str, Any]) -> None:
+    assert set(operations(spec)) == set(CONTRACT)
+
+
+@pytest.mark.parametrize(("operation_key", "statuses"), CONTRACT.items())
+def test_documented_statuses_match_the_contract(
+    spec: dict[str, Any], operation_key: tuple[str, str], statuses: set[str]
+) -> None:
+    operation = operations(spec)[operation_key]
+
+    assert set(operation["responses"]) == statuses
+    assert operation["summary"]
+
+
+def test_errors_are_documented_as_problem_json(spec: dict[str, Any]) -> None:
+    for key, operation in operations(spec).items():
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")) and key != ("get", "/health"):
+                assert list(response["content"]) == ["application/problem+json"], (key, status)
+
+
+def test_success_responses_have_typed_schemas(spec: dict[str, Any]) -> None:
+    for key, operation in operations(spec).items():
+        for status, response in operation["responses"].items():
+            if status in {"200", "201"}:
+                schema = response["content"]["application/json"]["schema"]
+                assert "$ref" in schema, key
+
+
+def test_docs_and_openapi_are_served() -> None:
+    client = TestClient(create_app())
+
+    docs = client.get("/docs")
+
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text
+    assert client.get("/openapi.json").json()["info"]["title"] == "Users service"

@@ -1,0 +1,43 @@
+"""Every error answers problem+json, and nothing internal leaks into it."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from lambda_app.main import create_app
+from tests.routers.test_users import assert_problem
+
+
+def test_unexpected_errors_are_500_problem_without_internals() -> None:
+    app = create_app()
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret connection string postgres://u:hunter2@db")
+
+    response = TestClient(app, raise_server_exceptions=False).get("/boom")
+
+    assert_problem(response, 500)
+    assert "hunter2" not in response.text
+    assert "RuntimeError" not in response.text
+
+
+def test_wrong_method_is_405_problem() -> None:
+    assert_problem(TestClient(create_app()).put("/health"), 405)
+
+
+def test_unknown_path_is_404_problem() -> None:
+    body = assert_problem(TestClient(create_app()).get("/nowhere"), 404)
+
+    assert body["type"] == "about:blank"
+
+
+def test_validation_problem_lists_every_invalid_field(client: TestClient) -> None:
+    response = client.post("/users", json={"email": "nope", "full_name": "x" * 300, "extra": 1})
+
+    body = assert_problem(response, 422)
+    assert {error["field"] for error in body["errors"]} == {
+        "body.email",
+        "body.full_name",
+        "body.extra",
+    }
