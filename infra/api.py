@@ -50,6 +50,12 @@ def python_runtime(version: str) -> lambda_.Runtime:
     return PYTHON_RUNTIMES[version]
 
 
+def application_log_level(log_level: str) -> lambda_.ApplicationLogLevel:
+    """Lambda's JSON log filter, matched to the app's LOG_LEVEL so neither hides the other."""
+    name = {"WARNING": "WARN", "CRITICAL": "FATAL"}.get(log_level.upper(), log_level.upper())
+    return lambda_.ApplicationLogLevel[name]
+
+
 def function_log_group(scope: Construct, construct_id: str, settings: Settings) -> logs.LogGroup:
     return logs.LogGroup(
         scope,
@@ -129,7 +135,7 @@ class Api(Construct):
             reserved_concurrent_executions=settings.reserved_concurrency,
             log_group=function_log_group(self, "FunctionLogs", settings),
             logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            application_log_level_v2=application_log_level(settings.log_level),
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
         )
         self.alias = lambda_.Alias(

@@ -6,13 +6,19 @@ from aws_cdk import Duration, RemovalPolicy, triggers
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.api import database_environment, function_log_group, python_runtime
+from infra.api import (
+    application_log_level,
+    database_environment,
+    function_log_group,
+    python_runtime,
+)
 from infra.database import Database
 from infra.network import Network
 from infra.settings import Settings
 
 MIGRATE_HANDLER = "lambda_app.migrate.handler"
-MIGRATION_TIMEOUT = Duration.minutes(5)
+# Longer than the app's 300 s migration socket timeout, so that one fails first, cleanly.
+MIGRATION_TIMEOUT = Duration.minutes(10)
 
 
 class Migrations(Construct):
@@ -54,7 +60,7 @@ class Migrations(Construct):
             environment=database_environment(database, settings),
             log_group=function_log_group(self, "FunctionLogs", settings),
             logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            application_log_level_v2=application_log_level(settings.log_level),
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
         )
         database.secret.grant_read(self.function)

@@ -70,6 +70,7 @@ def test_function_environment_holds_only_non_secret_settings(dev: Synthesized) -
 def test_function_logs_json_to_a_log_group_with_retention(dev: Synthesized) -> None:
     logging = _function(dev)["LoggingConfig"]
     assert logging["LogFormat"] == "JSON"
+    assert logging["ApplicationLogLevel"] == "INFO"
     log_group_id = logging["LogGroup"]["Ref"]
     log_group = dev.template.to_json()["Resources"][log_group_id]
     assert log_group["Properties"]["RetentionInDays"] == 7

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import App
 
+from infra.api import application_log_level
 from infra.bundling import PROJECT_ROOT
 from infra.settings import DEFAULT_ALLOWED_ORIGINS, Settings
 from tests.infra.conftest import cdk_json_context
@@ -65,3 +66,10 @@ def test_settings_read_strings_from_the_command_line() -> None:
 def test_settings_reject_unknown_values(key: str, value: str) -> None:
     with pytest.raises(ValueError, match=key):
         Settings.from_context(App(context={key: value}).node)
+
+
+@pytest.mark.parametrize(
+    ("log_level", "expected"), [("debug", "DEBUG"), ("WARNING", "WARN"), ("CRITICAL", "FATAL")]
+)
+def test_lambda_log_filter_follows_the_app_log_level(log_level: str, expected: str) -> None:
+    assert application_log_level(log_level).value == expected

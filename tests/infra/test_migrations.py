@@ -20,7 +20,7 @@ def test_migration_function_shares_the_bundle_and_network(dev: Synthesized) -> N
     assert migration["Runtime"] == api["Runtime"]
     assert migration["Architectures"] == ["arm64"]
     assert migration["VpcConfig"] == api["VpcConfig"]
-    assert migration["Timeout"] == 300
+    assert migration["Timeout"] == 600
     assert migration["LoggingConfig"]["LogFormat"] == "JSON"
     assert "SnapStart" not in migration
 
