@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 FIVE_MIB = 5 * 1024 * 1024
@@ -19,7 +19,8 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; used locally and in tests."
     )
     db_secret_arn: str | None = Field(
-        default=None, description="Secrets Manager secret with host, port, username, password."
+        default=None,
+        description="Secrets Manager secret with host, port, username, password, dbname (AWS).",
     )
     db_host: str | None = Field(
         default=None, description="Overrides the secret's host, e.g. an RDS Proxy endpoint."
@@ -28,9 +29,14 @@ class Settings(BaseSettings):
     db_ssl: bool | None = Field(
         default=None, description="TLS to the server; defaults to on when DB_SECRET_ARN is used."
     )
-    db_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect.")
+    db_connect_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for the server: to connect and per read."
+    )
     db_statement_timeout_ms: int = Field(
-        default=10_000, ge=0, description="Server-side statement timeout for API requests."
+        default=4_000,
+        ge=0,
+        description="Server-side statement timeout of API connections (0: none); "
+        "below DB_CONNECT_TIMEOUT so the server cancels before the client gives up.",
     )
     db_pool_recycle: int = Field(
         default=600, gt=0, description="Seconds before a pooled connection is replaced."
@@ -41,7 +47,7 @@ class Settings(BaseSettings):
 
     aws_region: str = Field(
         default="us-east-1",
-        validation_alias="AWS_REGION",
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
         description="Region of the S3 bucket and the secret.",
     )
     s3_bucket: str | None = Field(default=None, description="Bucket for user files.")
