@@ -15,6 +15,12 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.database import Database
+from infra.functions import (
+    application_log_level,
+    database_environment,
+    function_log_group,
+    python_runtime,
+)
 from infra.network import Network
 from infra.settings import Settings
 from infra.storage import USER_FILES_PREFIX, Storage
@@ -36,43 +42,6 @@ ACCESS_LOG_FORMAT = {
     "integrationLatency": "$context.integrationLatency",
     "integrationError": "$context.integrationErrorMessage",
 }
-
-
-PYTHON_RUNTIMES = {
-    "3.12": lambda_.Runtime.PYTHON_3_12,
-    "3.13": lambda_.Runtime.PYTHON_3_13,
-    "3.14": lambda_.Runtime.PYTHON_3_14,
-}
-
-
-def python_runtime(version: str) -> lambda_.Runtime:
-    """Return the Lambda runtime for a Python version such as "3.14"."""
-    return PYTHON_RUNTIMES[version]
-
-
-def application_log_level(log_level: str) -> lambda_.ApplicationLogLevel:
-    """Lambda's JSON log filter, matched to the app's LOG_LEVEL so neither hides the other."""
-    name = {"WARNING": "WARN", "CRITICAL": "FATAL"}.get(log_level.upper(), log_level.upper())
-    return lambda_.ApplicationLogLevel[name]
-
-
-def function_log_group(scope: Construct, construct_id: str, settings: Settings) -> logs.LogGroup:
-    return logs.LogGroup(
-        scope,
-        construct_id,
-        retention=settings.log_retention,
-        removal_policy=settings.removal_policy,
-    )
-
-
-def database_environment(database: Database, settings: Settings) -> dict[str, str]:
-    """Non-secret settings both functions need to reach PostgreSQL through the proxy."""
-    return {
-        "DB_SECRET_ARN": database.secret.secret_arn,
-        "DB_HOST": database.proxy.endpoint,
-        "DB_SSL": "true",
-        "LOG_LEVEL": settings.log_level,
-    }
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)

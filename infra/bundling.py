@@ -26,9 +26,10 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jsii
-from aws_cdk import BundlingOptions, ILocalBundling
+from aws_cdk import ILocalBundling
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build"
@@ -277,7 +278,9 @@ class LocalBundler:
     def __init__(self, python_version: str) -> None:
         self._python_version = python_version
 
-    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:  # noqa: ARG002
+    # jsii calls back with the BundlingOptions struct positionally, while the typed
+    # protocol spells it as keywords; accepting both keeps the runtime and mypy happy.
+    def try_bundle(self, output_dir: str, *_options: Any, **_keywords: Any) -> bool:
         bundle = ensure_bundle(python_version=self._python_version)
         shutil.copytree(bundle, output_dir, dirs_exist_ok=True)
         return True

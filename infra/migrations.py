@@ -6,13 +6,13 @@ from aws_cdk import Duration, RemovalPolicy, triggers
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.api import (
+from infra.database import Database
+from infra.functions import (
     application_log_level,
     database_environment,
     function_log_group,
     python_runtime,
 )
-from infra.database import Database
 from infra.network import Network
 from infra.settings import Settings
 

@@ -15,9 +15,10 @@ from aws_cdk import AssetHashType, BundlingOptions, CfnOutput, Stack, Tags
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.api import Api, python_runtime
+from infra.api import Api
 from infra.bundling import PROJECT_ROOT, LocalBundler, fingerprint
 from infra.database import Database
+from infra.functions import python_runtime
 from infra.migrations import Migrations
 from infra.network import Network
 from infra.settings import Settings

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from aws_cdk import App
 
-from infra.api import application_log_level
 from infra.bundling import PROJECT_ROOT
+from infra.functions import application_log_level
 from infra.settings import DEFAULT_ALLOWED_ORIGINS, Settings
 from tests.infra.conftest import cdk_json_context
 
