@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE ?= dev
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# Names the Node.js major versions whose end-of-life banner jsii should not print.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: help install run test pytest lint typecheck format synth package deploy destroy clean
 
@@ -39,7 +40,7 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 clean: ## Remove the virtual environment, local data and build output
-	rm -rf $(VENV) .local build cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .local build cdk.out .pytest_cache .mypy_cache .ruff_cache
 
 # --- infrastructure (AWS CDK in infra/; see infra/DEPLOY.md)
 CDK := node_modules/.bin/cdk

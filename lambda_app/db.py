@@ -82,6 +82,7 @@ def create_engine_from_settings(
     engine = create_engine(
         url,
         connect_args=connect_args,
+        hide_parameters=True,  # bound values are user data: keep them out of errors and logs
         pool_pre_ping=True,
         pool_recycle=settings.db_pool_recycle,
         **pool_args,
