@@ -5,13 +5,9 @@ The same code serves three callers: the CDK asset (``LocalBundler``, CDK's
 infra tests. A build is cached in ``build/lambda`` under a fingerprint of its
 inputs, so a synth or a test run after the first one copies instead of running pip.
 
-Byte code: CPython only loads ``.pyc`` files written by its own minor version, and
-Lambda's ``/var/task`` is read-only, so a package without matching byte code
-recompiles every module at each cold start. We therefore compile only with an
-interpreter of the runtime's exact version (``LAMBDA_BUILD_PYTHON``, ``pythonX.Y``
-on PATH, or a pyenv install), using ``unchecked-hash`` invalidation because CDK
-zips assets with fixed timestamps (timestamp-checked ``.pyc`` would never match).
-Without such an interpreter the package ships sources only and says so.
+Byte code is compiled only by an interpreter of the runtime's exact version; see
+``infra/bytecode.py`` for why and for the layout. Without such an interpreter the
+package ships sources only and says so.
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -31,12 +28,14 @@ from typing import Any
 import jsii
 from aws_cdk import ILocalBundling
 
+from infra.bytecode import compile_bytecode, find_matching_python
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build"
 DEFAULT_OUTPUT = BUILD_DIR / "lambda"
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
 # Bump when the recipe below changes, so cached builds are not reused.
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 
 APP_SOURCES = ("lambda_app", "migrations")
 APP_FILES = ("alembic.ini",)
@@ -45,7 +44,8 @@ PRUNED_DIR_NAMES = frozenset({"__pycache__", "tests", "test"})
 # Console scripts (shebangs to this machine's Python) and test helpers no request imports.
 PRUNED_PATHS = ("bin", "sqlalchemy/testing", "alembic/testing")
 AARCH64_STRIP = "aarch64-linux-gnu-strip"
-PRUNED_SUFFIXES = (".pyi", ".pyc", ".pyo")
+# Stubs, stray byte code, and the C/Cython sources some wheels ship beside their binaries.
+PRUNED_SUFFIXES = (".pyi", ".pyc", ".pyo", ".c", ".pyx", ".pxd")
 FINGERPRINT_FILE = ".bundle-fingerprint"
 INFO_FILE = "bundle-info.json"
 
@@ -56,21 +56,30 @@ class BundleInfo:
 
     path: Path
     python_version: str
+    platform: str
     bytecode_compiled_by: str | None
     debug_info_stripped: bool
+    # What stripping saved, so a test can bound the size of an unstripped build too.
+    debug_info_bytes: int
     unzipped_bytes: int
 
     def to_json(self) -> str:
         return json.dumps(
             {
                 "python_version": self.python_version,
-                "platform": LAMBDA_PLATFORM,
+                "platform": self.platform,
                 "bytecode_compiled_by": self.bytecode_compiled_by,
                 "debug_info_stripped": self.debug_info_stripped,
+                "debug_info_bytes": self.debug_info_bytes,
                 "unzipped_bytes": self.unzipped_bytes,
             },
             indent=2,
         )
+
+
+def host_platform() -> str:
+    """The pip platform tag of this machine (Linux), for a bundle this machine can import."""
+    return f"manylinux2014_{platform.machine()}"
 
 
 def _source_files() -> list[Path]:
@@ -84,9 +93,17 @@ def _source_files() -> list[Path]:
     return sorted(files)
 
 
-def fingerprint(python_version: str) -> str:
-    """Hash every input of the package: sources, pins, target Python and this recipe."""
-    digest = hashlib.sha256(f"{RECIPE_VERSION}|{python_version}|{LAMBDA_PLATFORM}".encode())
+def fingerprint(python_version: str, platform_tag: str = LAMBDA_PLATFORM) -> str:
+    """Hash every input of the package: sources, pins, target, this recipe and its tools.
+
+    Whether a matching interpreter (byte code) and an aarch64 strip exist changes the
+    package, so both are inputs too.
+    """
+    tools = (
+        f"bytecode={find_matching_python(python_version) is not None}"
+        f"|strip={_strip_tool(platform_tag) is not None}"
+    )
+    digest = hashlib.sha256(f"{RECIPE_VERSION}|{python_version}|{platform_tag}|{tools}".encode())
     for path in _source_files():
         digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
         digest.update(path.read_bytes())
@@ -99,41 +116,7 @@ def _is_pruned(relative: Path) -> bool:
     )
 
 
-def find_matching_python(python_version: str) -> str | None:
-    """Return an interpreter of exactly ``python_version`` (e.g. "3.14"), or None."""
-    candidates = [
-        os.environ.get("LAMBDA_BUILD_PYTHON"),
-        shutil.which(f"python{python_version}"),
-        *sorted(
-            str(path)
-            for path in (Path.home() / ".pyenv" / "versions").glob(
-                f"{python_version}*/bin/python{python_version}"
-            )
-        ),
-    ]
-    if f"{sys.version_info.major}.{sys.version_info.minor}" == python_version:
-        candidates.insert(0, sys.executable)
-    for candidate in candidates:
-        if candidate and _reports_version(candidate) == python_version:
-            return candidate
-    return None
-
-
-def _reports_version(interpreter: str) -> str | None:
-    try:
-        result = subprocess.run(  # noqa: S603 - a local interpreter path, no shell
-            [interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except OSError:
-        return None
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
-def _pip_install(target: Path, python_version: str) -> None:
+def _pip_install(target: Path, python_version: str, platform_tag: str) -> None:
     subprocess.run(  # noqa: S603 - fixed arguments, no shell
         [
             sys.executable,
@@ -149,7 +132,7 @@ def _pip_install(target: Path, python_version: str) -> None:
             "--target",
             str(target),
             "--platform",
-            LAMBDA_PLATFORM,
+            platform_tag,
             "--implementation",
             "cp",
             "--python-version",
@@ -183,51 +166,46 @@ def _prune(target: Path) -> None:
             path.unlink()
 
 
-def _strip_debug_info(target: Path) -> bool:
-    """Drop DWARF debug info from the aarch64 extension modules, when a strip for it exists.
+def _strip_tool(platform_tag: str) -> str | None:
+    """An aarch64 ``strip`` for Lambda bundles; host bundles are never stripped."""
+    return shutil.which(AARCH64_STRIP) if platform_tag == LAMBDA_PLATFORM else None
+
+
+def _strip_debug_info(target: Path, platform_tag: str) -> int:
+    """Drop DWARF debug info from the aarch64 extension modules; return the bytes saved.
 
     SQLAlchemy's Cython modules ship with debug info (about half their size); the
     x86_64 ``strip`` cannot read aarch64 files, Debian's binutils-aarch64-linux-gnu can.
+    Optional: without it the bundle is larger but complete.
     """
-    strip = shutil.which(AARCH64_STRIP)
+    strip = _strip_tool(platform_tag)
     if strip is None:
-        return False
-    for library in sorted(target.rglob("*.so")):
+        return 0
+    libraries = sorted(target.rglob("*.so"))
+    before = sum(library.stat().st_size for library in libraries)
+    for library in libraries:
         subprocess.run([strip, "--strip-debug", str(library)], check=True)  # noqa: S603
-    return True
-
-
-def _compile_bytecode(target: Path, interpreter: str) -> None:
-    subprocess.run(  # noqa: S603 - a verified local interpreter, no shell
-        [
-            interpreter,
-            "-m",
-            "compileall",
-            "-q",
-            "-j",
-            "0",
-            "--invalidation-mode",
-            "unchecked-hash",
-            str(target),
-        ],
-        check=True,
-    )
+    return before - sum(library.stat().st_size for library in libraries)
 
 
 def directory_size(path: Path) -> int:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
 
 
-def build_bundle(output: Path, *, python_version: str) -> BundleInfo:
-    """Build the package into ``output`` (replaced), for Lambda's arm64 ``python_version``."""
+def build_bundle(
+    output: Path, *, python_version: str, platform_tag: str = LAMBDA_PLATFORM
+) -> BundleInfo:
+    """Build the package into ``output`` (replaced) for ``platform_tag`` and ``python_version``.
+
+    The default is Lambda's arm64; the tests also build one for this machine to import.
+    """
     # A per-process staging folder: a test run and `make synth` may build at once.
     staging = output.with_name(f"{output.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    _pip_install(staging, python_version)
-    _copy_app(staging)
+    _pip_install(staging, python_version, platform_tag)
     _prune(staging)
-    stripped = _strip_debug_info(staging)
+    debug_info_bytes = _strip_debug_info(staging, platform_tag)
     interpreter = find_matching_python(python_version)
     if interpreter is None:
         print(
@@ -236,12 +214,18 @@ def build_bundle(output: Path, *, python_version: str) -> BundleInfo:
             file=sys.stderr,
         )
     else:
-        _compile_bytecode(staging, interpreter)
+        # Third-party packages only: our own sources are not there yet.
+        compile_bytecode([staging], interpreter, sourceless=True)
+    _copy_app(staging)
+    if interpreter is not None:
+        compile_bytecode([staging / package for package in APP_SOURCES], interpreter)
     info = BundleInfo(
         path=output,
         python_version=python_version,
+        platform=platform_tag,
         bytecode_compiled_by=interpreter,
-        debug_info_stripped=stripped,
+        debug_info_stripped=_strip_tool(platform_tag) is not None,
+        debug_info_bytes=debug_info_bytes,
         unzipped_bytes=directory_size(staging),
     )
     (staging / INFO_FILE).write_text(info.to_json() + "\n")
@@ -251,7 +235,7 @@ def build_bundle(output: Path, *, python_version: str) -> BundleInfo:
 
 
 def ensure_bundle(output: Path = DEFAULT_OUTPUT, *, python_version: str) -> Path:
-    """Return ``output`` holding an up-to-date package, building it only when inputs changed."""
+    """Return ``output`` holding an up-to-date Lambda package, built only when inputs changed."""
     stamp = output.with_name(output.name + FINGERPRINT_FILE)
     wanted = fingerprint(python_version)
     if output.is_dir() and stamp.is_file() and stamp.read_text().strip() == wanted:
@@ -303,8 +287,14 @@ def main(argv: list[str] | None = None) -> None:
     zipped = zip_bundle(bundle, bundle.with_suffix(".zip"))
     info = json.loads((bundle / INFO_FILE).read_text())
     compiled = info["bytecode_compiled_by"] or "none (sources only)"
+    stripped = (
+        f"stripped ({_mib(info['debug_info_bytes'])} saved)"
+        if info["debug_info_stripped"]
+        else f"kept (no {AARCH64_STRIP})"
+    )
     print(f"bundle:    {bundle} (Python {args.python_version}, {LAMBDA_PLATFORM})")
     print(f"byte code: {compiled}")
+    print(f"debug info of extension modules: {stripped}")
     print(f"unzipped:  {_mib(unzipped)} ({unzipped} bytes; Lambda's limit is 250 MB)")
     print(f"zipped:    {_mib(zipped)} ({zipped} bytes) -> {bundle.with_suffix('.zip')}")
 

@@ -13,7 +13,7 @@ from aws_cdk import Acknowledgment, App, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-from infra.settings import Settings
+from infra.settings import SNAPSTART_PYTHON_VERSIONS, Settings
 
 if TYPE_CHECKING:
     from infra.stack import UsersServiceStack
@@ -57,7 +57,16 @@ def apply_nag_checks(app: App, stack: UsersServiceStack, settings: Settings) -> 
             "AwsSolutions-RDS10",
             "dev stacks must be destroyable; prod enables deletion protection.",
         )
+    newest = SNAPSTART_PYTHON_VERSIONS[-1]
     for function in (stack.api.function, stack.migrations.function):
+        if settings.python_version != newest:
+            _acknowledge(
+                function,
+                "AwsSolutions-L1",
+                f"Python {settings.python_version} on purpose: the bundle's byte code must be "
+                f"compiled by the same CPython version, and the build machines have no "
+                f"{newest}; -c pythonVersion={newest} switches where one exists (DEPLOY.md).",
+            )
         role = function.role
         assert role is not None
         _acknowledge(

@@ -28,7 +28,7 @@ def _policy_statements(synth: Synthesized, function: Any) -> list[dict[str, Any]
 def test_function_runs_the_app_on_arm64_python_with_snapstart(dev: Synthesized) -> None:
     function = _function(dev)
     assert function["Handler"] == "lambda_app.handler.handler"
-    assert function["Runtime"] == "python3.14"
+    assert function["Runtime"] == "python3.13"
     assert function["Architectures"] == ["arm64"]
     assert function["MemorySize"] == 1024
     assert function["Timeout"] <= 29  # below the HTTP API's integration timeout

@@ -37,7 +37,7 @@ def test_cdk_json_app_synthesises_without_aws_credentials_or_docker(tmp_path: Pa
 def test_settings_defaults_for_dev() -> None:
     settings = Settings.from_context(App().node)
     assert settings.stage == "dev"
-    assert settings.python_version == "3.14"
+    assert settings.python_version == "3.13"
     assert settings.reserved_concurrency is None
     assert settings.allowed_origins == DEFAULT_ALLOWED_ORIGINS
     assert settings.db_multi_az is False

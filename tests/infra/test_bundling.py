@@ -1,7 +1,8 @@
 """The Lambda bundle: built once (cached in build/lambda), complete, and for arm64 Lambda.
 
 Its compiled wheels are aarch64, so they cannot be imported on this machine; the
-tests read the bundle's files instead (ELF headers, wheel tags, module names).
+tests read the bundle's files instead (ELF headers, wheel tags, module names, byte
+code headers). test_bundle_runs.py imports and runs a twin built for this machine.
 """
 
 from __future__ import annotations
@@ -9,26 +10,26 @@ from __future__ import annotations
 import ast
 import json
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from infra.bundling import (
-    INFO_FILE,
-    PROJECT_ROOT,
-    _compile_bytecode,
-    directory_size,
-    ensure_bundle,
-    find_matching_python,
-)
+from infra.bundling import APP_SOURCES, INFO_FILE, PROJECT_ROOT, directory_size, ensure_bundle
+from infra.bytecode import compile_bytecode, pyc_magic
 from infra.settings import DEFAULT_PYTHON_VERSION
 from tests.infra.conftest import Synthesized
 
 ELF_MACHINE_AARCH64 = 183
 # Provided by the Lambda Python runtime, deliberately not bundled.
 RUNTIME_PROVIDED = {"boto3", "botocore"}
+# Imported (lazily) only outside Lambda: PyJWT verifies bearer tokens for uvicorn and
+# tests; on Lambda the HTTP API's JWT authorizer has done that (lambda_app/auth.py).
+NOT_USED_ON_LAMBDA = {"jwt"}
 PYC_FLAGS_UNCHECKED_HASH = 0b01
+# importlib.util.MAGIC_NUMBER of CPython 3.13 (first two bytes, little-endian).
+PYC_MAGIC_313 = 3571
 UNZIPPED_LIMIT_BYTES = 50_000_000
 CPYTHON_TAG = "cpython-" + DEFAULT_PYTHON_VERSION.replace(".", "")
 
@@ -59,6 +60,11 @@ def test_bundle_holds_the_handlers_migrations_and_alembic_config(bundle: Path) -
     assert bundled == revisions
 
 
+def _is_bundled(bundle: Path, module: str) -> bool:
+    """A package folder, or a single-module distribution as source or sourceless byte code."""
+    return any((bundle / name).exists() for name in (module, f"{module}.py", f"{module}.pyc"))
+
+
 def test_every_third_party_import_of_the_app_is_bundled(bundle: Path) -> None:
     imported: set[str] = set()
     for source in (PROJECT_ROOT / "lambda_app").rglob("*.py"):
@@ -67,13 +73,15 @@ def test_every_third_party_import_of_the_app_is_bundled(bundle: Path) -> None:
                 imported.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
-    third_party = imported - set(sys.stdlib_module_names) - RUNTIME_PROVIDED - {"lambda_app"}
+    third_party = (
+        imported
+        - set(sys.stdlib_module_names)
+        - RUNTIME_PROVIDED
+        - NOT_USED_ON_LAMBDA
+        - {"lambda_app"}
+    )
     third_party = {name for name in third_party if not name.startswith("mypy_boto3")}
-    missing = {
-        name
-        for name in third_party
-        if not (bundle / name).is_dir() and not (bundle / f"{name}.py").is_file()
-    }
+    missing = {name for name in third_party if not _is_bundled(bundle, name)}
     assert third_party
     assert not missing
 
@@ -102,44 +110,103 @@ def test_platform_wheels_are_manylinux_aarch64(bundle: Path) -> None:
     assert all("aarch64" in tag for tag in platform_tags)
 
 
-def test_tests_stubs_scripts_and_foreign_byte_code_are_left_out(bundle: Path) -> None:
+def test_tests_stubs_scripts_and_build_sources_are_left_out(bundle: Path) -> None:
     for path in bundle.rglob("*"):
         relative = path.relative_to(bundle)
         assert path.name not in {"tests", "test"} or not path.is_dir(), relative
-        assert path.suffix != ".pyi", relative
-        if path.suffix == ".pyc":
+        assert path.suffix not in {".pyi", ".pyo", ".c", ".pyx", ".pxd"}, relative
+        if path.parent.name == "__pycache__":
             assert CPYTHON_TAG in path.name, relative
     assert not (bundle / "bin").exists()
     assert not (bundle / "sqlalchemy" / "testing").exists()
 
 
-def test_byte_code_is_present_exactly_when_a_matching_python_compiled_it(
-    bundle: Path, bundle_info: dict[str, object]
+def test_default_runtime_is_3_13_with_byte_code_from_a_3_13_interpreter(
+    bundle_info: dict[str, object],
 ) -> None:
-    compiled = sorted(bundle.rglob(f"*.{CPYTHON_TAG}.pyc"))
-    if bundle_info["bytecode_compiled_by"] is None:
-        # No Python of the runtime's version on this machine: sources only (see DEPLOY.md).
-        assert find_matching_python(DEFAULT_PYTHON_VERSION) is None
-        assert compiled == []
-        return
-    handler_pyc = bundle / "lambda_app" / "__pycache__" / f"handler.{CPYTHON_TAG}.pyc"
-    assert handler_pyc in compiled
-    flags = struct.unpack("<I", handler_pyc.read_bytes()[4:8])[0]
-    assert flags == PYC_FLAGS_UNCHECKED_HASH
+    assert DEFAULT_PYTHON_VERSION == "3.13"
+    assert bundle_info["python_version"] == "3.13"
+    # Fails on a machine without Python 3.13: install it or set LAMBDA_BUILD_PYTHON.
+    assert bundle_info["bytecode_compiled_by"], "no Python 3.13 found to compile byte code"
+
+
+def test_every_byte_code_file_is_for_cpython_3_13_with_unchecked_hashes(bundle: Path) -> None:
+    compiled = sorted(bundle.rglob("*.pyc"))
+    assert len(compiled) > 500
+    for pyc in compiled:
+        header = pyc.read_bytes()[:8]
+        assert pyc_magic(pyc) == PYC_MAGIC_313, pyc.relative_to(bundle)
+        assert struct.unpack("<I", header[4:8])[0] == PYC_FLAGS_UNCHECKED_HASH, pyc
+
+
+def test_our_code_keeps_its_sources_beside_cpython_313_byte_code(bundle: Path) -> None:
+    for relative in ("lambda_app/handler.py", "lambda_app/migrate.py", "migrations/env.py"):
+        source = bundle / relative
+        assert source.is_file(), relative
+        pyc = source.parent / "__pycache__" / f"{source.stem}.{CPYTHON_TAG}.pyc"
+        assert pyc.is_file(), pyc.relative_to(bundle)
+    for package in APP_SOURCES:
+        stray = [p for p in (bundle / package).rglob("*.pyc") if p.parent.name != "__pycache__"]
+        assert stray == [], package
+
+
+def test_third_party_packages_are_sourceless_byte_code(bundle: Path) -> None:
+    """Each module is module.pyc where module.py was: the layout CPython imports without source."""
+    assert (bundle / "pydantic" / "__init__.pyc").is_file()
+    assert (bundle / "sqlalchemy" / "orm" / "session.pyc").is_file()
+    assert (bundle / "typing_extensions.pyc").is_file()
+    leftovers = [
+        path.relative_to(bundle)
+        for path in bundle.rglob("*.py")
+        if path.relative_to(bundle).parts[0] not in APP_SOURCES
+    ]
+    assert leftovers == []
+    caches = {path.parent.name for path in bundle.glob("*/__pycache__")}
+    assert caches <= set(APP_SOURCES)
 
 
 def test_compile_step_writes_unchecked_hash_byte_code(tmp_path: Path) -> None:
     package = tmp_path / "package"
     package.mkdir()
     (package / "module.py").write_text("VALUE = 1\n")
-    _compile_bytecode(package, sys.executable)
+    compile_bytecode([package], sys.executable)
     tag = sys.implementation.cache_tag
     pyc = package / "__pycache__" / f"module.{tag}.pyc"
     assert struct.unpack("<I", pyc.read_bytes()[4:8])[0] == PYC_FLAGS_UNCHECKED_HASH
+    assert (package / "module.py").is_file()
 
 
-def test_unzipped_bundle_stays_under_50_mb(bundle: Path) -> None:
-    assert directory_size(bundle) < UNZIPPED_LIMIT_BYTES
+def test_sourceless_compile_step_replaces_sources_with_importable_byte_code(
+    tmp_path: Path,
+) -> None:
+    package = tmp_path / "sourceless_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("from sourceless_pkg.module import VALUE\n")
+    (package / "module.py").write_text("VALUE = 42\n")
+    compile_bytecode([tmp_path], sys.executable, sourceless=True)
+    assert sorted(p.name for p in package.iterdir()) == ["__init__.pyc", "module.pyc"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "import sourceless_pkg; print(sourceless_pkg.VALUE)",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "42"
+
+
+def test_unzipped_bundle_stays_under_50_mb_even_without_an_aarch64_strip(
+    bundle: Path, bundle_info: dict[str, object]
+) -> None:
+    debug_info_bytes = bundle_info["debug_info_bytes"]
+    assert isinstance(debug_info_bytes, int)
+    assert directory_size(bundle) + debug_info_bytes < UNZIPPED_LIMIT_BYTES
 
 
 def test_cdk_asset_is_the_cached_bundle(bundle: Path, dev: Synthesized) -> None:
