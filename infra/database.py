@@ -1,4 +1,4 @@
-"""Database: RDS PostgreSQL behind an RDS Proxy that requires TLS."""
+"""Database: RDS PostgreSQL behind an RDS Proxy that requires TLS, its secret rotated."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ DATABASE_NAME = "users"
 MASTER_USERNAME = "users_admin"
 # A current major version; RDS applies minor upgrades in the maintenance window.
 ENGINE = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_18)
+ROTATION_INTERVAL = Duration.days(30)
 
 
 class Database(Construct):
@@ -81,6 +82,7 @@ class Database(Construct):
         secret = self.instance.secret
         assert secret is not None, "from_generated_secret always creates a secret"
         self.secret: secretsmanager.ISecret = secret
+        self.rotation = self._rotate_password(network)
 
         self.proxy = rds.DatabaseProxy(
             self,
@@ -95,4 +97,21 @@ class Database(Construct):
             idle_client_timeout=Duration.minutes(30),
             max_connections_percent=90,
             debug_logging=False,
+        )
+
+    def _rotate_password(self, network: Network) -> secretsmanager.SecretRotation:
+        """Single-user rotation by AWS's hosted PostgreSQL function, inside the VPC.
+
+        The function reaches Secrets Manager through the interface endpoint (its private
+        DNS makes the default hostname resolve there) and the instance directly. The app
+        survives a rotation: it caches credentials for DB_CREDENTIALS_MAX_AGE seconds and,
+        when PostgreSQL refuses a password (SQLSTATE 28P01), reads the secret again and
+        retries once (lambda_app/db.py). The first rotation waits for the schedule rather
+        than running during the deploy, next to the migration trigger.
+        """
+        return self.instance.add_rotation_single_user(
+            automatically_after=ROTATION_INTERVAL,
+            vpc_subnets=network.private_subnets,
+            security_group=network.rotation_security_group,
+            rotate_immediately_on_update=False,
         )

@@ -31,14 +31,6 @@ def apply_nag_checks(app: App, stack: UsersServiceStack, settings: Settings) -> 
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     database = stack.database
     _acknowledge(
-        # The generated secret itself; instance.secret is its target attachment.
-        database.instance.node.find_child("Secret"),
-        "AwsSolutions-SMG4",
-        "Rotation is deferred: it needs the hosted rotation function inside the isolated "
-        "VPC, and the app caches credentials for DB_CREDENTIALS_MAX_AGE seconds without "
-        "retrying on an authentication failure, so a rotation would fail requests.",
-    )
-    _acknowledge(
         database.instance,
         "AwsSolutions-RDS11",
         "A non-default port adds nothing here: the instance is in isolated subnets and its "

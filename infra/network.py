@@ -1,8 +1,9 @@
 """Network: a private VPC, endpoints to AWS services, and the security-group chain.
 
 Traffic allowed, and nothing else: functions -> proxy -> database on PostgreSQL's
-port, and functions -> HTTPS to the VPC endpoints (there is no NAT gateway and no
-internet route, so 443 egress reaches only the endpoints).
+port, functions -> HTTPS to the VPC endpoints (there is no NAT gateway and no
+internet route, so 443 egress reaches only the endpoints), and the secret's rotation
+function -> database (PostgreSQL) and -> the Secrets Manager endpoint (HTTPS).
 """
 
 from __future__ import annotations
@@ -54,7 +55,11 @@ class Network(Construct):
             "ProxySecurityGroup", "RDS Proxy: from the functions, to the database"
         )
         self.database_security_group = self._security_group(
-            "DatabaseSecurityGroup", "RDS PostgreSQL: from the proxy only"
+            "DatabaseSecurityGroup", "RDS PostgreSQL: from the proxy and the rotation function"
+        )
+        self.rotation_security_group = self._security_group(
+            "RotationSecurityGroup",
+            "Secret rotation function: PostgreSQL to the database, HTTPS to Secrets Manager",
         )
         self.endpoint_security_group = self._security_group(
             "EndpointSecurityGroup", "Interface endpoints: HTTPS from the functions"
@@ -69,6 +74,10 @@ class Network(Construct):
         # a second, identical rule here would fail the deploy as a duplicate.
         self.function_security_group.connections.allow_to(
             self.endpoint_security_group, https, "functions to the Secrets Manager endpoint"
+        )
+        # rotation -> database is added by the rotation itself (infra/database.py).
+        self.rotation_security_group.connections.allow_to(
+            self.endpoint_security_group, https, "secret rotation to the Secrets Manager endpoint"
         )
         # The S3 gateway endpoint is reached through a route, not an ENI; its prefix
         # list id is region-specific and unknown to an env-agnostic stack. 443 to

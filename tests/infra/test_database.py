@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk.assertions import Match
 
 from tests.infra.conftest import Synthesized
@@ -99,3 +101,42 @@ def test_prod_keeps_the_secret_and_parameter_group_of_the_retained_database(
 ) -> None:
     for resource_type in ("AWS::SecretsManager::Secret", "AWS::RDS::DBParameterGroup"):
         prod.template.has_resource(resource_type, {"DeletionPolicy": "Retain"})
+
+
+def test_secret_rotates_every_30_days_by_the_hosted_postgres_single_user_function(
+    dev: Synthesized,
+) -> None:
+    database = dev.stack.database
+    (schedule,) = dev.resources("AWS::SecretsManager::RotationSchedule").values()
+    properties = schedule["Properties"]
+    assert properties["SecretId"] == {"Ref": dev.logical_id(database.secret)}
+    assert properties["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
+    # The first rotation waits for the schedule instead of racing the deploy's migration.
+    assert properties["RotateImmediatelyOnUpdate"] is False
+    (application_id,) = dev.resources("AWS::Serverless::Application")
+    assert properties["RotationLambdaARN"] == {
+        "Fn::GetAtt": [application_id, "Outputs.RotationLambdaARN"]
+    }
+    mappings = json.dumps(dev.template.to_json()["Mappings"])
+    assert "SecretsManagerRDSPostgreSQLRotationSingleUser" in mappings
+
+
+def test_rotation_function_runs_in_the_isolated_subnets_with_its_security_group(
+    dev: Synthesized,
+) -> None:
+    network = dev.stack.network
+    (application,) = dev.resources("AWS::Serverless::Application").values()
+    parameters = application["Properties"]["Parameters"]
+    subnet_refs = parameters["vpcSubnetIds"]["Fn::Join"][1][::2]
+    assert {ref["Ref"] for ref in subnet_refs} == {
+        dev.logical_id(subnet) for subnet in network.vpc.isolated_subnets
+    }
+    assert parameters["vpcSecurityGroupIds"] == {
+        "Fn::GetAtt": [dev.logical_id(network.rotation_security_group), "GroupId"]
+    }
+    # The default hostname: the interface endpoint's private DNS answers it inside the VPC.
+    assert parameters["endpoint"]["Fn::Join"][1][0] == "https://secretsmanager."
+
+
+def test_prod_rotates_the_retained_secret_too(prod: Synthesized) -> None:
+    prod.template.resource_count_is("AWS::SecretsManager::RotationSchedule", 1)

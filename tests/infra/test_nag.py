@@ -34,7 +34,6 @@ def test_each_acknowledged_nag_rule_names_a_resource_and_a_real_reason(dev: Synt
     }
     rules = {rule.split("::", 1)[1].split("[")[0] for _, rule in ours}
     assert rules == {
-        "AwsSolutions-SMG4",
         "AwsSolutions-RDS3",
         "AwsSolutions-RDS10",
         "AwsSolutions-RDS11",
@@ -60,5 +59,5 @@ def test_an_unacknowledged_finding_fails_the_synth(
     monkeypatch.setattr(nag, "_acknowledge", lambda *_args: None)
     with pytest.raises(RuntimeError, match="ValidationFailed") as failure:
         synthesize(tmp_path, stage="dev", **{"aws:cdk:bundling-stacks": []})
-    assert "AwsSolutions-SMG4" in str(failure.value)
+    assert "AwsSolutions-RDS11" in str(failure.value)
     assert "AwsSolutions-APIG4" in str(failure.value)

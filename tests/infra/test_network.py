@@ -60,15 +60,19 @@ def test_vpc_endpoints_for_s3_gateway_and_secrets_manager_interface(dev: Synthes
     )
 
 
-def test_database_admits_only_the_proxy_on_postgres_port(dev: Synthesized) -> None:
+def test_database_admits_only_the_proxy_and_the_rotation_on_postgres_port(
+    dev: Synthesized,
+) -> None:
     network = dev.stack.network
     rules = _ingress_rules(dev, network.database_security_group)
     instance_id = dev.logical_id(dev.stack.database.instance)
-    assert len(rules) == 1
-    assert rules[0]["IpProtocol"] == "tcp"
-    assert rules[0]["FromPort"] == {"Fn::GetAtt": [instance_id, "Endpoint.Port"]}
-    assert rules[0]["SourceSecurityGroupId"] == {
-        "Fn::GetAtt": [dev.logical_id(network.proxy_security_group), "GroupId"]
+    assert len(rules) == 2
+    for rule in rules:
+        assert rule["IpProtocol"] == "tcp"
+        assert rule["FromPort"] == rule["ToPort"] == {"Fn::GetAtt": [instance_id, "Endpoint.Port"]}
+    assert {rule["SourceSecurityGroupId"]["Fn::GetAtt"][0] for rule in rules} == {
+        dev.logical_id(network.proxy_security_group),
+        dev.logical_id(network.rotation_security_group),
     }
     dev.template.has_resource_properties(
         "AWS::RDS::DBInstance", {"Port": "5432", "VPCSecurityGroups": [Match.any_value()]}
@@ -111,6 +115,30 @@ def test_functions_reach_only_postgres_on_the_proxy_and_https(dev: Synthesized) 
         if r["Properties"]["GroupId"] == {"Fn::GetAtt": [dev.logical_id(group), "GroupId"]}
     ]
     assert sorted(r["FromPort"] for r in separate) == [443, 5432]
+
+
+def test_rotation_reaches_only_the_database_and_the_secrets_manager_endpoint(
+    dev: Synthesized,
+) -> None:
+    network = dev.stack.network
+    group_id = dev.logical_id(network.rotation_security_group)
+    properties = dev.template.to_json()["Resources"][group_id]["Properties"]
+    assert "SecurityGroupEgress" not in properties  # no inline (allow-all) egress
+    egress = {
+        r["Properties"]["DestinationSecurityGroupId"]["Fn::GetAtt"][0]: r["Properties"]
+        for r in dev.resources("AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    }
+    assert set(egress) == {
+        dev.logical_id(network.database_security_group),
+        dev.logical_id(network.endpoint_security_group),
+    }
+    assert egress[dev.logical_id(network.endpoint_security_group)]["FromPort"] == 443
+    endpoint_sources = {
+        rule["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+        for rule in _ingress_rules(dev, network.endpoint_security_group)
+    }
+    assert endpoint_sources == {dev.logical_id(network.function_security_group), group_id}
 
 
 def test_vpc_flow_logs_record_rejected_traffic(dev: Synthesized) -> None:
