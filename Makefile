@@ -7,7 +7,7 @@ STAGE ?= dev
 # Names the Node.js major versions whose end-of-life banner jsii should not print.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install run test pytest lint typecheck format synth package deploy destroy clean
+.PHONY: help install run token test pytest lint typecheck format synth package deploy destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ install: $(STAMP) ## Create the virtual environment and install everything
 
 run: $(STAMP) ## Serve the API locally on embedded PostgreSQL and S3 (Swagger UI at /docs)
 	$(BIN)/python -m local.run
+
+token: $(STAMP) ## Print a bearer token for the local API: USER_TYPE=admin|staff|customer [EMAIL=...]
+	@$(BIN)/python -m local.token --user-type $(or $(USER_TYPE),admin) $(if $(EMAIL),--email $(EMAIL))
 
 test: lint typecheck pytest ## Lint, type-check and run the whole test suite
 

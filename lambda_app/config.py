@@ -62,6 +62,23 @@ class Settings(BaseSettings):
         default=900, gt=0, le=604_800, description="Lifetime of presigned URLs."
     )
 
+    auth_issuer: str | None = Field(
+        default=None, description="Outside Lambda: the `iss` every bearer token must carry."
+    )
+    auth_audience: str | None = Field(
+        default=None, description="Outside Lambda: the `aud` (or Cognito `client_id`) required."
+    )
+    auth_jwks_url: str | None = Field(
+        default=None, description="Outside Lambda: JWKS URL of the token issuer's signing keys."
+    )
+    auth_public_key_pem: str | None = Field(
+        default=None, description="Outside Lambda: PEM public key, instead of AUTH_JWKS_URL."
+    )
+    auth_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="Clock skew allowed on `exp`, `nbf` and `iat`."
+    )
+    api_docs: bool = Field(default=True, description="Serve /docs and /openapi.json.")
+
     api_base_path: str = Field(
         default="", description="Path prefix in front of the API, e.g. a named stage '/prod'."
     )

@@ -1,4 +1,4 @@
-"""What routes ask for: a database session per request, typed path parameters."""
+"""What routes ask for: a database session, the caller, typed path parameters."""
 
 from __future__ import annotations
 
@@ -6,10 +6,20 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from lambda_app.auth import Principal, principal_from_bearer, principal_from_lambda_event
+from lambda_app.config import get_settings
+from lambda_app.crud import users as crud
 from lambda_app.db import get_engine
+from lambda_app.models.user import User
+
+# Declares the scheme in OpenAPI (Swagger UI's "Authorize"); the header is verified below.
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="A JWT from the user pool (an ID token carries the email)."
+)
 
 
 def get_session() -> Iterator[Session]:
@@ -18,5 +28,26 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
+def get_principal(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """Return the caller: API Gateway's verified claims on Lambda, else the bearer token."""
+    event = request.scope.get("aws.event")
+    if event is not None:
+        # On Lambda only API Gateway's verified claims count, never a header it passed along.
+        return principal_from_lambda_event(event)
+    return principal_from_bearer(request.headers.get("authorization"), get_settings())
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_caller(principal: PrincipalDep, session: SessionDep) -> User | None:
+    """Return the caller's user record, or None when they have not registered."""
+    return crud.find_user_by_subject(session, subject=principal.subject)
+
+
+CallerDep = Annotated[User | None, Depends(get_caller)]
 UserId = Annotated[uuid.UUID, Path(description="The user's id")]

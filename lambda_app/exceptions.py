@@ -1,11 +1,15 @@
 """Domain errors raised below the routers; `problems.py` turns them into HTTP answers."""
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 
 class ServiceError(Exception):
     """Base of the errors the service answers with a problem response."""
 
     status = 500
     title = "Internal Server Error"
+    headers: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -52,3 +56,39 @@ class StorageNotConfiguredError(ServiceError):
 
     status = 503
     title = "File storage not configured"
+
+
+class NotAuthenticatedError(ServiceError):
+    """The request carries no valid credentials."""
+
+    status = 401
+    title = "Not authenticated"
+    headers = MappingProxyType({"WWW-Authenticate": "Bearer"})
+
+
+class ForbiddenError(ServiceError):
+    """The caller is known but may not do this."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class AuthNotConfiguredError(ServiceError):
+    """Outside Lambda no token issuer, audience or key is configured."""
+
+    status = 503
+    title = "Authentication not configured"
+
+
+class MissingEmailClaimError(ServiceError):
+    """Registration needs the token's `email` claim, and it has none."""
+
+    status = 422
+    title = "Token has no email"
+
+
+class IdentityAlreadyRegisteredError(ServiceError):
+    """A user is already linked to the caller's identity."""
+
+    status = 409
+    title = "Already registered"

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lambda_app.config import get_settings
 from lambda_app.problems import add_problem_handlers
-from lambda_app.routers import health, users
+from lambda_app.routers import avatars, health, users
 
 API_VERSION = "1.0.0"
+DOCS_OFF: dict[str, Any] = {"docs_url": None, "redoc_url": None, "openapi_url": None}
 
 
 def create_app() -> FastAPI:
     """Return the users service app."""
+    docs_urls = {} if get_settings().api_docs else DOCS_OFF
     app = FastAPI(
         title="Users service",
         version=API_VERSION,
         summary="Users and their files, on AWS Lambda.",
+        **docs_urls,
     )
     add_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(users.router)
+    app.include_router(avatars.router)
     return app
 
 

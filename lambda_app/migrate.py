@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
 
 from lambda_app.config import get_settings
+from lambda_app.crud.users import promote_to_admin
 from lambda_app.db import create_engine_from_settings
 
 logger = logging.getLogger(__name__)
@@ -18,7 +20,7 @@ logger = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Any fixed 64-bit number works; every runner must use the same one.
 MIGRATION_LOCK_ID = 0x75736572735F6D67  # "users_mg"
-ACTIONS = ("upgrade", "downgrade", "current")
+ACTIONS = ("upgrade", "downgrade", "current", "bootstrap-admin")
 MIGRATION_SOCKET_TIMEOUT_SECONDS = 300.0
 
 
@@ -32,7 +34,10 @@ def handler(event: dict[str, Any] | None, _context: Any = None) -> dict[str, Any
     Returns the action and the revisions before and after. Raises on a bad request or
     a failed migration, so that a CDK trigger fails the deploy.
     """
-    action, revision = _read_request(event or {})
+    event = event or {}
+    action, revision = _read_request(event)
+    if action == "bootstrap-admin":
+        return bootstrap_admin(event)
     engine = create_engine_from_settings(
         get_settings(),
         socket_timeout=MIGRATION_SOCKET_TIMEOUT_SECONDS,
@@ -53,6 +58,33 @@ def handler(event: dict[str, Any] | None, _context: Any = None) -> dict[str, Any
     return {"action": action, "before": before, "after": after}
 
 
+def bootstrap_admin(event: dict[str, Any]) -> dict[str, Any]:
+    """Make the user with this email an admin linked to `subject`, creating them if needed."""
+    from pydantic import ValidationError
+
+    from lambda_app.schemas.bootstrap import AdminBootstrap
+
+    try:
+        request = AdminBootstrap.model_validate(
+            {"email": event.get("email"), "subject": event.get("subject")}
+        )
+    except ValidationError as error:
+        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors())
+        raise MigrationRequestError(
+            f"bootstrap-admin needs email and subject ({problems})."
+        ) from None
+    engine = create_engine_from_settings(get_settings(), pooled=False)
+    try:
+        with Session(engine) as session:
+            user, created = promote_to_admin(session, email=request.email, subject=request.subject)
+            session.commit()
+            user_id = str(user.id)
+    finally:
+        engine.dispose()
+    logger.info("Bootstrap admin %s (%s)", user_id, "created" if created else "promoted")
+    return {"action": "bootstrap-admin", "user_id": user_id, "created": created}
+
+
 def _read_request(event: dict[str, Any]) -> tuple[str, str | None]:
     action = event.get("action", "upgrade")
     if action not in ACTIONS:
@@ -62,6 +94,8 @@ def _read_request(event: dict[str, Any]) -> tuple[str, str | None]:
     revision = event.get("revision")
     if action == "upgrade":
         revision = revision or "head"
+    if action == "bootstrap-admin":
+        return action, None
     if action == "downgrade" and not revision:
         raise MigrationRequestError('A downgrade needs a "revision", e.g. "-1" or "base".')
     if revision is not None and not isinstance(revision, str):

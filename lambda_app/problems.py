@@ -99,7 +99,7 @@ async def _service_error(_request: Request, error: Exception) -> ProblemResponse
     assert isinstance(error, ServiceError)
     if error.status >= 500:
         logger.warning("%s: %s", error.title, error.detail, exc_info=error.__cause__)
-    return problem_response(error.status, error.detail, title=error.title)
+    return problem_response(error.status, error.detail, title=error.title, headers=error.headers)
 
 
 async def _database_error(request: Request, error: Exception) -> ProblemResponse:

@@ -9,19 +9,58 @@ from contextlib import ExitStack, suppress
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
+from local.dev_auth import (
+    LOCAL_AUDIENCE,
+    LOCAL_ISSUER,
+    load_or_create_key,
+    local_subject,
+    public_key_pem,
+)
 from local.embedded_postgres import EmbeddedPostgres
 from local.embedded_s3 import FAKE_CREDENTIALS, EmbeddedS3
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_DATABASE = "users"
 LOCAL_BUCKET = "users-service-local"
+LOCAL_ADMIN_EMAIL = "admin@example.com"
+LOCAL_ADMIN_SUBJECT = local_subject(LOCAL_ADMIN_EMAIL)
+
+
+def local_pg_port() -> int:
+    """Port of the embedded PostgreSQL: LOCAL_PG_PORT, 54329 by default."""
+    return int(os.environ.get("LOCAL_PG_PORT", "54329"))
+
+
+def local_server() -> EmbeddedPostgres:
+    """The embedded PostgreSQL server of `make run` (not started)."""
+    return EmbeddedPostgres(local_data_dir() / "postgres", port=local_pg_port())
+
+
+def local_database_url() -> str:
+    """URL of the local app database on the embedded server."""
+    return local_server().url_for(LOCAL_DATABASE)
+
+
+def dev_key_path() -> Path:
+    """The git-ignored private key that signs local tokens."""
+    return local_data_dir() / "dev-jwt-key.pem"
+
+
+def configure_local_auth() -> None:
+    """Make the app accept tokens signed with the local dev key, unless auth is configured."""
+    if os.environ.get("AUTH_ISSUER"):
+        return
+    private_pem = load_or_create_key(dev_key_path())
+    os.environ["AUTH_ISSUER"] = LOCAL_ISSUER
+    os.environ["AUTH_AUDIENCE"] = LOCAL_AUDIENCE
+    os.environ["AUTH_PUBLIC_KEY_PEM"] = public_key_pem(private_pem)
 
 
 def start_database(stack: ExitStack) -> str:
     """Start the embedded PostgreSQL (data kept in LOCAL_DATA_DIR) and return the app's URL."""
-    port = int(os.environ.get("LOCAL_PG_PORT", "54329"))
-    server = EmbeddedPostgres(local_data_dir() / "postgres", port=port).start()
+    server = local_server().start()
     stack.callback(server.stop)
     admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -31,7 +70,7 @@ def start_database(stack: ExitStack) -> str:
         if not exists:
             connection.execute(text(f'CREATE DATABASE "{LOCAL_DATABASE}"'))
     admin.dispose()
-    return server.url_for(LOCAL_DATABASE)
+    return local_database_url()
 
 
 def local_data_dir() -> Path:
@@ -61,20 +100,34 @@ def main() -> int:
     with ExitStack() as stack:
         if not os.environ.get("DATABASE_URL"):
             os.environ["DATABASE_URL"] = start_database(stack)
-            print(f"PostgreSQL (embedded): {os.environ['DATABASE_URL']}")
+            shown = make_url(os.environ["DATABASE_URL"]).render_as_string(hide_password=True)
+            print(f"PostgreSQL (embedded): {shown}")
         if not os.environ.get("S3_ENDPOINT_URL") and not os.environ.get("S3_BUCKET"):
             storage = start_storage(stack)
             os.environ["S3_ENDPOINT_URL"] = storage.endpoint_url
             os.environ["S3_BUCKET"] = storage.bucket
             print(f"S3 (embedded moto):     {storage.endpoint_url}/{storage.bucket}")
 
+        configure_local_auth()
+
         from lambda_app.main import create_app
         from lambda_app.migrate import handler as migrate
 
         migration = migrate({"action": "upgrade"})
         print(f"Migrations:             at {migration['after']}")
+        admin = migrate(
+            {
+                "action": "bootstrap-admin",
+                "email": LOCAL_ADMIN_EMAIL,
+                "subject": LOCAL_ADMIN_SUBJECT,
+            }
+        )
+        if admin["created"]:
+            print(f"Local admin:            {LOCAL_ADMIN_EMAIL} created")
         print(f"API:                    http://{host}:{port}")
         print(f"Swagger UI:             http://{host}:{port}/docs")
+        print("Tokens:                 make token USER_TYPE=admin|staff|customer [EMAIL=...]")
+        print('                        then: curl -H "Authorization: Bearer $TOKEN" ...')
         print("Press Ctrl-C to stop.", flush=True)
         with suppress(KeyboardInterrupt):  # Ctrl-C: stop what was started, quietly
             uvicorn.run(create_app(), host=host, port=port, log_level="info")

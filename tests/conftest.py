@@ -26,17 +26,50 @@ for _variable in ("AWS_PROFILE", "DATABASE_URL", "DB_SECRET_ARN", "S3_ENDPOINT_U
     os.environ.pop(_variable, None)
 
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from lambda_app.config import get_settings  # noqa: E402
 from lambda_app.db import dispose_engine  # noqa: E402
 from lambda_app.external_services.aws import reset_s3_client  # noqa: E402
 from lambda_app.main import create_app  # noqa: E402
+from local.dev_auth import new_private_key_pem, public_key_pem, sign_token  # noqa: E402
 from local.embedded_postgres import EmbeddedPostgres  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_BUCKET = "users-service-test"
+TEST_ISSUER = "https://issuer.test/pool"
+TEST_AUDIENCE = "users-service-test-client"
+ADMIN_SUBJECT = "admin-subject"
+ADMIN_EMAIL = "admin@example.com"
+
+# Outside Lambda the app verifies bearer tokens itself: with this key, issuer and audience.
+SIGNING_KEY_PEM = new_private_key_pem()
+os.environ.update(
+    {
+        "AUTH_ISSUER": TEST_ISSUER,
+        "AUTH_AUDIENCE": TEST_AUDIENCE,
+        "AUTH_PUBLIC_KEY_PEM": public_key_pem(SIGNING_KEY_PEM),
+    }
+)
+os.environ.pop("AUTH_JWKS_URL", None)
+
+
+def token_for(subject: str, email: str | None = None, **claims: Any) -> str:
+    """A token the app accepts, for `subject`; `claims` override or add claims."""
+    return sign_token(
+        SIGNING_KEY_PEM,
+        subject=subject,
+        email=email,
+        issuer=TEST_ISSUER,
+        audience=TEST_AUDIENCE,
+        **claims,
+    )
+
+
+def bearer(subject: str = ADMIN_SUBJECT, email: str | None = None, **claims: Any) -> dict[str, str]:
+    """Authorization header for `subject`."""
+    return {"Authorization": f"Bearer {token_for(subject, email, **claims)}"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -108,16 +141,22 @@ def _reset_app_state() -> None:
     reset_s3_client()
 
 
+@pytest.fixture(scope="session")
+def db_engine(database_url: str) -> Iterator[Engine]:
+    """The tests' own pooled engine on the test database, for setting up and checking data."""
+    engine = create_engine(database_url, pool_pre_ping=True)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def app_env(database_url: str) -> Iterator[dict[str, str]]:
+def app_env(database_url: str, db_engine: Engine) -> Iterator[dict[str, str]]:
     """Point the app at the test database and bucket; empty the tables afterwards."""
     variables = {"DATABASE_URL": database_url, "S3_BUCKET": TEST_BUCKET}
     with settings_env(**variables):
         yield variables
-    engine = create_engine(database_url)
-    with engine.begin() as connection:
+    with db_engine.begin() as connection:
         connection.execute(text("TRUNCATE users"))
-    engine.dispose()
 
 
 @pytest.fixture
@@ -134,10 +173,31 @@ def s3(app_env: dict[str, str]) -> Iterator[Any]:
     reset_s3_client()
 
 
+def insert_user(engine: Engine, *, email: str, user_type: str, subject: str | None) -> str:
+    """Insert a user straight into the database (no API, no permission check); return its id."""
+    with engine.begin() as connection:
+        user_id = connection.scalar(
+            text(
+                "INSERT INTO users (email, user_type, subject) "
+                "VALUES (:email, :user_type, :subject) RETURNING id"
+            ),
+            {"email": email, "user_type": user_type, "subject": subject},
+        )
+    return str(user_id)
+
+
 @pytest.fixture
-def client(app_env: dict[str, str], s3: Any) -> Iterator[TestClient]:
-    """A test client of the real app on the test database, with moto S3."""
-    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+def admin(app_env: dict[str, str], db_engine: Engine) -> dict[str, Any]:
+    """An admin in the database, linked to ADMIN_SUBJECT; yields its id, email and headers."""
+    user_id = insert_user(db_engine, email=ADMIN_EMAIL, user_type="admin", subject=ADMIN_SUBJECT)
+    return {"id": user_id, "email": ADMIN_EMAIL, "headers": bearer(ADMIN_SUBJECT)}
+
+
+@pytest.fixture
+def client(app_env: dict[str, str], s3: Any, admin: dict[str, Any]) -> Iterator[TestClient]:
+    """A test client of the real app on the test database, with moto S3, signed in as admin."""
+    app = create_app()
+    with TestClient(app, raise_server_exceptions=False, headers=admin["headers"]) as test_client:
         yield test_client
 
 

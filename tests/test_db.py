@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
 from lambda_app.main import create_app
-from tests.conftest import settings_env
+from tests.conftest import bearer, settings_env
 from tests.routers.test_users import assert_problem
 
 APP_ROLE = "users_app"
@@ -41,7 +41,7 @@ def app_role(database_url: str) -> Iterator[URL]:
 
 
 @pytest.fixture
-def secret(app_env: Any, s3: Any, app_role: URL) -> Iterator[dict[str, Any]]:
+def secret(admin: dict[str, Any], s3: Any, app_role: URL) -> Iterator[dict[str, Any]]:
     """An RDS-style secret in moto's Secrets Manager for the app role; yields its handle."""
     import boto3
 
@@ -71,7 +71,7 @@ def _server_checks_passwords(url: URL) -> bool:
 
 
 def test_app_connects_with_credentials_from_the_secret(secret: dict[str, Any]) -> None:
-    client = TestClient(create_app())
+    client = TestClient(create_app(), headers=bearer())
 
     created = client.post("/users", json={"email": "via-secret@example.com"})
 
@@ -85,11 +85,11 @@ def test_db_host_overrides_the_secret_host(secret: dict[str, Any], app_role: URL
     port = str(app_role.port)
 
     with settings_env(DB_HOST=str(app_role.host)):
-        unreachable = TestClient(create_app()).get("/health")
+        unreachable = TestClient(create_app(), headers=bearer()).get("/health")
     payload["port"] = int(port)
     secret["client"].put_secret_value(SecretId=secret["arn"], SecretString=json.dumps(payload))
     with settings_env(DB_HOST=str(app_role.host)):
-        reachable = TestClient(create_app()).get("/health")
+        reachable = TestClient(create_app(), headers=bearer()).get("/health")
 
     assert unreachable.status_code == 503
     assert reachable.json() == {"status": "ok"}
@@ -97,7 +97,7 @@ def test_db_host_overrides_the_secret_host(secret: dict[str, Any], app_role: URL
 
 def test_tls_is_required_by_default_with_a_secret(secret: dict[str, Any]) -> None:
     with settings_env(DB_SSL=None):
-        response = TestClient(create_app()).get("/users")
+        response = TestClient(create_app(), headers=bearer()).get("/users")
 
     # The test server speaks no TLS, so a client that insists on it must not connect.
     assert_problem(response, 503)
@@ -108,7 +108,7 @@ def test_rotated_password_works_without_a_restart(
 ) -> None:
     if not _server_checks_passwords(app_role):
         pytest.skip("this PostgreSQL server trusts every password, so rotation proves nothing")
-    client = TestClient(create_app())
+    client = TestClient(create_app(), headers=bearer())
     assert client.get("/users").status_code == 200
 
     admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
@@ -123,10 +123,10 @@ def test_rotated_password_works_without_a_restart(
     assert client.post("/users", json={"email": "after-rotation@example.com"}).status_code == 201
 
 
-def test_unreadable_secret_is_503_without_details(app_env: Any, s3: Any) -> None:
+def test_unreadable_secret_is_503_without_details(admin: dict[str, Any], s3: Any) -> None:
     missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf"
     with settings_env(DATABASE_URL=None, DB_SECRET_ARN=missing):
-        client = TestClient(create_app())
+        client = TestClient(create_app(), headers=bearer())
         health = client.get("/health")
         users = client.get("/users")
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from lambda_app.main import create_app
 from local.embedded_postgres import free_port
-from tests.conftest import TEST_BUCKET, settings_env
+from tests.conftest import TEST_BUCKET, bearer, settings_env
 from tests.routers.test_users import assert_problem
 
 
@@ -40,9 +40,9 @@ def refusing_s3(app_env: Any) -> Iterator[None]:
 
 
 def test_delete_user_when_s3_refuses_is_502_and_keeps_the_user(
-    app_env: Any, refusing_s3: None
+    admin: dict[str, Any], refusing_s3: None
 ) -> None:
-    client = TestClient(create_app())
+    client = TestClient(create_app(), headers=admin["headers"])
     user = client.post("/users", json={"email": "keep@example.com"}).json()
 
     body = assert_problem(client.delete(f"/users/{user['id']}"), 502)
@@ -53,21 +53,23 @@ def test_delete_user_when_s3_refuses_is_502_and_keeps_the_user(
 
 @pytest.mark.parametrize(("method", "json"), [("get", None), ("delete", None)])
 def test_avatar_routes_when_s3_refuses_are_502(
-    app_env: Any, refusing_s3: None, method: str, json: Any
+    admin: dict[str, Any], refusing_s3: None, method: str, json: Any
 ) -> None:
-    client = TestClient(create_app())
+    client = TestClient(create_app(), headers=admin["headers"])
     user = client.post("/users", json={"email": "s3down@example.com"}).json()
 
     assert_problem(client.request(method, f"/users/{user['id']}/avatar", json=json), 502)
 
 
-def test_s3_that_never_answers_is_502_within_bounded_time(app_env: Any, silent_server: int) -> None:
+def test_s3_that_never_answers_is_502_within_bounded_time(
+    admin: dict[str, Any], silent_server: int
+) -> None:
     with settings_env(
         S3_ENDPOINT_URL=f"http://127.0.0.1:{silent_server}",
         S3_READ_TIMEOUT="1",
         S3_MAX_ATTEMPTS="2",
     ):
-        client = TestClient(create_app())
+        client = TestClient(create_app(), headers=admin["headers"])
         user = client.post("/users", json={"email": "slow@example.com"}).json()
         started = time.monotonic()
         response = client.get(f"/users/{user['id']}/avatar")
@@ -78,9 +80,9 @@ def test_s3_that_never_answers_is_502_within_bounded_time(app_env: Any, silent_s
     assert elapsed < 20
 
 
-def test_avatar_routes_without_a_bucket_are_503(app_env: Any, s3: Any) -> None:
+def test_avatar_routes_without_a_bucket_are_503(s3: Any, admin: dict[str, Any]) -> None:
     with settings_env(S3_BUCKET=None):
-        client = TestClient(create_app())
+        client = TestClient(create_app(), headers=admin["headers"])
         user = client.post("/users", json={"email": "nobucket@example.com"}).json()
         response = client.post(f"/users/{user['id']}/avatar", json={"content_type": "image/png"})
         deleted = client.delete(f"/users/{user['id']}")
@@ -144,7 +146,7 @@ def test_health_answers_503_within_the_timeout_when_the_server_hangs(silent_serv
 def test_data_routes_are_503_problem_when_the_database_is_unreachable(
     unreachable_database: None, method: str, path: str, json: Any
 ) -> None:
-    response = TestClient(create_app()).request(method, path, json=json)
+    response = TestClient(create_app(), headers=bearer()).request(method, path, json=json)
 
     body = assert_problem(response, 503)
     assert "secret-pw" not in response.text

@@ -42,7 +42,7 @@ def reload_handler() -> ModuleType:
 
 
 @pytest.fixture
-def invoke(app_env: Any, s3: Any) -> LambdaCall:
+def invoke(admin: dict[str, Any], s3: Any) -> LambdaCall:
     module = reload_handler()
     return lambda event: dict(module.handler(event, lambda_context()))
 
@@ -123,6 +123,13 @@ def test_docs_work_behind_a_named_stage(invoke_behind_stage: LambdaCall) -> None
     assert "/prod/openapi.json" in docs["body"]
     assert spec["statusCode"] == 200
     assert "/users/{user_id}" in json_body(spec)["paths"]
+
+
+def test_event_without_authorizer_claims_is_401_even_with_a_header(invoke: LambdaCall) -> None:
+    response = invoke(load_event("http_api_without_authorizer.json"))
+
+    assert response["statusCode"] == 401
+    assert response["headers"]["www-authenticate"] == "Bearer"
 
 
 def test_handler_module_builds_without_any_setting(monkeypatch: pytest.MonkeyPatch) -> None:

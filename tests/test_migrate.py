@@ -18,6 +18,8 @@ from lambda_app.migrate import MIGRATION_LOCK_ID, MigrationRequestError, handler
 from lambda_app.models import Base
 from tests.conftest import settings_env
 
+HEAD = "0002"
+
 
 @pytest.fixture
 def empty_database(postgres_server_url: str, database_url: str) -> Iterator[str]:
@@ -48,7 +50,7 @@ def tables_and_types(url: str) -> tuple[set[str], set[str]]:
 def test_upgrade_is_the_default_and_reports_revisions(empty_database: str) -> None:
     result = handler({}, None)
 
-    assert result == {"action": "upgrade", "before": None, "after": "0001"}
+    assert result == {"action": "upgrade", "before": None, "after": HEAD}
     assert tables_and_types(empty_database) == ({"alembic_version", "users"}, {"user_type"})
 
 
@@ -59,10 +61,10 @@ def test_upgrade_downgrade_base_upgrade_round_trip(empty_database: str) -> None:
     tables_after_downgrade, types_after_downgrade = tables_and_types(empty_database)
     up = handler({"action": "upgrade"})
 
-    assert down == {"action": "downgrade", "before": "0001", "after": None}
+    assert down == {"action": "downgrade", "before": HEAD, "after": None}
     assert tables_after_downgrade == {"alembic_version"}
     assert types_after_downgrade == set()
-    assert up["after"] == "0001"
+    assert up["after"] == HEAD
     assert tables_and_types(empty_database)[0] == {"alembic_version", "users"}
 
 
@@ -71,8 +73,8 @@ def test_current_reports_without_changing(empty_database: str) -> None:
     handler({})
     assert handler({"action": "current"}) == {
         "action": "current",
-        "before": "0001",
-        "after": "0001",
+        "before": HEAD,
+        "after": HEAD,
     }
 
 
@@ -143,7 +145,7 @@ def test_a_second_migration_waits_for_the_lock_then_succeeds(empty_database: str
 
     assert waiting == 1
     assert before_release == set()
-    assert results == [{"action": "upgrade", "before": None, "after": "0001"}]
+    assert results == [{"action": "upgrade", "before": None, "after": HEAD}]
 
 
 def test_two_concurrent_migrations_both_succeed_and_migrate_once(empty_database: str) -> None:
@@ -155,4 +157,72 @@ def test_two_concurrent_migrations_both_succeed_and_migrate_once(empty_database:
         runner.join(timeout=60)
 
     transitions = sorted((str(result["before"]), str(result["after"])) for result in results)
-    assert transitions == [("0001", "0001"), ("None", "0001")]
+    assert transitions == [(HEAD, HEAD), ("None", HEAD)]
+
+
+def test_a_downgrade_by_one_step_reverts_only_the_newest_revision(empty_database: str) -> None:
+    handler({})
+
+    result = handler({"action": "downgrade", "revision": "-1"})
+
+    assert result == {"action": "downgrade", "before": HEAD, "after": "0001"}
+    engine = create_engine(empty_database)
+    with engine.connect() as connection:
+        columns = {column["name"] for column in inspect(connection).get_columns("users")}
+    engine.dispose()
+    assert "subject" not in columns
+    assert "email" in columns
+
+
+# --- bootstrap-admin
+
+
+def test_bootstrap_admin_creates_an_admin_linked_to_the_subject(
+    database_url: str, app_env: Any
+) -> None:
+    result = handler(
+        {"action": "bootstrap-admin", "email": " Boss@Example.com", "subject": "sub-1"}
+    )
+
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT id, email, user_type, subject FROM users WHERE subject = 'sub-1'")
+        ).one()
+    engine.dispose()
+    assert result == {"action": "bootstrap-admin", "user_id": str(row.id), "created": True}
+    assert (row.email, row.user_type, row.subject) == ("boss@example.com", "admin", "sub-1")
+
+
+def test_bootstrap_admin_promotes_an_existing_user_once(
+    database_url: str, app_env: Any, db_engine: Any
+) -> None:
+    from tests.conftest import insert_user
+
+    user_id = insert_user(db_engine, email="later@example.com", user_type="customer", subject=None)
+
+    first = handler({"action": "bootstrap-admin", "email": "later@example.com", "subject": "s-2"})
+    again = handler({"action": "bootstrap-admin", "email": "later@example.com", "subject": "s-2"})
+
+    assert first == again == {"action": "bootstrap-admin", "user_id": user_id, "created": False}
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT user_type, subject FROM users")).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [("admin", "s-2")]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"action": "bootstrap-admin", "email": "not-an-email", "subject": "s"},
+        {"action": "bootstrap-admin", "email": "a@example.com"},
+        {"action": "bootstrap-admin", "subject": "s"},
+        {"action": "bootstrap-admin", "email": "a@example.com", "subject": ""},
+    ],
+)
+def test_bootstrap_admin_without_valid_email_and_subject_is_a_clear_error(
+    database_url: str, app_env: Any, event: dict[str, Any]
+) -> None:
+    with pytest.raises(MigrationRequestError, match="bootstrap-admin needs email and subject"):
+        handler(event)

@@ -10,16 +10,19 @@ from fastapi.testclient import TestClient
 from lambda_app.main import create_app
 
 # The contract: every status each operation may answer with.
+AUTH = {"401", "403"}
 CONTRACT = {
     ("get", "/health"): {"200", "503"},
-    ("post", "/users"): {"201", "409", "422", "503"},
-    ("get", "/users"): {"200", "422", "503"},
-    ("get", "/users/{user_id}"): {"200", "404", "422", "503"},
-    ("patch", "/users/{user_id}"): {"200", "404", "409", "422", "503"},
-    ("delete", "/users/{user_id}"): {"204", "404", "422", "502", "503"},
-    ("post", "/users/{user_id}/avatar"): {"201", "404", "422", "502", "503"},
-    ("get", "/users/{user_id}/avatar"): {"200", "404", "422", "502", "503"},
-    ("delete", "/users/{user_id}/avatar"): {"204", "404", "422", "502", "503"},
+    ("get", "/users/me"): {"200", "401", "404", "503"},
+    ("post", "/users/me"): {"201", "401", "409", "422", "503"},
+    ("post", "/users"): {"201", "409", "422", "503"} | AUTH,
+    ("get", "/users"): {"200", "422", "503"} | AUTH,
+    ("get", "/users/{user_id}"): {"200", "404", "422", "503"} | AUTH,
+    ("patch", "/users/{user_id}"): {"200", "404", "409", "422", "503"} | AUTH,
+    ("delete", "/users/{user_id}"): {"204", "404", "422", "502", "503"} | AUTH,
+    ("post", "/users/{user_id}/avatar"): {"201", "404", "422", "502", "503"} | AUTH,
+    ("get", "/users/{user_id}/avatar"): {"200", "404", "422", "502", "503"} | AUTH,
+    ("delete", "/users/{user_id}/avatar"): {"204", "404", "422", "502", "503"} | AUTH,
 }
 
 
@@ -63,6 +66,23 @@ def test_success_responses_have_typed_schemas(spec: dict[str, Any]) -> None:
             if status in {"200", "201"}:
                 schema = response["content"]["application/json"]["schema"]
                 assert "$ref" in schema, key
+
+
+def test_every_route_but_health_requires_a_bearer_token(spec: dict[str, Any]) -> None:
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for key, operation in operations(spec).items():
+        expected = [] if key == ("get", "/health") else [{"HTTPBearer": []}]
+        assert operation.get("security", []) == expected, key
+
+
+def test_docs_can_be_switched_off() -> None:
+    from tests.conftest import settings_env
+
+    with settings_env(API_DOCS="false"):
+        client = TestClient(create_app())
+        statuses = [client.get(path).status_code for path in ("/docs", "/openapi.json", "/redoc")]
+
+    assert statuses == [404, 404, 404]
 
 
 def test_docs_and_openapi_are_served() -> None:

@@ -6,25 +6,59 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lambda_app.exceptions import EmailAlreadyExistsError, UserNotFoundError
+from lambda_app.exceptions import (
+    EmailAlreadyExistsError,
+    IdentityAlreadyRegisteredError,
+    UserNotFoundError,
+)
 from lambda_app.models.user import User
 from lambda_app.utils.user_type_enum import UserType
 
 UNIQUE_EMAIL_CONSTRAINT = "uq_users_email"
+UNIQUE_SUBJECT_CONSTRAINT = "uq_users_subject"
 
 
 def create_user(
-    session: Session, *, email: str, full_name: str | None, user_type: UserType
+    session: Session,
+    *,
+    email: str,
+    full_name: str | None,
+    user_type: UserType,
+    subject: str | None = None,
 ) -> User:
-    """Insert a user and commit; raise `EmailAlreadyExistsError` on a taken email."""
-    user = User(email=email, full_name=full_name, user_type=user_type)
+    """Insert a user and commit; raise on a taken email or subject."""
+    user = User(email=email, full_name=full_name, user_type=user_type, subject=subject)
     session.add(user)
     _commit(session, email=email)
     return user
+
+
+def find_user_by_subject(session: Session, *, subject: str) -> User | None:
+    """Return the user linked to this identity, if any."""
+    return session.scalars(select(User).where(User.subject == subject)).one_or_none()
+
+
+def promote_to_admin(session: Session, *, email: str, subject: str) -> tuple[User, bool]:
+    """Link the user with `email` to `subject` as an admin, creating them; the caller commits.
+
+    Returns the user and whether it was created.
+    """
+    user = session.scalars(
+        select(User).where(or_(User.email == email, User.subject == subject)).with_for_update()
+    ).first()
+    created = user is None
+    if user is None:
+        user = User(email=email, user_type=UserType.ADMIN, subject=subject)
+        session.add(user)
+    else:
+        user.email, user.subject, user.user_type = email, subject, UserType.ADMIN
+        user.updated_at = func.clock_timestamp()
+    session.flush()
+    return user, created
 
 
 def get_user(session: Session, *, user_id: uuid.UUID) -> User:
@@ -85,8 +119,11 @@ def _commit(session: Session, *, email: str | None) -> None:
         session.commit()
     except IntegrityError as error:
         session.rollback()
-        if _violated_constraint(error) == UNIQUE_EMAIL_CONSTRAINT:
+        constraint = _violated_constraint(error)
+        if constraint == UNIQUE_EMAIL_CONSTRAINT:
             raise EmailAlreadyExistsError(f"A user with email {email} already exists.") from None
+        if constraint == UNIQUE_SUBJECT_CONSTRAINT:
+            raise IdentityAlreadyRegisteredError("This identity is already registered.") from None
         raise
 
 

@@ -13,6 +13,7 @@ from lambda_app.utils.user_type_enum import UserType
 
 EMAIL_MAX_LENGTH = 320
 FULL_NAME_MAX_LENGTH = 200
+SUBJECT_MAX_LENGTH = 255
 
 user_type_enum = Enum(
     UserType,
@@ -41,6 +42,7 @@ class User(Base):
     user_type: Mapped[UserType] = mapped_column(
         user_type_enum, server_default=UserType.CUSTOMER.value
     )
+    subject: Mapped[str | None] = mapped_column(String(SUBJECT_MAX_LENGTH), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.clock_timestamp()

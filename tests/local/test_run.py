@@ -31,6 +31,17 @@ def wait_for(url: str, server: subprocess.Popen[str], timeout: float = 60) -> ht
             time.sleep(0.2)
 
 
+def make_token(environment: dict[str, str], user_type: str, email: str | None = None) -> str:
+    """Run what `make token` runs and return the token it prints."""
+    command = [sys.executable, "-m", "local.token", "--user-type", user_type]
+    if email:
+        command += ["--email", email]
+    printed = subprocess.run(
+        command, cwd=ROOT, env=environment, capture_output=True, text=True, check=True, timeout=60
+    )
+    return printed.stdout.strip()
+
+
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     """A fresh data folder inside the project (PostgreSQL's own user can reach it)."""
@@ -48,6 +59,7 @@ def test_local_run_serves_the_api_on_embedded_services_and_stops(data_dir: Path)
         key: value
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "S3_ENDPOINT_URL", "S3_BUCKET", "DB_SECRET_ARN"}
+        and not key.startswith("AUTH_")
     }
     environment.update(
         PORT=str(api_port),
@@ -65,23 +77,31 @@ def test_local_run_serves_the_api_on_embedded_services_and_stops(data_dir: Path)
     )
     try:
         health = wait_for(f"http://127.0.0.1:{api_port}/health", server)
-        docs = httpx.get(f"http://127.0.0.1:{api_port}/docs")
-        created = httpx.post(
-            f"http://127.0.0.1:{api_port}/users", json={"email": "local@example.com"}
-        )
-        upload = httpx.post(
-            f"http://127.0.0.1:{api_port}/users/{created.json()['id']}/avatar",
+        api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}")
+        docs = api.get("/docs")
+        anonymous = api.get("/users")
+        admin = {"Authorization": f"Bearer {make_token(environment, 'admin')}"}
+        created = api.post("/users", json={"email": "local@example.com"}, headers=admin)
+        upload = api.post(
+            f"/users/{created.json()['id']}/avatar",
             json={"content_type": "image/jpeg"},
+            headers=admin,
         )
+        staff = {"Authorization": f"Bearer {make_token(environment, 'staff', 'pat@example.com')}"}
+        staff_me = api.get("/users/me", headers=staff)
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=60)
     print(output)
 
+    assert created.status_code == 201, created.text
     assert health.json() == {"status": "ok"}
     assert docs.status_code == 200
+    assert anonymous.status_code == 401
+    assert (staff_me.json()["email"], staff_me.json()["user_type"]) == ("pat@example.com", "staff")
     assert created.status_code == 201
     assert upload.json()["url"] == f"http://127.0.0.1:{s3_port}/users-service-local"
     assert f"http://127.0.0.1:{api_port}/docs" in output
+    assert "make token USER_TYPE=admin" in output
     assert server.returncode == 0
     assert not (data_dir / "postgres" / "postmaster.pid").exists()

@@ -64,11 +64,11 @@ def test_avatar_upload_policy_allows_only_that_key_type_and_size(
     assert upload["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
 
 
-def test_avatar_size_cap_follows_the_setting(app_env: Any, s3: Any) -> None:
+def test_avatar_size_cap_follows_the_setting(s3: Any, admin: dict[str, Any]) -> None:
     with settings_env(AVATAR_MAX_BYTES="1024", PRESIGN_EXPIRES_SECONDS="60"):
         from lambda_app.main import create_app
 
-        client = TestClient(create_app())
+        client = TestClient(create_app(), headers=admin["headers"])
         user = client.post("/users", json={"email": "cap@example.com"}).json()
         upload = client.post(f"/users/{user['id']}/avatar", json={"content_type": "image/png"})
 
@@ -163,11 +163,11 @@ def s3_server(app_env: Any) -> Iterator[EmbeddedS3]:
 
 
 def test_presigned_post_uploads_and_presigned_get_returns_the_bytes(
-    s3_server: EmbeddedS3,
+    s3_server: EmbeddedS3, admin: dict[str, Any]
 ) -> None:
     from lambda_app.main import create_app
 
-    client = TestClient(create_app())
+    client = TestClient(create_app(), headers=admin["headers"])
     user = client.post("/users", json={"email": "e2e@example.com"}).json()
     upload = client.post(f"/users/{user['id']}/avatar", json={"content_type": "image/png"}).json()
 

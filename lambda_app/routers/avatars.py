@@ -1,0 +1,60 @@
+"""HTTP routes for a user's avatar: presigned S3 uploads and downloads."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from lambda_app.crud import users as crud
+from lambda_app.dependencies import CallerDep, SessionDep, UserId
+from lambda_app.external_services import aws
+from lambda_app.permissions import Action, authorize
+from lambda_app.problems import problem_responses
+from lambda_app.schemas.users import AvatarDownload, AvatarUpload, AvatarUploadRequest
+
+router = APIRouter(prefix="/users/{user_id}/avatar", tags=["avatars"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AvatarUpload,
+    summary="Start an avatar upload",
+    responses=problem_responses(401, 403, 404, 422, 502, 503),
+)
+def create_avatar_upload(
+    user_id: UserId, body: AvatarUploadRequest, caller: CallerDep, session: SessionDep
+) -> AvatarUpload:
+    """Return a presigned S3 POST for one image of the given type, up to the size cap."""
+    authorize(caller, Action.UPDATE, target_id=user_id)
+    crud.get_user(session, user_id=user_id)
+    upload = aws.presign_avatar_upload(user_id, content_type=body.content_type)
+    return AvatarUpload(
+        url=upload.url, fields=upload.fields, key=upload.key, expires_in=upload.expires_in
+    )
+
+
+@router.get(
+    "",
+    response_model=AvatarDownload,
+    summary="Get an avatar download link",
+    responses=problem_responses(401, 403, 404, 422, 502, 503),
+)
+def read_avatar(user_id: UserId, caller: CallerDep, session: SessionDep) -> AvatarDownload:
+    """Return a presigned S3 GET of the uploaded avatar."""
+    authorize(caller, Action.READ, target_id=user_id)
+    crud.get_user(session, user_id=user_id)
+    download = aws.presign_avatar_download(user_id)
+    return AvatarDownload(url=download.url, expires_in=download.expires_in)
+
+
+@router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete the avatar",
+    responses=problem_responses(401, 403, 404, 422, 502, 503),
+)
+def delete_avatar(user_id: UserId, caller: CallerDep, session: SessionDep) -> None:
+    """Delete the uploaded avatar."""
+    authorize(caller, Action.UPDATE, target_id=user_id)
+    crud.get_user(session, user_id=user_id)
+    aws.delete_avatar(user_id)

@@ -1,0 +1,72 @@
+"""`make token USER_TYPE=admin|staff|customer [EMAIL=...]`: print a bearer token for the local API.
+
+The user is registered in the local database first if needed. Only the token goes to stdout,
+so `TOKEN=$(make -s token USER_TYPE=admin)` works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import ExitStack
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from local.dev_auth import load_or_create_key, local_subject, sign_token
+from local.embedded_postgres import wait_until_accepting
+from local.run import dev_key_path, local_pg_port, start_database
+
+
+def ensure_user(database_url: str, *, email: str, user_type: str) -> tuple[str, str]:
+    """Return (subject, user_type) of the user with `email`, registering them if needed."""
+    from lambda_app.config import get_settings
+    from lambda_app.db import create_engine_from_settings
+    from lambda_app.models.user import User
+    from lambda_app.utils.user_type_enum import UserType
+
+    os.environ["DATABASE_URL"] = database_url
+    get_settings.cache_clear()
+    engine = create_engine_from_settings(get_settings(), pooled=False)
+    try:
+        with Session(engine) as session:
+            user = session.scalars(select(User).where(User.email == email)).one_or_none()
+            if user is None:
+                user = User(email=email, user_type=UserType(user_type))
+                session.add(user)
+            if user.subject is None:
+                user.subject = local_subject(email)
+            session.commit()
+            return str(user.subject), user.user_type.value
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Register the user if needed and print their token."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--user-type", choices=["admin", "staff", "customer"], default="admin")
+    parser.add_argument("--email", help="default: <user-type>@example.com")
+    args = parser.parse_args(argv)
+    email = (args.email or f"{args.user_type}@example.com").strip().lower()
+
+    with ExitStack() as stack:
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            try:
+                wait_until_accepting(local_pg_port(), timeout=0.5)
+                from local.run import local_database_url
+
+                database_url = local_database_url()
+            except TimeoutError:
+                database_url = start_database(stack)  # `make run` is not running: start it briefly
+        subject, user_type = ensure_user(database_url, email=email, user_type=args.user_type)
+    if user_type != args.user_type:
+        print(f"note: {email} is already a {user_type}; the token acts as one.", file=sys.stderr)
+    print(sign_token(load_or_create_key(dev_key_path()), subject=subject, email=email))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
