@@ -1,4 +1,8 @@
-"""API: the FastAPI function (SnapStart, served through an alias) behind an HTTP API."""
+"""API: the FastAPI function (SnapStart, served through an alias) behind an HTTP API.
+
+Every route needs a Cognito JWT (the API's default authorizer) except the public ones:
+``GET /health`` always, ``GET /docs`` and ``GET /openapi.json`` in dev.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ import jsii
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.auth import Auth
 from infra.database import Database
 from infra.functions import (
     application_log_level,
@@ -27,6 +33,8 @@ from infra.storage import USER_FILES_PREFIX, Storage
 
 API_HANDLER = "lambda_app.handler.handler"
 ALIAS_NAME = "live"
+HEALTH_PATH = "/health"
+DOCS_PATHS = ("/docs", "/openapi.json")
 # Context variables HTTP APIs support; requestId is mandatory for access logs.
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -41,6 +49,8 @@ ACCESS_LOG_FORMAT = {
     "responseLatency": "$context.responseLatency",
     "integrationLatency": "$context.integrationLatency",
     "integrationError": "$context.integrationErrorMessage",
+    "authorizerError": "$context.authorizer.error",
+    "sub": "$context.authorizer.claims.sub",
 }
 
 
@@ -72,6 +82,7 @@ class Api(Construct):
         network: Network,
         database: Database,
         storage: Storage,
+        auth: Auth,
         settings: Settings,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -99,6 +110,7 @@ class Api(Construct):
                 "API_BASE_PATH": "",
                 "AVATAR_MAX_BYTES": str(settings.avatar_max_bytes),
                 "PRESIGN_EXPIRES_SECONDS": str(settings.presign_expires_seconds),
+                "API_DOCS": str(settings.api_docs).lower(),
             },
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
             reserved_concurrent_executions=settings.reserved_concurrency,
@@ -113,18 +125,39 @@ class Api(Construct):
         database.secret.grant_read(self.function)
         self._grant_user_files(storage)
 
+        # One integration for every route. HttpLambdaIntegration adds one invoke permission
+        # per route, each scoped to this API's ARN ($default: any route of this API).
+        integration = integrations.HttpLambdaIntegration(
+            "LiveAlias",
+            self.alias,
+            payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
+        )
+        self.authorizer = authorizers.HttpUserPoolAuthorizer(
+            "CognitoAuthorizer",
+            auth.user_pool,
+            user_pool_clients=[auth.client],
+            identity_source=["$request.header.Authorization"],
+        )
         self.http_api = apigwv2.HttpApi(
             self,
             "HttpApi",
             api_name=f"{settings.prefix}-api",
             description="Users service",
             create_default_stage=False,
-            default_integration=integrations.HttpLambdaIntegration(
-                "LiveAlias",
-                self.alias,
-                payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
-            ),
+            # $default, and so every path without a public route below, needs a valid JWT.
+            default_integration=integration,
+            default_authorizer=self.authorizer,
         )
+        public_paths = [HEALTH_PATH, *(DOCS_PATHS if settings.api_docs else ())]
+        self.public_routes: dict[str, apigwv2.HttpRoute] = {}
+        for path in public_paths:
+            (route,) = self.http_api.add_routes(
+                path=path,
+                methods=[apigwv2.HttpMethod.GET],
+                integration=integration,
+                authorizer=apigwv2.HttpNoneAuthorizer(),
+            )
+            self.public_routes[path] = route
         access_logs = logs.LogGroup(
             self,
             "AccessLogs",

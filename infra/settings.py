@@ -49,10 +49,16 @@ class Settings:
     log_level: str
     avatar_max_bytes: int
     presign_expires_seconds: int
+    self_sign_up: bool
 
     @property
     def is_prod(self) -> bool:
         return self.stage == "prod"
+
+    @property
+    def api_docs(self) -> bool:
+        """Serve /docs and /openapi.json, without a token: dev only."""
+        return not self.is_prod
 
     @property
     def removal_policy(self) -> RemovalPolicy:
@@ -99,6 +105,7 @@ class Settings:
             log_level=_text(node, "logLevel", "INFO"),
             avatar_max_bytes=_int(node, "avatarMaxBytes", 5 * 1024 * 1024),
             presign_expires_seconds=_int(node, "presignExpiresSeconds", 900),
+            self_sign_up=_bool(node, "selfSignUp", default=False),
         )
 
 

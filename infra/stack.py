@@ -1,6 +1,7 @@
 """The users service stack: one construct per concern, wired like the architecture diagram.
 
-browser -> HTTP API ($default) -> API function (alias "live", SnapStart)
+browser -> Cognito user pool (sign in: ID/access token)
+browser -> HTTP API (JWT authorizer; public GET /health) -> API function (alias "live", SnapStart)
                                     -> RDS Proxy (TLS) -> RDS PostgreSQL
                                     -> S3 bucket (users/*) via the gateway endpoint
                                     -> Secrets Manager via the interface endpoint
@@ -16,6 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.api import Api
+from infra.auth import Auth
 from infra.bundling import PROJECT_ROOT, LocalBundler, fingerprint
 from infra.database import Database
 from infra.functions import python_runtime
@@ -61,6 +63,7 @@ class UsersServiceStack(Stack):
         self.network = Network(self, "Network", settings=settings)
         self.database = Database(self, "Database", network=self.network, settings=settings)
         self.storage = Storage(self, "Storage", settings=settings)
+        self.auth = Auth(self, "Auth", settings=settings)
         self.api = Api(
             self,
             "Api",
@@ -68,6 +71,7 @@ class UsersServiceStack(Stack):
             network=self.network,
             database=self.database,
             storage=self.storage,
+            auth=self.auth,
             settings=settings,
         )
         self.migrations = Migrations(
@@ -87,5 +91,24 @@ class UsersServiceStack(Stack):
             self,
             "MigrationFunctionName",
             value=self.migrations.function.function_name,
-            description="Invoke with {'action': 'upgrade'|'downgrade'|'current', ...}",
+            description="Invoke with {'action': 'upgrade'|'downgrade'|'current'|"
+            "'bootstrap-admin', ...}",
+        )
+        CfnOutput(
+            self,
+            "UserPoolId",
+            value=self.auth.user_pool.user_pool_id,
+            description="Cognito user pool of the API's callers",
+        )
+        CfnOutput(
+            self,
+            "UserPoolClientId",
+            value=self.auth.client.user_pool_client_id,
+            description="App client (no secret, SRP): the audience the API accepts",
+        )
+        CfnOutput(
+            self,
+            "IssuerUrl",
+            value=self.auth.issuer_url,
+            description="The iss claim of accepted tokens",
         )

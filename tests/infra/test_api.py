@@ -56,6 +56,7 @@ def test_function_environment_holds_only_non_secret_settings(dev: Synthesized) -
         "LOG_LEVEL",
         "AVATAR_MAX_BYTES",
         "PRESIGN_EXPIRES_SECONDS",
+        "API_DOCS",
     }
     assert variables["DB_HOST"] == {
         "Fn::GetAtt": [dev.logical_id(dev.stack.database.proxy), "Endpoint"]
@@ -64,7 +65,12 @@ def test_function_environment_holds_only_non_secret_settings(dev: Synthesized) -
     assert variables["S3_BUCKET"] == {"Ref": dev.logical_id(dev.stack.storage.bucket)}
     assert variables["API_BASE_PATH"] == ""
     assert variables["DB_SSL"] == "true"
+    assert variables["API_DOCS"] == "true"
     assert "AWS_REGION" not in variables
+
+
+def test_prod_turns_the_api_docs_off(prod: Synthesized) -> None:
+    assert _function(prod)["Environment"]["Variables"]["API_DOCS"] == "false"
 
 
 def test_function_logs_json_to_a_log_group_with_retention(dev: Synthesized) -> None:
@@ -126,27 +132,104 @@ def test_function_may_touch_only_objects_under_users_prefix(dev: Synthesized) ->
     assert all(s["Resource"] != "*" for s in statements)
 
 
-def test_http_api_default_stage_invokes_the_alias(dev: Synthesized) -> None:
+def _routes(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    return {
+        route["Properties"]["RouteKey"]: route["Properties"]
+        for route in synth.resources("AWS::ApiGatewayV2::Route").values()
+    }
+
+
+def test_every_route_invokes_the_alias(dev: Synthesized) -> None:
     alias_id = dev.logical_id(dev.stack.api.alias)
-    dev.template.has_resource_properties(
-        "AWS::ApiGatewayV2::Integration",
-        {
-            "IntegrationType": "AWS_PROXY",
-            "IntegrationUri": {"Ref": alias_id},
-            "PayloadFormatVersion": "2.0",
+    (integration_id, integration) = next(
+        iter(dev.resources("AWS::ApiGatewayV2::Integration").items())
+    )
+    dev.template.resource_count_is("AWS::ApiGatewayV2::Integration", 1)
+    assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
+    assert integration["Properties"]["IntegrationUri"] == {"Ref": alias_id}
+    assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
+    for route in _routes(dev).values():
+        assert route["Target"] == {"Fn::Join": ["", ["integrations/", {"Ref": integration_id}]]}
+
+
+def test_the_authorizer_checks_cognito_tokens_of_the_app_client(dev: Synthesized) -> None:
+    auth = dev.stack.auth
+    (authorizer,) = dev.resources("AWS::ApiGatewayV2::Authorizer").values()
+    properties = authorizer["Properties"]
+    assert properties["AuthorizerType"] == "JWT"
+    assert properties["IdentitySource"] == ["$request.header.Authorization"]
+    assert properties["JwtConfiguration"] == {
+        "Audience": [{"Ref": dev.logical_id(auth.client)}],
+        "Issuer": {
+            "Fn::Join": [
+                "",
+                [
+                    "https://cognito-idp.",
+                    {"Ref": "AWS::Region"},
+                    ".amazonaws.com/",
+                    {"Ref": dev.logical_id(auth.user_pool)},
+                ],
+            ]
         },
-    )
-    dev.template.has_resource_properties(
-        "AWS::ApiGatewayV2::Route", {"RouteKey": "$default", "AuthorizationType": "NONE"}
-    )
-    dev.template.has_resource_properties(
-        "AWS::Lambda::Permission",
-        {
-            "Action": "lambda:InvokeFunction",
-            "FunctionName": {"Ref": alias_id},
-            "Principal": "apigateway.amazonaws.com",
-        },
-    )
+    }
+
+
+def test_default_route_and_every_non_public_route_need_a_jwt(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    for synth, public in (
+        (dev, {"GET /health", "GET /docs", "GET /openapi.json"}),
+        (prod, {"GET /health"}),
+    ):
+        routes = _routes(synth)
+        assert "$default" in routes
+        (authorizer_id,) = synth.resources("AWS::ApiGatewayV2::Authorizer")
+        for key, route in routes.items():
+            if key in public:
+                assert route["AuthorizationType"] == "NONE", key
+                assert "AuthorizerId" not in route, key
+            else:
+                assert route["AuthorizationType"] == "JWT", key
+                assert route["AuthorizerId"] == {"Ref": authorizer_id}, key
+        assert set(routes) == public | {"$default"}
+
+
+def test_health_is_public_in_every_stage_and_docs_only_in_dev(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    assert _routes(dev)["GET /health"]["AuthorizationType"] == "NONE"
+    assert _routes(prod)["GET /health"]["AuthorizationType"] == "NONE"
+    assert _routes(dev)["GET /docs"]["AuthorizationType"] == "NONE"
+    assert _routes(dev)["GET /openapi.json"]["AuthorizationType"] == "NONE"
+    assert "GET /docs" not in _routes(prod)
+    assert "GET /openapi.json" not in _routes(prod)
+
+
+def test_only_this_api_may_invoke_the_alias(dev: Synthesized) -> None:
+    alias_id = dev.logical_id(dev.stack.api.alias)
+    api_id = dev.logical_id(dev.stack.api.http_api)
+    permissions = [p["Properties"] for p in dev.resources("AWS::Lambda::Permission").values()]
+    # Nothing may invoke the unqualified function or any version but through the alias.
+    assert permissions
+    suffixes = set()
+    for permission in permissions:
+        assert permission["FunctionName"] == {"Ref": alias_id}
+        assert permission["Action"] == "lambda:InvokeFunction"
+        assert permission["Principal"] == "apigateway.amazonaws.com"
+        parts = permission["SourceArn"]["Fn::Join"][1]
+        assert parts[:8] == [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":execute-api:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":",
+            {"Ref": api_id},
+        ]
+        suffixes.add(parts[8])
+    # Stage and method wildcards, within this API: $default needs any path.
+    assert suffixes == {"/*/*", "/*/*/health", "/*/*/docs", "/*/*/openapi.json"}
 
 
 def test_default_stage_throttles_and_writes_json_access_logs(dev: Synthesized) -> None:
@@ -160,6 +243,13 @@ def test_default_stage_throttles_and_writes_json_access_logs(dev: Synthesized) -
     log_settings = stage["AccessLogSettings"]
     assert log_settings["DestinationArn"]["Fn::GetAtt"][1] == "Arn"
     assert '"requestId":"$context.requestId"' in log_settings["Format"].replace(" ", "")
+
+
+def test_access_logs_record_the_authorizer_error_and_the_caller(dev: Synthesized) -> None:
+    stage = next(iter(dev.resources("AWS::ApiGatewayV2::Stage").values()))["Properties"]
+    log_format = stage["AccessLogSettings"]["Format"].replace(" ", "")
+    assert '"authorizerError":"$context.authorizer.error"' in log_format
+    assert '"sub":"$context.authorizer.claims.sub"' in log_format
 
 
 def test_outputs_name_the_api_url_bucket_and_migration_function(dev: Synthesized) -> None:

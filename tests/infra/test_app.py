@@ -41,6 +41,8 @@ def test_settings_defaults_for_dev() -> None:
     assert settings.reserved_concurrency is None
     assert settings.allowed_origins == DEFAULT_ALLOWED_ORIGINS
     assert settings.db_multi_az is False
+    assert settings.self_sign_up is False
+    assert settings.api_docs is True
 
 
 def test_settings_read_strings_from_the_command_line() -> None:
@@ -57,6 +59,7 @@ def test_settings_read_strings_from_the_command_line() -> None:
     assert settings.reserved_concurrency == 50
     assert settings.db_multi_az is False
     assert settings.backup_retention_days == 7
+    assert settings.api_docs is False
 
 
 @pytest.mark.parametrize(

@@ -42,10 +42,22 @@ def test_each_acknowledged_nag_rule_names_a_resource_and_a_real_reason(dev: Synt
         "AwsSolutions-S1",
         "AwsSolutions-APIG4",
         "AwsSolutions-L1",
+        "AwsSolutions-COG2",
+        "AwsSolutions-COG8",
     }
     for (path, rule), reason in ours.items():
         assert path != dev.stack.node.path, f"{rule} is acknowledged stack-wide"
         assert len(reason) >= 50, f"{rule} on {path} needs a real reason"
+
+
+def test_only_the_public_routes_are_exempt_from_api_authorization(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    for synth in (dev, prod):
+        exempt = {path for path, rule in _acknowledgments(synth) if "APIG4" in rule}
+        routes = synth.stack.api.public_routes.values()
+        assert exempt == {route.node.path for route in routes}
+    assert set(prod.stack.api.public_routes) == {"/health"}
 
 
 def test_prod_keeps_the_multi_az_and_deletion_protection_rules(prod: Synthesized) -> None:
@@ -61,3 +73,4 @@ def test_an_unacknowledged_finding_fails_the_synth(
         synthesize(tmp_path, stage="dev", **{"aws:cdk:bundling-stacks": []})
     assert "AwsSolutions-RDS11" in str(failure.value)
     assert "AwsSolutions-APIG4" in str(failure.value)
+    assert "AwsSolutions-COG2" in str(failure.value)
