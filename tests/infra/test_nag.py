@@ -60,6 +60,21 @@ def test_only_the_public_routes_are_exempt_from_api_authorization(
     assert set(prod.stack.api.public_routes) == {"/health"}
 
 
+def test_the_latest_runtime_rule_is_acknowledged_only_below_python_3_14(
+    dev: Synthesized, tmp_path: Path
+) -> None:
+    assert {path for path, rule in _acknowledgments(dev) if "AwsSolutions-L1" in rule} == {
+        dev.stack.api.function.node.path,
+        dev.stack.migrations.function.node.path,
+    }
+    newest = synthesize(
+        tmp_path, stage="dev", pythonVersion="3.14", **{"aws:cdk:bundling-stacks": []}
+    )
+    assert not any("AwsSolutions-L1" in rule for _, rule in _acknowledgments(newest))
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert report["pluginReports"] == []
+
+
 def test_prod_keeps_the_multi_az_and_deletion_protection_rules(prod: Synthesized) -> None:
     rules = {rule for _, rule in _acknowledgments(prod)}
     assert not any("RDS3" in rule or "RDS10" in rule for rule in rules)
