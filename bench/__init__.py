@@ -1,0 +1,1 @@
+"""Benchmarks of the users service against a hand-written floor and an empty FastAPI app."""

@@ -1,0 +1,149 @@
+"""The bench's PostgreSQL: an embedded server (or `BENCH_DATABASE_URL`) and its databases."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pg8000.native
+from sqlalchemy.engine import URL, make_url
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / ".local" / "bench-postgres"
+SERVER_URL_VARIABLE = "BENCH_DATABASE_URL"
+DRIVER = "postgresql+pg8000"
+
+
+@contextmanager
+def bench_server() -> Iterator[str]:
+    """Yield the URL of a server the bench may create databases on; stop it if we started it.
+
+    `BENCH_DATABASE_URL` names an existing server (its database is used for maintenance
+    only); otherwise an embedded server runs from `.local/bench-postgres`.
+    """
+    given = os.environ.get(SERVER_URL_VARIABLE)
+    if given:
+        yield make_url(given).set(drivername=DRIVER).render_as_string(hide_password=False)
+        return
+    from local.embedded_postgres import EmbeddedPostgres
+
+    server = EmbeddedPostgres(DATA_DIR).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def connect(url: str) -> pg8000.native.Connection:
+    """Open a pg8000 connection (autocommit) to the database named by a SQLAlchemy URL."""
+    parsed = make_url(url)
+    return pg8000.native.Connection(
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        database=parsed.database,
+    )
+
+
+def database_url(server_url: str, name: str) -> str:
+    """The URL of database `name` on the server of `server_url`."""
+    url: URL = make_url(server_url).set(database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def recreate_database(server_url: str, name: str) -> str:
+    """Drop database `name` if it exists, create it empty and return its URL."""
+    connection = connect(server_url)
+    try:
+        connection.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.run(f'CREATE DATABASE "{name}"')
+    finally:
+        connection.close()
+    return database_url(server_url, name)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    """Drop database `name`, disconnecting whoever is still on it."""
+    connection = connect(server_url)
+    try:
+        connection.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        connection.close()
+
+
+def migrate_and_bootstrap(url: str, *, email: str, subject: str) -> str:
+    """Migrate `url` to head and create the admin caller with the app's own migration handler.
+
+    Returns the admin's id. Sets `DATABASE_URL` for this process, as the app reads it there.
+    """
+    os.environ["DATABASE_URL"] = url
+    from lambda_app.config import get_settings
+    from lambda_app.migrate import handler as migrate
+
+    get_settings.cache_clear()
+    migrate({"action": "upgrade"})
+    result: dict[str, Any] = migrate(
+        {"action": "bootstrap-admin", "email": email, "subject": subject}
+    )
+    return str(result["user_id"])
+
+
+def seed_users(url: str, count: int, *, prefix: str) -> None:
+    """Insert `count` customers with distinct emails and creation times, then ANALYZE."""
+    connection = connect(url)
+    try:
+        connection.run(
+            "INSERT INTO users (email, full_name, user_type, created_at, updated_at) "
+            "SELECT :prefix || '-' || g || '@example.com', 'Bench User ' || g, 'customer', "
+            "now() - g * interval '1 second', now() - g * interval '1 second' "
+            "FROM generate_series(1, :count) AS g",
+            prefix=prefix,
+            count=count,
+        )
+        connection.run("ANALYZE users")
+    finally:
+        connection.close()
+
+
+def keep_only_subject(url: str, subject: str) -> None:
+    """Delete every user but the one linked to `subject`, then VACUUM ANALYZE the table."""
+    connection = connect(url)
+    try:
+        connection.run("DELETE FROM users WHERE subject IS DISTINCT FROM :subject", subject=subject)
+        connection.run("VACUUM ANALYZE users")
+    finally:
+        connection.close()
+
+
+def count_users(url: str) -> int:
+    """The number of rows in `users`."""
+    connection = connect(url)
+    try:
+        return int(connection.run("SELECT count(*) FROM users")[0][0])
+    finally:
+        connection.close()
+
+
+def users_with_emails(url: str, emails: list[str]) -> int:
+    """How many of `emails` are stored."""
+    connection = connect(url)
+    try:
+        rows = connection.run(
+            "SELECT count(*) FROM users WHERE email = ANY(:emails)", emails=emails
+        )
+        return int(rows[0][0])
+    finally:
+        connection.close()
+
+
+def server_version(url: str) -> str:
+    """The server's `SELECT version()`, shortened to name, number and platform."""
+    connection = connect(url)
+    try:
+        return str(connection.run("SHOW server_version")[0][0])
+    finally:
+        connection.close()

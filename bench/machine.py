@@ -1,0 +1,43 @@
+"""The machine and software a run measured: CPU, cores, Python, PostgreSQL, packages, date."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("fastapi", "starlette", "mangum", "pydantic", "sqlalchemy", "pg8000")
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, or the platform's processor string."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or "unknown"
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def describe(postgres_version: str, postgres_source: str) -> dict[str, Any]:
+    """Everything a reader needs to compare this run with another."""
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "os": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "postgresql": postgres_version,
+        "postgresql_server": postgres_source,
+        "packages": {name: _package_version(name) for name in PACKAGES},
+    }

@@ -1,0 +1,98 @@
+"""The readable table of a run and its results.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+RESULTS_FILE = Path(__file__).resolve().parent / "results.json"
+# (results path, limit) of every target in issue 5: a ratio must not exceed its limit.
+TARGETS = {
+    "get_user.ratio": 2.0,
+    "list_users.ratio": 2.0,
+    "create_user.ratio": 2.0,
+    "cold_start.ratio_vs_empty_fastapi": 1.5,
+    "list_scaling.growth": 3.0,
+}
+
+
+def check_targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each target's measured value, its limit and whether it is met."""
+    checked = {}
+    for path, limit in TARGETS.items():
+        section, field = path.split(".")
+        value = results[section][field]
+        checked[path] = {"value": value, "limit": limit, "met": value <= limit}
+    return checked
+
+
+def write(results: dict[str, Any], path: Path = RESULTS_FILE) -> None:
+    """Write `results` as indented JSON."""
+    path.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _cell(fields: dict[str, Any], name: str) -> str:
+    median, low, high = fields[name], fields[f"{name}_p10"], fields[f"{name}_p90"]
+    return f"{median:,.0f} ({low:,.0f}-{high:,.0f})"
+
+
+def _target(targets: dict[str, dict[str, Any]], path: str) -> str:
+    target = targets[path]
+    verdict = "met" if target["met"] else "MISSED"
+    return f"<= {target['limit']:.1f} {verdict}"
+
+
+def table(results: dict[str, Any]) -> str:
+    """The run as a fixed-width table: medians with (p10-p90), ratios and targets."""
+    machine, targets = results["machine"], results["targets"]
+    lines = [
+        f"users-service bench, {machine['date']}: {machine['cpu']} ({machine['cores']} cores), "
+        f"{machine['python']}, PostgreSQL {machine['postgresql']}",
+        "medians with (p10-p90); ratios compare medians measured interleaved in this run",
+        "",
+        f"{'warm path, us':<26}{'app':>24}{'raw':>24}{'ratio':>8}  target",
+    ]
+    for name, label in (
+        ("get_user", "get_user"),
+        ("list_users", f"list_users ({results['list_users']['rows']} rows)"),
+        ("create_user", "create_user"),
+    ):
+        fields = results[name]
+        lines.append(
+            f"{label:<26}{_cell(fields, 'app_us'):>24}{_cell(fields, 'raw_us'):>24}"
+            f"{fields['ratio']:>8.2f}  {_target(targets, f'{name}.ratio')}"
+        )
+    cold = results["cold_start"]
+    lines += [
+        "",
+        f"{'cold start, ms':<26}{'app':>24}{'raw':>24}{'empty_fastapi':>24}",
+        f"{'spawn to first response':<26}{_cell(cold, 'app_ms'):>24}{_cell(cold, 'raw_ms'):>24}"
+        f"{_cell(cold, 'empty_fastapi_ms'):>24}",
+    ]
+    for part in ("interpreter_ms", "init_ms", "first_request_ms"):
+        medians = [cold["parts_median_ms"][kind][part] for kind in ("app", "raw", "empty_fastapi")]
+        lines.append(f"{'  ' + part:<26}" + "".join(f"{median:>24,.1f}" for median in medians))
+    lines.append(
+        f"{'app / empty_fastapi':<26}{cold['ratio_vs_empty_fastapi']:>24.2f}  "
+        f"{_target(targets, 'cold_start.ratio_vs_empty_fastapi')}"
+    )
+    scaling = results["list_scaling"]
+    lines += ["", f"{'list_scaling limit=20, us':<26}{'app':>24}{'raw':>24}"]
+    for size in ("1000", "100000"):
+        fields = scaling[size]
+        label = f"{int(size):,} users"
+        lines.append(f"{label:<26}{_cell(fields, 'app_us'):>24}{_cell(fields, 'raw_us'):>24}")
+    lines.append(
+        f"{'app 100k / app 1k':<26}{scaling['growth']:>24.2f}  "
+        f"{_target(targets, 'list_scaling.growth')}"
+    )
+    bundle = results["bundle_mb"]
+    size = (
+        f"unzipped {bundle['unzipped']} MiB, zipped {bundle['zipped']} MiB"
+        if bundle["unzipped"] is not None
+        else "not measured"
+    )
+    lines += ["", f"{'bundle':<26}{size}  ({bundle['note']})"]
+    lines.append(f"{'wall time':<26}{results['wall_time_s']:.0f} s")
+    return "\n".join(lines)

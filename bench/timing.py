@@ -1,0 +1,80 @@
+"""Interleaved timing of Lambda handlers and the summary of a set of samples."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bench.events import lambda_context
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+EventFactory = Callable[[], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The median of a set of samples and its spread (10th and 90th percentiles)."""
+
+    median: float
+    p10: float
+    p90: float
+    samples: int
+
+    def as_json(self, name: str) -> dict[str, Any]:
+        """`{name: median, name_p10: ..., name_p90: ..., samples: n}` for results.json."""
+        return {
+            name: round(self.median, 1),
+            f"{name}_p10": round(self.p10, 1),
+            f"{name}_p90": round(self.p90, 1),
+            f"{name}_samples": self.samples,
+        }
+
+
+def summarize(samples: list[float]) -> Summary:
+    """Median, 10th and 90th percentiles of `samples` (at least two)."""
+    deciles = statistics.quantiles(samples, n=10, method="inclusive")
+    return Summary(
+        median=statistics.median(samples), p10=deciles[0], p90=deciles[-1], samples=len(samples)
+    )
+
+
+class UnexpectedResponseError(RuntimeError):
+    """A handler answered another status than the benchmark expects: timing it would lie."""
+
+
+def time_interleaved(
+    handlers: Mapping[str, Handler],
+    make_event: EventFactory,
+    *,
+    expected_status: int,
+    samples: int,
+    warmup: int,
+) -> dict[str, list[float]]:
+    """Call every handler `warmup + samples` times, alternating their order per round.
+
+    Each call gets a fresh event and context, built outside the timed region. Returns the
+    kept samples in microseconds, per handler name.
+    """
+    names = list(handlers)
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    gc.collect()
+    for round_index in range(warmup + samples):
+        # Alternate who goes first, so neither always runs right after the other.
+        order = names if round_index % 2 == 0 else names[::-1]
+        for name in order:
+            event, context = make_event(), lambda_context()
+            started = time.perf_counter_ns()
+            response = handlers[name](event, context)
+            elapsed = time.perf_counter_ns() - started
+            if response["statusCode"] != expected_status:
+                raise UnexpectedResponseError(
+                    f"{name} answered {response['statusCode']}, not {expected_status}: "
+                    f"{str(response.get('body'))[:300]}"
+                )
+            if round_index >= warmup:
+                timings[name].append(elapsed / 1000)
+    return timings
