@@ -109,35 +109,20 @@ def seed_users(url: str, count: int, *, prefix: str) -> None:
         connection.close()
 
 
-def keep_only_subject(url: str, subject: str) -> None:
-    """Delete every user but the one linked to `subject`, then VACUUM ANALYZE the table."""
-    connection = connect(url)
-    try:
-        connection.run("DELETE FROM users WHERE subject IS DISTINCT FROM :subject", subject=subject)
-        connection.run("VACUUM ANALYZE users")
-    finally:
-        connection.close()
+def point_handlers_at(url: str) -> None:
+    """Make the app and the raw floor use database `url` from their next request on.
 
+    Both read `DATABASE_URL`; the app caches its settings and engine, the floor its
+    connection, so all three are dropped (as the test suite's `settings_env` does).
+    """
+    from bench.raw_handler import close_connection
+    from lambda_app.config import get_settings
+    from lambda_app.db import dispose_engine
 
-def count_users(url: str) -> int:
-    """The number of rows in `users`."""
-    connection = connect(url)
-    try:
-        return int(connection.run("SELECT count(*) FROM users")[0][0])
-    finally:
-        connection.close()
-
-
-def users_with_emails(url: str, emails: list[str]) -> int:
-    """How many of `emails` are stored."""
-    connection = connect(url)
-    try:
-        rows = connection.run(
-            "SELECT count(*) FROM users WHERE email = ANY(:emails)", emails=emails
-        )
-        return int(rows[0][0])
-    finally:
-        connection.close()
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    dispose_engine()
+    close_connection()
 
 
 def server_version(url: str) -> str:

@@ -45,14 +45,14 @@ class Plan:
         return dict(vars(self))
 
 
-FULL = Plan(500, 300, 300, 200, 50, 15)
+FULL = Plan(1500, 600, 800, 400, 100, 20)
 QUICK = Plan(60, 40, 40, 30, 10, 3)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="few samples: a smoke run")
-    parser.add_argument("--cold-samples", type=int, help="cold starts per kind (default 15)")
+    parser.add_argument("--cold-samples", type=int, help="cold starts per kind (default 20)")
     parser.add_argument("--output", type=Path, default=report.RESULTS_FILE)
     return parser.parse_args(argv)
 
@@ -85,22 +85,22 @@ def _warm(plan: Plan, caller: warm.Caller, console: TextIO) -> dict[str, Any]:
     return results
 
 
-def _scaling(plan: Plan, caller: warm.Caller, url: str, console: TextIO) -> dict[str, Any]:
-    handlers = _handlers()
-    database.keep_only_subject(url, ADMIN_SUBJECT)
-    results: dict[str, Any] = {}
+def _scaling(plan: Plan, server_url: str, databases: list[str], console: TextIO) -> dict[str, Any]:
+    """Load one database per size, then time the app and raw on them, batch by batch."""
+    urls: dict[int, str] = {}
     for size in SCALING_SIZES:
         console.write(f"list_scaling: loading {size:,} users\n")
-        database.seed_users(url, size - database.count_users(url), prefix=f"scale-{size}")
-        comparison = warm.list_users(
-            handlers,
-            caller,
-            limit=warm.SCALING_PAGE,
-            samples=plan.scaling_samples,
-            warmup=plan.warmup,
-        )
-        results[str(size)] = comparison.as_json()
-    small, large = (results[str(size)]["app_us"] for size in SCALING_SIZES)
+        name = f"{DATABASE_NAME}_{size}"
+        databases.append(name)
+        urls[size] = database.recreate_database(server_url, name)
+        database.migrate_and_bootstrap(urls[size], email=ADMIN_EMAIL, subject=ADMIN_SUBJECT)
+        database.seed_users(urls[size], size - 1, prefix=f"scale-{size}")
+    # The page and the caller's lookup need only the subject; the id is not requested.
+    caller = warm.Caller(subject=ADMIN_SUBJECT, email=ADMIN_EMAIL, user_id="")
+    console.write("list_scaling: timing, switching database every batch\n")
+    compared = warm.list_scaling(_handlers(), caller, urls, samples=plan.scaling_samples)
+    results: dict[str, Any] = {str(size): compared[size].as_json() for size in SCALING_SIZES}
+    small, large = (compared[size].app.median for size in SCALING_SIZES)
     results["growth"] = round(large / small, 2)
     results["limit"] = warm.SCALING_PAGE
     return results
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     with database.bench_server() as server_url:
         print(f"PostgreSQL ({server_source}); the app's log lines go to {APP_LOG}", flush=True)
         url = database.recreate_database(server_url, DATABASE_NAME)
+        databases = [DATABASE_NAME]
         try:
             admin_id = database.migrate_and_bootstrap(url, email=ADMIN_EMAIL, subject=ADMIN_SUBJECT)
             database.seed_users(url, SEED_USERS, prefix="seed")
@@ -135,15 +136,16 @@ def main(argv: list[str] | None = None) -> None:
                 results["cold_start"] = cold_start.measure(
                     event, samples=plan.cold_samples
                 ).as_json()
-                results["list_scaling"] = _scaling(plan, caller, url, console)
-            postgres_version = database.server_version(url)
+                postgres_version = database.server_version(url)
+                results["list_scaling"] = _scaling(plan, server_url, databases, console)
         finally:
             from bench.raw_handler import close_connection
             from lambda_app.db import dispose_engine
 
             close_connection()
             dispose_engine()
-            database.drop_database(server_url, DATABASE_NAME)
+            for name in databases:
+                database.drop_database(server_url, name)
     print("bundle: measuring build/lambda", flush=True)
     results["bundle_mb"] = bundle.measure()
     results["machine"] = machine.describe(postgres_version, server_source)

@@ -9,11 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bench.database import point_handlers_at
 from bench.events import http_api_event
 from bench.timing import Handler, Summary, summarize, time_interleaved
 
 LIST_ROWS = 100
 SCALING_PAGE = 20
+SCALING_BATCH = 25
+SCALING_BATCH_WARMUP = 5
 
 
 @dataclass(frozen=True)
@@ -109,3 +112,49 @@ def create_user(
         )
 
     return _compare(handlers, event, expected_status=201, samples=samples, warmup=warmup)
+
+
+def list_scaling(
+    handlers: dict[str, Handler],
+    caller: Caller,
+    databases: dict[int, str],
+    *,
+    samples: int,
+    batch: int = SCALING_BATCH,
+    warmup: int = SCALING_BATCH_WARMUP,
+) -> dict[int, Comparison]:
+    """`GET /users?limit=20` on databases of different sizes, switching database every batch.
+
+    `databases` maps a user count to the URL of a database holding that many users. Each
+    switch reconnects both handlers, then `warmup` untimed calls per batch refill caches.
+    """
+    timings: dict[int, dict[str, list[float]]] = {
+        size: {name: [] for name in handlers} for size in databases
+    }
+
+    def event() -> dict[str, Any]:
+        return http_api_event(
+            "GET",
+            "/users",
+            query={"limit": str(SCALING_PAGE)},
+            subject=caller.subject,
+            email=caller.email,
+        )
+
+    sizes = list(databases)
+    for round_index in range(-(-samples // batch)):
+        for size in sizes if round_index % 2 == 0 else sizes[::-1]:
+            point_handlers_at(databases[size])
+            for name, handler in handlers.items():
+                total = json.loads(handler(event(), None)["body"])["total"]
+                if total != size:
+                    raise RuntimeError(f"{name} sees {total} users, not {size}")
+            taken = time_interleaved(
+                handlers, event, expected_status=200, samples=batch, warmup=warmup
+            )
+            for name, kept in taken.items():
+                timings[size][name].extend(kept)
+    return {
+        size: Comparison(app=summarize(taken["app"]), raw=summarize(taken["raw"]))
+        for size, taken in timings.items()
+    }
