@@ -109,6 +109,15 @@ def seed_users(url: str, count: int, *, prefix: str) -> None:
         connection.close()
 
 
+def user_id_by_email(url: str, email: str) -> str:
+    """The id of the user with `email`."""
+    connection = connect(url)
+    try:
+        return str(connection.run("SELECT id FROM users WHERE email = :email", email=email)[0][0])
+    finally:
+        connection.close()
+
+
 def point_handlers_at(url: str) -> None:
     """Make the app and the raw floor use database `url` from their next request on.
 

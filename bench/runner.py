@@ -18,6 +18,7 @@ DATABASE_NAME = "users_bench"
 ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_SUBJECT = "bench-admin-subject"
 SEED_USERS = 150  # more than the 100 rows list_users asks for
+TARGET_EMAIL = "seed-1@example.com"  # a seeded customer, read by get_user and cold starts
 SCALING_SIZES = (1_000, 100_000)
 APP_LOG = database.PROJECT_ROOT / ".local" / "bench-app.log"
 # Lambda sets these; no AWS call is made by the benchmarked routes.
@@ -65,12 +66,12 @@ def _handlers() -> dict[str, Handler]:
     return {"app": app_handler, "raw": raw_handler}
 
 
-def _warm(plan: Plan, caller: warm.Caller, console: TextIO) -> dict[str, Any]:
+def _warm(plan: Plan, caller: warm.Caller, user_id: str, console: TextIO) -> dict[str, Any]:
     handlers = _handlers()
     console.write("warm path: get_user, list_users, create_user\n")
     results: dict[str, Any] = {
         "get_user": warm.get_user(
-            handlers, caller, samples=plan.get_samples, warmup=plan.warmup
+            handlers, caller, user_id, samples=plan.get_samples, warmup=plan.warmup
         ).as_json(),
         "list_users": {
             **warm.list_users(
@@ -95,8 +96,7 @@ def _scaling(plan: Plan, server_url: str, databases: list[str], console: TextIO)
         urls[size] = database.recreate_database(server_url, name)
         database.migrate_and_bootstrap(urls[size], email=ADMIN_EMAIL, subject=ADMIN_SUBJECT)
         database.seed_users(urls[size], size - 1, prefix=f"scale-{size}")
-    # The page and the caller's lookup need only the subject; the id is not requested.
-    caller = warm.Caller(subject=ADMIN_SUBJECT, email=ADMIN_EMAIL, user_id="")
+    caller = warm.Caller(subject=ADMIN_SUBJECT, email=ADMIN_EMAIL)
     console.write("list_scaling: timing, switching database every batch\n")
     compared = warm.list_scaling(_handlers(), caller, urls, samples=plan.scaling_samples)
     results: dict[str, Any] = {str(size): compared[size].as_json() for size in SCALING_SIZES}
@@ -124,14 +124,16 @@ def main(argv: list[str] | None = None) -> None:
         url = database.recreate_database(server_url, DATABASE_NAME)
         databases = [DATABASE_NAME]
         try:
-            admin_id = database.migrate_and_bootstrap(url, email=ADMIN_EMAIL, subject=ADMIN_SUBJECT)
+            database.migrate_and_bootstrap(url, email=ADMIN_EMAIL, subject=ADMIN_SUBJECT)
             database.seed_users(url, SEED_USERS, prefix="seed")
-            caller = warm.Caller(subject=ADMIN_SUBJECT, email=ADMIN_EMAIL, user_id=admin_id)
+            # Another user than the caller: see warm.get_user.
+            user_id = database.user_id_by_email(url, TARGET_EMAIL)
+            caller = warm.Caller(subject=ADMIN_SUBJECT, email=ADMIN_EMAIL)
             with app_output_to(APP_LOG) as console:
-                results = _warm(plan, caller, console)
+                results = _warm(plan, caller, user_id, console)
                 console.write(f"cold start: {plan.cold_samples} x app, raw, empty_fastapi\n")
                 event = http_api_event(
-                    "GET", f"/users/{admin_id}", subject=ADMIN_SUBJECT, email=ADMIN_EMAIL
+                    "GET", f"/users/{user_id}", subject=ADMIN_SUBJECT, email=ADMIN_EMAIL
                 )
                 results["cold_start"] = cold_start.measure(
                     event, samples=plan.cold_samples

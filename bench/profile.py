@@ -1,0 +1,193 @@
+"""Where a request's time goes: its SQL and round trips, and the app's profile by package.
+
+`python -m bench.profile [--route get_user|list_users|create_user] [--calls N]` runs on its
+own database of the bench server (embedded, or `BENCH_DATABASE_URL`) and prints:
+the statements and round trips each handler needs for one request, then the app's own
+time (cProfile self time) summed per package over N requests, and the top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import itertools
+import os
+import pstats
+import re
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pg8000.core import CoreConnection
+
+from bench import database
+from bench.events import http_api_event, lambda_context
+from bench.runner import ADMIN_EMAIL, ADMIN_SUBJECT, AWS_DEFAULTS, SEED_USERS, TARGET_EMAIL
+from bench.timing import Handler
+
+DATABASE_NAME = "users_bench_profile"
+SITE_PACKAGES = re.compile(r"site-packages/([A-Za-z0-9_]+)")
+STDLIB = re.compile(r"python3\.\d+/([A-Za-z0-9_]+)")
+IDLE = "idle"
+
+
+@contextmanager
+def recorded_sql() -> Iterator[list[str]]:
+    """Record every statement pg8000 sends and every wait for the server ("round trip")."""
+    sent: list[str] = []
+    originals = {
+        name: getattr(CoreConnection, name)
+        for name in ("execute_simple", "execute_unnamed", "execute_named", "handle_messages")
+    }
+
+    def recording(name: str) -> Callable[..., Any]:
+        def wrapper(self: CoreConnection, *args: Any, **kwargs: Any) -> Any:
+            if name == "handle_messages":
+                sent.append("  <- wait for the server")
+            else:
+                sent.append(" ".join(str(args[0] if name != "execute_named" else args[1]).split()))
+            return originals[name](self, *args, **kwargs)
+
+        return wrapper
+
+    for name in originals:
+        setattr(CoreConnection, name, recording(name))
+    try:
+        yield sent
+    finally:
+        for name, original in originals.items():
+            setattr(CoreConnection, name, original)
+
+
+@contextmanager
+def profiled_threads() -> Iterator[list[cProfile.Profile]]:
+    """Profile this thread and every thread started meanwhile (the app's worker threads)."""
+    profilers = [cProfile.Profile()]
+
+    def start_profiler(*_: Any) -> None:
+        # Called on a new thread's first event: hand that thread to its own profiler.
+        sys.setprofile(None)
+        profiler = cProfile.Profile()
+        profilers.append(profiler)
+        profiler.enable()
+
+    threading.setprofile(start_profiler)
+    profilers[0].enable()
+    try:
+        yield profilers
+    finally:
+        profilers[0].disable()
+        threading.setprofile(None)
+
+
+def _package(filename: str, function: str) -> str:
+    if filename == "~":
+        if "epoll" in function or "_thread.lock" in function:
+            return IDLE
+        if "_socket.socket" in function:
+            return "socket send/recv (PostgreSQL round trips)"
+        return "builtins"
+    if "lambda_app/" in filename:
+        return "lambda_app"
+    found = SITE_PACKAGES.search(filename) or STDLIB.search(filename)
+    if found is None:
+        return "other"
+    return found.group(1) if "site-packages" in filename else f"stdlib {found.group(1)}"
+
+
+def by_package(stats: pstats.Stats) -> list[tuple[str, float]]:
+    """Busy self time per package (waits for another thread left out), as shares."""
+    entries: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    shares: Counter[str] = Counter()
+    for (filename, _, function), (_, _, self_time, _, _) in entries.items():
+        shares[_package(filename, function)] += self_time
+    del shares[IDLE]
+    total = sum(shares.values())
+    return [(name, share / total) for name, share in shares.most_common()]
+
+
+def _events(route: str, user_id: str) -> Callable[[], dict[str, Any]]:
+    numbers = itertools.count()
+
+    def event() -> dict[str, Any]:
+        if route == "get_user":
+            method, path, query, body = "GET", f"/users/{user_id}", None, None
+        elif route == "list_users":
+            method, path, query, body = "GET", "/users", {"limit": "100"}, None
+        else:
+            body = {"email": f"profiled-{next(numbers)}@example.com"}
+            method, path, query = "POST", "/users", None
+        return http_api_event(
+            method, path, subject=ADMIN_SUBJECT, email=ADMIN_EMAIL, query=query, body=body
+        )
+
+    return event
+
+
+def profile(route: str, calls: int, handlers: dict[str, Handler], user_id: str) -> None:
+    """Print the SQL of one request per handler, then the app's profile over `calls`."""
+    make_event = _events(route, user_id)
+    for handler in handlers.values():
+        handler(make_event(), lambda_context())  # connections open, caches warm
+    for name, handler in handlers.items():
+        with recorded_sql() as sent:
+            handler(make_event(), lambda_context())
+        waits = sum(1 for line in sent if line.endswith("server"))
+        print(f"\n{name}: {waits} round trips for one {route}")
+        print("\n".join(f"  {line}" for line in sent))
+    app = handlers["app"]
+    events = [make_event() for _ in range(calls)]
+    started = time.perf_counter()
+    with profiled_threads() as profilers:
+        for event in events:
+            app(event, lambda_context())
+    elapsed_us = (time.perf_counter() - started) / calls * 1e6
+    stats = pstats.Stats(*profilers)
+    print(
+        f"\napp: {calls} x {route}, {elapsed_us:,.0f} us each under the profiler, "
+        f"{len(profilers) - 1} threads started; busy self time by package "
+        "(all threads, waits for another thread left out):"
+    )
+    for name, share in by_package(stats)[:15]:
+        print(f"  {share:6.1%}  {name}")
+    print("\napp: top functions by self time (all threads)")
+    stats.sort_stats("tottime").print_stats(25)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Set up a profiling database, profile one route, drop the database."""
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser.add_argument(
+        "--route", choices=("get_user", "list_users", "create_user"), default="get_user"
+    )
+    parser.add_argument("--calls", type=int, default=300)
+    arguments = parser.parse_args(argv)
+    for name, value in AWS_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    with database.bench_server() as server_url:
+        url = database.recreate_database(server_url, DATABASE_NAME)
+        try:
+            database.migrate_and_bootstrap(url, email=ADMIN_EMAIL, subject=ADMIN_SUBJECT)
+            database.seed_users(url, SEED_USERS, prefix="seed")
+            user_id = database.user_id_by_email(url, TARGET_EMAIL)
+            from bench.raw_handler import close_connection
+            from bench.raw_handler import handler as raw_handler
+            from lambda_app.db import dispose_engine
+            from lambda_app.handler import handler as app_handler
+
+            try:
+                handlers: dict[str, Handler] = {"app": app_handler, "raw": raw_handler}
+                profile(arguments.route, arguments.calls, handlers, user_id)
+            finally:
+                close_connection()
+                dispose_engine()
+        finally:
+            database.drop_database(server_url, DATABASE_NAME)
+
+
+if __name__ == "__main__":
+    main()
