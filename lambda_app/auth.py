@@ -61,6 +61,9 @@ def principal_from_bearer(authorization: str | None, settings: Settings) -> Prin
 
 def _principal(claims: Mapping[str, Any]) -> Principal:
     email = claims.get("email")
+    # Cognito says whether the address was verified; an unverified one is not the caller's yet.
+    if str(claims.get("email_verified", "true")).lower() != "true":
+        email = None
     return Principal(
         subject=str(claims["sub"]),
         email=str(email).strip().lower() if email else None,

@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     db_pool_recycle: int = Field(
         default=600, gt=0, description="Seconds before a pooled connection is replaced."
     )
+    db_pool_size: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Pooled connections; 1 on Lambda.",
+    )
+    db_max_overflow: int = Field(
+        default=0, ge=0, le=100, description="Extra connections beyond the pool under load."
+    )
     db_credentials_max_age: int = Field(
         default=300, ge=0, description="Seconds a secret's credentials are cached."
     )
@@ -76,6 +85,12 @@ class Settings(BaseSettings):
     )
     auth_leeway_seconds: int = Field(
         default=30, ge=0, le=300, description="Clock skew allowed on `exp`, `nbf` and `iat`."
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024, gt=0, description="Largest request body accepted; larger is 413."
+    )
+    metrics_namespace: str = Field(
+        default="UsersService", description="CloudWatch namespace of the Lambda metrics."
     )
     api_docs: bool = Field(default=True, description="Serve /docs and /openapi.json.")
 

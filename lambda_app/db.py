@@ -73,9 +73,13 @@ def create_engine_from_settings(
     connect_args["ssl_context"] = ssl.create_default_context() if use_ssl else False
 
     pool_args: dict[str, Any] = (
-        # One Lambda container serves one request at a time: one connection is enough,
-        # and the RDS Proxy shares it across containers.
-        {"pool_size": 1, "max_overflow": 0, "pool_timeout": settings.db_connect_timeout}
+        # A Lambda container serves one request at a time: one connection (the default)
+        # is enough, and the RDS Proxy shares it across containers.
+        {
+            "pool_size": settings.db_pool_size,
+            "max_overflow": settings.db_max_overflow,
+            "pool_timeout": settings.db_connect_timeout,
+        }
         if pooled
         else {"poolclass": NullPool}
     )

@@ -44,9 +44,12 @@ SessionDep = Annotated[Session, Depends(get_session)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_caller(principal: PrincipalDep, session: SessionDep) -> User | None:
+def get_caller(principal: PrincipalDep, session: SessionDep, request: Request) -> User | None:
     """Return the caller's user record, or None when they have not registered."""
-    return crud.find_user_by_subject(session, subject=principal.subject)
+    caller = crud.find_user_by_subject(session, subject=principal.subject)
+    if caller is not None:
+        request.state.user_id = str(caller.id)  # for the request log line
+    return caller
 
 
 CallerDep = Annotated[User | None, Depends(get_caller)]

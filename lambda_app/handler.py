@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-import logging
-from typing import cast
+from typing import Any, cast
 
 from mangum import Mangum
 from mangum.types import ASGI
 
 from lambda_app.config import get_settings
 from lambda_app.main import create_app, serve_under
+from lambda_app.middleware.request_log import COLD_START
+from lambda_app.utils.json_logs import configure_logging
 
 # Per-container setup: runs once at init (and before a SnapStart snapshot), not per request.
 settings = get_settings()
-logging.getLogger().setLevel(settings.log_level)
+configure_logging(settings.log_level)
 app = create_app()
 # Mangum keeps the stage prefix in the path; the app strips it as its root path, which
 # also makes /docs point at {stage}/openapi.json.
-handler = Mangum(cast(ASGI, serve_under(app, settings.api_base_path)), lifespan="off")
+asgi_handler = Mangum(cast(ASGI, serve_under(app, settings.api_base_path)), lifespan="off")
+_first_invocation = True
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Serve one API Gateway event; the first one in a container is flagged as a cold start."""
+    global _first_invocation
+    cold_start, _first_invocation = _first_invocation, False
+    token = COLD_START.set(cold_start)
+    try:
+        return asgi_handler(event, context)
+    finally:
+        COLD_START.reset(token)

@@ -8,8 +8,11 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lambda_app.config import get_settings
+from lambda_app.middleware.request_body import RequestBodyMiddleware
+from lambda_app.middleware.request_log import RequestLogMiddleware
 from lambda_app.problems import add_problem_handlers
 from lambda_app.routers import avatars, health, users
+from lambda_app.utils.json_logs import install_request_id_stamp
 
 API_VERSION = "1.0.0"
 DOCS_OFF: dict[str, Any] = {"docs_url": None, "redoc_url": None, "openapi_url": None}
@@ -17,7 +20,9 @@ DOCS_OFF: dict[str, Any] = {"docs_url": None, "redoc_url": None, "openapi_url": 
 
 def create_app() -> FastAPI:
     """Return the users service app."""
-    docs_urls = {} if get_settings().api_docs else DOCS_OFF
+    install_request_id_stamp()
+    settings = get_settings()
+    docs_urls = {} if settings.api_docs else DOCS_OFF
     app = FastAPI(
         title="Users service",
         version=API_VERSION,
@@ -25,6 +30,9 @@ def create_app() -> FastAPI:
         **docs_urls,
     )
     add_problem_handlers(app)
+    # Added last runs first: every request is logged, even one refused for its body.
+    app.add_middleware(RequestBodyMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(avatars.router)

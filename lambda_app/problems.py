@@ -111,7 +111,17 @@ async def _database_error(request: Request, error: Exception) -> ProblemResponse
 
 
 async def _unexpected_error(request: Request, error: Exception) -> ProblemResponse:
-    logger.error("Unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    log_unexpected_error(request.method, request.url.path, error)
+    return internal_error_response()
+
+
+def log_unexpected_error(method: str, path: str, error: BaseException) -> None:
+    """Log an error the service did not expect, once, with its traceback."""
+    logger.error("Unhandled error on %s %s", method, path, exc_info=error)
+
+
+def internal_error_response() -> ProblemResponse:
+    """The 500 answer: no exception text, no traceback."""
     return problem_response(500, "The service failed to answer; the error has been logged.")
 
 
@@ -121,4 +131,5 @@ def add_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    # Anything else is caught, logged and answered by the request log middleware, which
+    # still knows the request id.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +36,7 @@ from lambda_app.config import get_settings  # noqa: E402
 from lambda_app.db import dispose_engine  # noqa: E402
 from lambda_app.external_services.aws import reset_s3_client  # noqa: E402
 from lambda_app.main import create_app  # noqa: E402
+from lambda_app.utils.json_logs import APP_LOGGER, JsonFormatter  # noqa: E402
 from local.dev_auth import new_private_key_pem, public_key_pem, sign_token  # noqa: E402
 from local.embedded_postgres import EmbeddedPostgres  # noqa: E402
 
@@ -72,6 +76,47 @@ def bearer(subject: str = ADMIN_SUBJECT, email: str | None = None, **claims: Any
     return {"Authorization": f"Bearer {token_for(subject, email, **claims)}"}
 
 
+# Values that must never appear in a log line, whatever the test did.
+SECRET_VALUES = ("first-password", "second-password", "hunter2", "certainly-wrong")
+SECRET_PATTERNS = (
+    re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*"),
+    re.compile(r"(?i)x-amz-signature[=\"':\s]+[0-9a-f]{16}"),
+    re.compile(r"(?i)AUTH_PUBLIC_KEY_PEM|BEGIN (RSA )?PRIVATE KEY"),
+)
+
+
+class _LogCapture(logging.Handler):
+    """Keep every formatted log line of the run."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def logs_hold_no_secrets() -> Iterator[_LogCapture]:
+    """Capture the logs of the whole run; at the end, no line may hold a token or secret."""
+    capture = _LogCapture()
+    loggers = [logging.getLogger(), logging.getLogger(APP_LOGGER)]
+    for logger in loggers:
+        logger.addHandler(capture)
+    yield capture
+    for logger in loggers:
+        logger.removeHandler(capture)
+    leaks = [
+        line
+        for line in capture.lines
+        if any(value in line for value in SECRET_VALUES)
+        or any(pattern.search(line) for pattern in SECRET_PATTERNS)
+    ]
+    assert capture.lines, "no log line was captured: the check would prove nothing"
+    assert not leaks, f"{len(leaks)} log lines hold secrets, e.g. {leaks[0][:300]}"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs PostgreSQL, so CI can rerun them on another server."""
     for item in items:
@@ -86,11 +131,14 @@ def postgres_server_url() -> Iterator[str]:
     if given:
         yield make_url(given).set(drivername="postgresql+pg8000").render_as_string(False)
         return
-    server = EmbeddedPostgres(ROOT / ".local" / "test-postgres").start()
+    # A data folder per test run: runs side by side never stop each other's server.
+    data_dir = ROOT / ".local" / "test-postgres" / str(os.getpid())
+    server = EmbeddedPostgres(data_dir).start()
     try:
         yield server.url
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

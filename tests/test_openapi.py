@@ -11,16 +11,17 @@ from lambda_app.main import create_app
 
 # The contract: every status each operation may answer with.
 AUTH = {"401", "403"}
+BODY = {"413", "415"}
 CONTRACT = {
     ("get", "/health"): {"200", "503"},
     ("get", "/users/me"): {"200", "401", "404", "503"},
-    ("post", "/users/me"): {"201", "401", "409", "422", "503"},
-    ("post", "/users"): {"201", "409", "422", "503"} | AUTH,
+    ("post", "/users/me"): {"201", "401", "409", "422", "503"} | BODY,
+    ("post", "/users"): {"201", "409", "422", "503"} | AUTH | BODY,
     ("get", "/users"): {"200", "422", "503"} | AUTH,
     ("get", "/users/{user_id}"): {"200", "404", "422", "503"} | AUTH,
-    ("patch", "/users/{user_id}"): {"200", "404", "409", "422", "503"} | AUTH,
+    ("patch", "/users/{user_id}"): {"200", "404", "409", "422", "503"} | AUTH | BODY,
     ("delete", "/users/{user_id}"): {"204", "404", "422", "502", "503"} | AUTH,
-    ("post", "/users/{user_id}/avatar"): {"201", "404", "422", "502", "503"} | AUTH,
+    ("post", "/users/{user_id}/avatar"): {"201", "404", "422", "502", "503"} | AUTH | BODY,
     ("get", "/users/{user_id}/avatar"): {"200", "404", "422", "502", "503"} | AUTH,
     ("delete", "/users/{user_id}/avatar"): {"204", "404", "422", "502", "503"} | AUTH,
 }

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/users/{user_id}/avatar", tags=["avatars"])
     status_code=status.HTTP_201_CREATED,
     response_model=AvatarUpload,
     summary="Start an avatar upload",
-    responses=problem_responses(401, 403, 404, 422, 502, 503),
+    responses=problem_responses(401, 403, 404, 413, 415, 422, 502, 503),
 )
 def create_avatar_upload(
     user_id: UserId, body: AvatarUploadRequest, caller: CallerDep, session: SessionDep

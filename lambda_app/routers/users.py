@@ -17,7 +17,7 @@ from lambda_app.external_services import aws
 from lambda_app.models.user import User
 from lambda_app.permissions import Action, authorize
 from lambda_app.problems import problem_responses
-from lambda_app.schemas.users import UserCreate, UserPage, UserRead, UserUpdate
+from lambda_app.schemas.users import Email, UserCreate, UserPage, UserRead, UserUpdate
 from lambda_app.utils.user_type_enum import UserType
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -47,7 +47,7 @@ def read_me(caller: CallerDep) -> User:
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
     summary="Register myself",
-    responses=problem_responses(401, 409, 422, 503),
+    responses=problem_responses(401, 409, 413, 415, 422, 503),
 )
 def register_me(
     principal: PrincipalDep,
@@ -77,7 +77,7 @@ def register_me(
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
     summary="Create a user",
-    responses=problem_responses(401, 403, 409, 422, 503),
+    responses=problem_responses(401, 403, 409, 413, 415, 422, 503),
 )
 def create_user(
     body: UserCreate, caller: CallerDep, session: SessionDep, request: Request, response: Response
@@ -103,13 +103,12 @@ def list_users(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Users to skip.")] = 0,
     user_type: Annotated[UserType | None, Query(description="Only users of this type.")] = None,
-    email: Annotated[str | None, Query(max_length=320, description="Exact email.")] = None,
+    email: Annotated[Email | None, Query(description="Exact email, in any letter case.")] = None,
 ) -> UserPage:
     """List users ordered by creation time, then id, with the total matching the filters."""
     authorize(caller, Action.LIST)
-    wanted_email = email.strip().lower() if email is not None else None
     users, total = crud.list_users(
-        session, limit=limit, offset=offset, user_type=user_type, email=wanted_email
+        session, limit=limit, offset=offset, user_type=user_type, email=email
     )
     items = [UserRead.model_validate(user) for user in users]
     return UserPage(items=items, total=total, limit=limit, offset=offset)
@@ -131,7 +130,7 @@ def read_user(user_id: UserId, caller: CallerDep, session: SessionDep) -> User:
     "/{user_id}",
     response_model=UserRead,
     summary="Update a user",
-    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    responses=problem_responses(401, 403, 404, 409, 413, 415, 422, 503),
 )
 def update_user(user_id: UserId, body: UserUpdate, caller: CallerDep, session: SessionDep) -> User:
     """Change any of email, full name and user type (admins only); `updated_at` advances."""

@@ -216,6 +216,18 @@ def test_registering_an_email_that_exists_is_409(client: Any, people: dict[str, 
     assert response.status_code == 409
 
 
+@pytest.mark.parametrize("verified", [False, "false"])
+def test_registering_with_an_unverified_email_is_422(
+    client: Any, admin: dict[str, Any], verified: Any
+) -> None:
+    headers = bearer("unverified", "someone@example.com", email_verified=verified)
+
+    response = client.post("/users/me", headers=headers)
+
+    assert response.status_code == 422
+    assert client.get("/users/me", headers=headers).status_code == 404
+
+
 def test_registering_without_an_email_claim_is_422(client: Any, admin: dict[str, Any]) -> None:
     response = client.post("/users/me", headers=bearer("no-email-subject"))
 

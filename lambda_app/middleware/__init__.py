@@ -1,0 +1,1 @@
+"""ASGI middleware around the app: request logging and request body checks."""

@@ -1,0 +1,144 @@
+"""What operators see: one JSON line per request, the request id, errors once, Lambda metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lambda_app.main import create_app
+from lambda_app.utils.json_logs import APP_LOGGER, JsonFormatter
+from tests.test_handler import lambda_context, load_event, reload_handler
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def json_lines(self, logger_name: str) -> list[dict[str, Any]]:
+        formatter = JsonFormatter()
+        return [
+            json.loads(formatter.format(record))
+            for record in self.records
+            if record.name == logger_name
+        ]
+
+
+@pytest.fixture
+def app_logs() -> Iterator[_Records]:
+    handler = _Records()
+    logger = logging.getLogger(APP_LOGGER)
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_each_request_is_one_json_line_with_its_id(
+    client: TestClient, admin: dict[str, Any], app_logs: _Records
+) -> None:
+    response = client.get(f"/users/{admin['id']}")
+
+    lines = app_logs.json_lines("lambda_app.requests")
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["request_id"] == response.headers["x-request-id"]
+    assert len(response.headers["x-request-id"]) == 32
+    assert (line["method"], line["route"], line["status"]) == ("GET", "/users/{user_id}", 200)
+    assert line["user_id"] == admin["id"]
+    assert line["duration_ms"] >= 0
+    assert line["level"] == "INFO"
+
+
+def test_a_well_formed_client_request_id_is_kept(client: TestClient, app_logs: _Records) -> None:
+    response = client.get("/health", headers={"x-request-id": "client-1234-abcd"})
+
+    assert response.headers["x-request-id"] == "client-1234-abcd"
+    assert app_logs.json_lines("lambda_app.requests")[0]["request_id"] == "client-1234-abcd"
+
+
+@pytest.mark.parametrize("supplied", ["short", "has space in it", "x" * 200, "a\tb-c-d-e-f"])
+def test_a_malformed_client_request_id_is_replaced(client: TestClient, supplied: str) -> None:
+    response = client.get("/health", headers={"x-request-id": supplied})
+
+    assert response.headers["x-request-id"] != supplied
+
+
+def test_refused_requests_are_logged_too(client: TestClient, app_logs: _Records) -> None:
+    client.headers.pop("Authorization")
+
+    client.get("/users")
+    client.post("/users", content=b"x" * 70_000, headers={"content-type": "application/json"})
+
+    statuses = [line["status"] for line in app_logs.json_lines("lambda_app.requests")]
+    assert statuses == [401, 413]
+
+
+def test_an_error_is_logged_once_with_the_request_id(app_logs: _Records) -> None:
+    app = create_app()
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("it broke")
+
+    response = TestClient(app, raise_server_exceptions=False).get("/boom")
+
+    errors = [record for record in app_logs.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    line = json.loads(JsonFormatter().format(errors[0]))
+    assert line["request_id"] == response.headers["x-request-id"]
+    assert "RuntimeError: it broke" in line["exception"]
+    assert "it broke" not in response.text
+
+
+def test_secrets_in_messages_are_masked_in_log_lines() -> None:
+    record = logging.makeLogRecord(
+        {
+            "name": "lambda_app.test",
+            "levelno": logging.ERROR,
+            "levelname": "ERROR",
+            "msg": "connect to postgresql://app:s3cr3t@db/users with Bearer abc.def-ghi",
+        }
+    )
+
+    line = JsonFormatter().format(record)
+
+    assert "s3cr3t" not in line
+    assert "abc.def-ghi" not in line
+    assert "postgresql://app:***@db/users" in line
+
+
+# --- on Lambda
+
+
+def test_lambda_requests_log_the_lambda_ids_cold_start_and_metrics(
+    admin: dict[str, Any], s3: Any, app_logs: _Records, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = reload_handler()
+    event = load_event("http_api_list_users_query.json")
+
+    first = module.handler(event, lambda_context())
+    second = module.handler(event, lambda_context())
+
+    lines = app_logs.json_lines("lambda_app.requests")
+    assert [line["cold_start"] for line in lines] == [True, False]
+    assert lines[0]["request_id"] == lambda_context().aws_request_id
+    assert lines[0]["apigw_request_id"] == event["requestContext"]["requestId"]
+    assert lines[0]["route"] == "/users"
+    assert first["headers"]["x-request-id"] == second["headers"]["x-request-id"]
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    requests = [m for m in metrics if "Requests" in m]
+    assert [(m["route"], m["status_class"]) for m in requests] == [("/users", "2xx")] * 2
+    assert sum("ColdStart" in m for m in metrics) == 1
+    namespaces = {m["_aws"]["CloudWatchMetrics"][0]["Namespace"] for m in metrics}
+    assert namespaces == {"UsersService"}
