@@ -1,4 +1,4 @@
-"""Run every benchmark against one bench database and report: `python -m bench`."""
+"""Run every benchmark on the bench server and report: `python -m bench`."""
 
 from __future__ import annotations
 
@@ -45,6 +45,18 @@ class Plan:
         """The plan as recorded in results.json."""
         return dict(vars(self))
 
+
+METHOD = {
+    "figures": "median with p10/p90 (suffixes _p10, _p90) over _samples samples",
+    "warm": "in-process Lambda calls (event, context); app and raw alternate every call, "
+    "who goes first alternating too; fresh event per call; GC on; the app's stdout "
+    "(JSON logs, metrics) goes to .local/bench-app.log",
+    "cold_start": "python -m bench.cold_child per sample, kinds rotated per round, one unmeasured "
+    "start each first (byte code caches); CLOCK_MONOTONIC (system-wide on Linux) read by "
+    "the parent just before the spawn and by the child once the first response is built",
+    "list_scaling": "one database per size, ANALYZEd after loading; the database switches every "
+    "25 calls (5 untimed after each switch), app and raw interleaved within",
+}
 
 FULL = Plan(1500, 600, 800, 400, 100, 20)
 QUICK = Plan(60, 40, 40, 30, 10, 3)
@@ -152,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     results["bundle_mb"] = bundle.measure()
     results["machine"] = machine.describe(postgres_version, server_source)
     results["plan"] = plan.as_json()
+    results["method"] = METHOD
     results["targets"] = report.check_targets(results)
     results["wall_time_s"] = round(time.monotonic() - started, 1)
     report.write(results, arguments.output)
