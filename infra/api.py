@@ -1,7 +1,8 @@
 """API: the FastAPI function (SnapStart, served through an alias) behind an HTTP API.
 
 Every route needs a Cognito JWT (the API's default authorizer) except the public ones:
-``GET /health`` always, ``GET /docs`` and ``GET /openapi.json`` in dev.
+``GET /health`` always, ``GET /docs`` and ``GET /openapi.json`` in dev, and CORS
+preflights (``OPTIONS /{proxy+}``), which browsers send without a token.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from constructs import Construct
 from infra.auth import Auth
 from infra.database import Database
 from infra.functions import (
-    application_log_level,
     database_environment,
     function_log_group,
+    metrics_safe_log_level,
     python_runtime,
 )
 from infra.network import Network
@@ -35,6 +36,21 @@ API_HANDLER = "lambda_app.handler.handler"
 ALIAS_NAME = "live"
 HEALTH_PATH = "/health"
 DOCS_PATHS = ("/docs", "/openapi.json")
+# An explicit OPTIONS route outranks $default, so preflights skip its JWT authorizer.
+PREFLIGHT_PATH = "/{proxy+}"
+# Powertools' "service" dimension of every metric the app writes.
+METRICS_SERVICE_NAME = "users-api"
+CORS_METHODS = (
+    apigwv2.CorsHttpMethod.GET,
+    apigwv2.CorsHttpMethod.POST,
+    apigwv2.CorsHttpMethod.PATCH,
+    apigwv2.CorsHttpMethod.DELETE,
+    apigwv2.CorsHttpMethod.OPTIONS,
+)
+CORS_ALLOWED_HEADERS = ("authorization", "content-type")
+# Read by browser clients: the request id to quote in a report, a created user's URL.
+CORS_EXPOSED_HEADERS = ("x-request-id", "location")
+CORS_MAX_AGE = Duration.hours(1)
 # Context variables HTTP APIs support; requestId is mandatory for access logs.
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -68,6 +84,18 @@ class JsonAccessLogs:
     @property
     def format(self) -> apigateway.AccessLogFormat:
         return apigateway.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FORMAT))
+
+
+def cors_options(settings: Settings) -> apigwv2.CorsPreflightOptions:
+    """Browser origins the bucket also allows; bearer tokens, so no credentials (cookies)."""
+    return apigwv2.CorsPreflightOptions(
+        allow_origins=list(settings.allowed_origins),
+        allow_methods=list(CORS_METHODS),
+        allow_headers=list(CORS_ALLOWED_HEADERS),
+        expose_headers=list(CORS_EXPOSED_HEADERS),
+        allow_credentials=False,
+        max_age=CORS_MAX_AGE,
+    )
 
 
 class Api(Construct):
@@ -111,12 +139,14 @@ class Api(Construct):
                 "AVATAR_MAX_BYTES": str(settings.avatar_max_bytes),
                 "PRESIGN_EXPIRES_SECONDS": str(settings.presign_expires_seconds),
                 "API_DOCS": str(settings.api_docs).lower(),
+                "METRICS_NAMESPACE": settings.metrics_namespace,
+                "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE_NAME,
             },
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
             reserved_concurrent_executions=settings.reserved_concurrency,
             log_group=function_log_group(self, "FunctionLogs", settings),
             logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=application_log_level(settings.log_level),
+            application_log_level_v2=metrics_safe_log_level(settings.log_level),
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
         )
         self.alias = lambda_.Alias(
@@ -147,6 +177,7 @@ class Api(Construct):
             # $default, and so every path without a public route below, needs a valid JWT.
             default_integration=integration,
             default_authorizer=self.authorizer,
+            cors_preflight=cors_options(settings),
         )
         public_paths = [HEALTH_PATH, *(DOCS_PATHS if settings.api_docs else ())]
         self.public_routes: dict[str, apigwv2.HttpRoute] = {}
@@ -158,6 +189,14 @@ class Api(Construct):
                 authorizer=apigwv2.HttpNoneAuthorizer(),
             )
             self.public_routes[path] = route
+        # With CORS configured API Gateway answers preflights itself, but only once a
+        # route without an authorizer matches: $default would demand a token first.
+        (self.preflight_route,) = self.http_api.add_routes(
+            path=PREFLIGHT_PATH,
+            methods=[apigwv2.HttpMethod.OPTIONS],
+            integration=integration,
+            authorizer=apigwv2.HttpNoneAuthorizer(),
+        )
         access_logs = logs.LogGroup(
             self,
             "AccessLogs",

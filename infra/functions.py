@@ -27,6 +27,18 @@ def application_log_level(log_level: str) -> lambda_.ApplicationLogLevel:
     return lambda_.ApplicationLogLevel[name]
 
 
+def metrics_safe_log_level(log_level: str) -> lambda_.ApplicationLogLevel:
+    """Lambda's log filter for a function that writes EMF metrics: never above INFO.
+
+    EMF lines carry no "level" key, so Lambda files them as INFO; a WARN or ERROR filter
+    would drop them, and the metrics with them. The app's LOG_LEVEL still filters its
+    own log lines, so the filter only needs to let through what the app writes.
+    """
+    level = application_log_level(log_level)
+    verbose = (lambda_.ApplicationLogLevel.TRACE, lambda_.ApplicationLogLevel.DEBUG)
+    return level if level in verbose else lambda_.ApplicationLogLevel.INFO
+
+
 def function_log_group(scope: Construct, construct_id: str, settings: Settings) -> logs.LogGroup:
     return logs.LogGroup(
         scope,

@@ -102,6 +102,13 @@ def apply_nag_checks(app: App, stack: UsersServiceStack, settings: Settings) -> 
                 else "the API description, served in the dev stage only; it holds no data."
             ),
         )
+    _acknowledge(
+        stack.api.preflight_route,
+        "AwsSolutions-APIG4",
+        "OPTIONS is the CORS preflight, which browsers send without credentials; with a "
+        "token required here (the $default route's authorizer) no browser could call the "
+        "API. API Gateway answers preflights from the CORS configuration.",
+    )
     user_pool = stack.auth.user_pool
     _acknowledge(
         user_pool,

@@ -50,6 +50,7 @@ class Settings:
     avatar_max_bytes: int
     presign_expires_seconds: int
     self_sign_up: bool
+    alarm_email: str | None
 
     @property
     def is_prod(self) -> bool:
@@ -73,6 +74,11 @@ class Settings:
     def prefix(self) -> str:
         """Prefix of physical names, so stages can share an account."""
         return f"users-{self.stage}"
+
+    @property
+    def metrics_namespace(self) -> str:
+        """CloudWatch namespace of the app's own metrics: one per stage, like the stack."""
+        return f"UsersService-{self.stage}"
 
     @classmethod
     def from_context(cls, node: Node) -> Settings:
@@ -106,6 +112,7 @@ class Settings:
             avatar_max_bytes=_int(node, "avatarMaxBytes", 5 * 1024 * 1024),
             presign_expires_seconds=_int(node, "presignExpiresSeconds", 900),
             self_sign_up=_bool(node, "selfSignUp", default=False),
+            alarm_email=_email(node.try_get_context("alarmEmail")),
         )
 
 
@@ -133,3 +140,14 @@ def _origins(value: Any) -> tuple[str, ...]:
         return DEFAULT_ALLOWED_ORIGINS
     items = value if isinstance(value, list) else str(value).split(",")
     return tuple(origin.strip() for origin in items if origin.strip())
+
+
+def _email(value: Any) -> str | None:
+    """An address for alarm notifications, or None; only a rough check, SNS confirms it."""
+    if value in (None, ""):
+        return None
+    address = str(value).strip()
+    local, _, domain = address.partition("@")
+    if not local or "." not in domain or any(c.isspace() for c in address):
+        raise ValueError(f"context 'alarmEmail' must be an email address, not {address!r}")
+    return address

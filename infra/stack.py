@@ -6,6 +6,7 @@ browser -> HTTP API (JWT authorizer; public GET /health) -> API function (alias 
                                     -> S3 bucket (users/*) via the gateway endpoint
                                     -> Secrets Manager via the interface endpoint
 deploy  -> trigger -> migration function -> RDS Proxy -> RDS PostgreSQL
+CloudWatch alarms (function errors and throttles, HTTP API 5xx) -> SNS topic (-> email)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from infra.bundling import PROJECT_ROOT, LocalBundler, fingerprint
 from infra.database import Database
 from infra.functions import python_runtime
 from infra.migrations import Migrations
+from infra.monitoring import Monitoring
 from infra.network import Network
 from infra.settings import Settings
 from infra.storage import Storage
@@ -82,6 +84,7 @@ class UsersServiceStack(Stack):
             database=self.database,
             settings=settings,
         )
+        self.monitoring = Monitoring(self, "Monitoring", api=self.api, settings=settings)
 
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
         CfnOutput(
@@ -111,4 +114,10 @@ class UsersServiceStack(Stack):
             "IssuerUrl",
             value=self.auth.issuer_url,
             description="The iss claim of accepted tokens",
+        )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.monitoring.topic.topic_arn,
+            description="SNS topic the alarms notify; subscribe more endpoints here",
         )

@@ -29,6 +29,7 @@ from infra.bundling import PROJECT_ROOT  # noqa: E402
 from infra.stack import UsersServiceStack  # noqa: E402
 
 TEST_ORIGINS = "https://app.example.com,https://admin.example.com"
+ALARM_EMAIL = "oncall@example.com"
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -71,10 +72,15 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The prod stage with reserved concurrency; bundling skipped (the asset is the same)."""
+    """prod with reserved concurrency, an alarm email and a quieter log level.
+
+    Bundling is skipped (the asset is the same as dev's).
+    """
     return synthesize(
         tmp_path_factory.mktemp("cdk-prod"),
         stage="prod",
         reservedConcurrency="20",
+        alarmEmail=ALARM_EMAIL,
+        logLevel="WARNING",
         **{"aws:cdk:bundling-stacks": []},
     )

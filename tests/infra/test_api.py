@@ -57,6 +57,8 @@ def test_function_environment_holds_only_non_secret_settings(dev: Synthesized) -
         "AVATAR_MAX_BYTES",
         "PRESIGN_EXPIRES_SECONDS",
         "API_DOCS",
+        "METRICS_NAMESPACE",
+        "POWERTOOLS_SERVICE_NAME",
     }
     assert variables["DB_HOST"] == {
         "Fn::GetAtt": [dev.logical_id(dev.stack.database.proxy), "Endpoint"]
@@ -67,6 +69,25 @@ def test_function_environment_holds_only_non_secret_settings(dev: Synthesized) -
     assert variables["DB_SSL"] == "true"
     assert variables["API_DOCS"] == "true"
     assert "AWS_REGION" not in variables
+
+
+def test_function_writes_metrics_to_a_namespace_per_stage(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    for synth, namespace in ((dev, "UsersService-dev"), (prod, "UsersService-prod")):
+        variables = _function(synth)["Environment"]["Variables"]
+        assert variables["METRICS_NAMESPACE"] == namespace
+        assert variables["POWERTOOLS_SERVICE_NAME"] == "users-api"
+
+
+def test_function_needs_no_permission_to_publish_metrics(dev: Synthesized) -> None:
+    # EMF metrics are log lines; CloudWatch Logs extracts them, no PutMetricData call.
+    actions = {
+        str(action)
+        for statement in _policy_statements(dev, dev.stack.api.function)
+        for action in _list(statement["Action"])
+    }
+    assert not any(action.startswith("cloudwatch:") for action in actions)
 
 
 def test_prod_turns_the_api_docs_off(prod: Synthesized) -> None:
@@ -80,6 +101,14 @@ def test_function_logs_json_to_a_log_group_with_retention(dev: Synthesized) -> N
     log_group_id = logging["LogGroup"]["Ref"]
     log_group = dev.template.to_json()["Resources"][log_group_id]
     assert log_group["Properties"]["RetentionInDays"] == 7
+
+
+def test_lambda_log_filter_never_drops_the_metric_lines(prod: Synthesized) -> None:
+    # prod runs with logLevel=WARNING: the app filters its own logs, while Lambda keeps
+    # INFO, the level it gives EMF lines (they carry no "level" of their own).
+    variables = _function(prod)["Environment"]["Variables"]
+    assert variables["LOG_LEVEL"] == "WARNING"
+    assert _function(prod)["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
 
 
 def test_prod_sets_reserved_concurrency_from_context(prod: Synthesized) -> None:
@@ -177,9 +206,10 @@ def test_the_authorizer_checks_cognito_tokens_of_the_app_client(dev: Synthesized
 def test_default_route_and_every_non_public_route_need_a_jwt(
     dev: Synthesized, prod: Synthesized
 ) -> None:
+    preflight = "OPTIONS /{proxy+}"
     for synth, public in (
-        (dev, {"GET /health", "GET /docs", "GET /openapi.json"}),
-        (prod, {"GET /health"}),
+        (dev, {"GET /health", "GET /docs", "GET /openapi.json", preflight}),
+        (prod, {"GET /health", preflight}),
     ):
         routes = _routes(synth)
         assert "$default" in routes
@@ -229,7 +259,47 @@ def test_only_this_api_may_invoke_the_alias(dev: Synthesized) -> None:
         ]
         suffixes.add(parts[8])
     # Stage and method wildcards, within this API: $default needs any path.
-    assert suffixes == {"/*/*", "/*/*/health", "/*/*/docs", "/*/*/openapi.json"}
+    assert suffixes == {
+        "/*/*",
+        "/*/*/health",
+        "/*/*/docs",
+        "/*/*/openapi.json",
+        "/*/*/{proxy+}",
+    }
+
+
+def _cors(synth: Synthesized) -> dict[str, Any]:
+    (api,) = synth.resources("AWS::ApiGatewayV2::Api").values()
+    cors: dict[str, Any] = api["Properties"]["CorsConfiguration"]
+    return cors
+
+
+def test_cors_lets_the_allowed_origins_call_the_api_with_a_bearer_token(
+    dev: Synthesized,
+) -> None:
+    assert _cors(dev) == {
+        "AllowOrigins": ["https://app.example.com", "https://admin.example.com"],
+        "AllowMethods": ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        "AllowHeaders": ["authorization", "content-type"],
+        "ExposeHeaders": ["x-request-id", "location"],
+        "AllowCredentials": False,
+        "MaxAge": 3600,
+    }
+
+
+def test_api_and_bucket_allow_the_same_origins(dev: Synthesized, prod: Synthesized) -> None:
+    for synth in (dev, prod):
+        (bucket,) = synth.resources("AWS::S3::Bucket").values()
+        (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+        assert _cors(synth)["AllowOrigins"] == rule["AllowedOrigins"]
+
+
+def test_cors_preflights_match_a_route_without_the_authorizer(dev: Synthesized) -> None:
+    # $default (JWT) catches every method, OPTIONS included; this route outranks it, so a
+    # browser's token-less preflight reaches API Gateway's CORS answer instead of a 401.
+    route = _routes(dev)["OPTIONS /{proxy+}"]
+    assert route["AuthorizationType"] == "NONE"
+    assert "AuthorizerId" not in route
 
 
 def test_default_stage_throttles_and_writes_json_access_logs(dev: Synthesized) -> None:

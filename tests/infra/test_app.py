@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import App
 
 from infra.bundling import PROJECT_ROOT
-from infra.functions import application_log_level
+from infra.functions import application_log_level, metrics_safe_log_level
 from infra.settings import DEFAULT_ALLOWED_ORIGINS, Settings
 from tests.infra.conftest import cdk_json_context
 
@@ -43,6 +43,8 @@ def test_settings_defaults_for_dev() -> None:
     assert settings.db_multi_az is False
     assert settings.self_sign_up is False
     assert settings.api_docs is True
+    assert settings.alarm_email is None
+    assert settings.metrics_namespace == "UsersService-dev"
 
 
 def test_settings_read_strings_from_the_command_line() -> None:
@@ -52,6 +54,7 @@ def test_settings_read_strings_from_the_command_line() -> None:
             "allowedOrigins": "https://a.example, https://b.example",
             "reservedConcurrency": "50",
             "dbMultiAz": "false",
+            "alarmEmail": " oncall@example.com ",
         }
     )
     settings = Settings.from_context(app.node)
@@ -60,11 +63,19 @@ def test_settings_read_strings_from_the_command_line() -> None:
     assert settings.db_multi_az is False
     assert settings.backup_retention_days == 7
     assert settings.api_docs is False
+    assert settings.alarm_email == "oncall@example.com"
+    assert settings.metrics_namespace == "UsersService-prod"
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("stage", "staging"), ("pythonVersion", "3.11"), ("logRetentionDays", "8")],
+    [
+        ("stage", "staging"),
+        ("pythonVersion", "3.11"),
+        ("logRetentionDays", "8"),
+        ("alarmEmail", "oncall"),
+        ("alarmEmail", "on call@example.com"),
+    ],
 )
 def test_settings_reject_unknown_values(key: str, value: str) -> None:
     with pytest.raises(ValueError, match=key):
@@ -76,3 +87,12 @@ def test_settings_reject_unknown_values(key: str, value: str) -> None:
 )
 def test_lambda_log_filter_follows_the_app_log_level(log_level: str, expected: str) -> None:
     assert application_log_level(log_level).value == expected
+
+
+@pytest.mark.parametrize(
+    ("log_level", "expected"),
+    [("DEBUG", "DEBUG"), ("INFO", "INFO"), ("WARNING", "INFO"), ("ERROR", "INFO")],
+)
+def test_a_function_writing_metrics_never_filters_above_info(log_level: str, expected: str) -> None:
+    # EMF lines have no "level"; Lambda treats them as INFO.
+    assert metrics_safe_log_level(log_level).value == expected

@@ -50,12 +50,12 @@ def test_each_acknowledged_nag_rule_names_a_resource_and_a_real_reason(dev: Synt
         assert len(reason) >= 50, f"{rule} on {path} needs a real reason"
 
 
-def test_only_the_public_routes_are_exempt_from_api_authorization(
+def test_only_public_routes_and_preflights_are_exempt_from_api_authorization(
     dev: Synthesized, prod: Synthesized
 ) -> None:
     for synth in (dev, prod):
         exempt = {path for path, rule in _acknowledgments(synth) if "APIG4" in rule}
-        routes = synth.stack.api.public_routes.values()
+        routes = [*synth.stack.api.public_routes.values(), synth.stack.api.preflight_route]
         assert exempt == {route.node.path for route in routes}
     assert set(prod.stack.api.public_routes) == {"/health"}
 

@@ -1,0 +1,115 @@
+"""Monitoring: alarms on the API function and the HTTP API, and their encrypted topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.infra.conftest import ALARM_EMAIL, Synthesized
+
+
+def _alarms(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    return {
+        alarm["Properties"]["AlarmName"]: alarm["Properties"]
+        for alarm in synth.resources("AWS::CloudWatch::Alarm").values()
+    }
+
+
+def _topic_ref(synth: Synthesized) -> dict[str, str]:
+    return {"Ref": synth.logical_id(synth.stack.monitoring.topic)}
+
+
+def test_alarms_cover_function_errors_throttles_and_api_5xx(dev: Synthesized) -> None:
+    function = {"Name": "FunctionName", "Value": {"Ref": dev.logical_id(dev.stack.api.function)}}
+    api_stage = [
+        {"Name": "ApiId", "Value": {"Ref": dev.logical_id(dev.stack.api.http_api)}},
+        {"Name": "Stage", "Value": "$default"},
+    ]
+    expected = {
+        "users-dev-api-function-errors": ("AWS/Lambda", "Errors", [function], 3),
+        "users-dev-api-function-throttles": ("AWS/Lambda", "Throttles", [function], 1),
+        "users-dev-http-api-5xx": ("AWS/ApiGateway", "5xx", api_stage, 5),
+    }
+    alarms = _alarms(dev)
+    assert set(alarms) == set(expected)
+    for name, (namespace, metric, dimensions, threshold) in expected.items():
+        alarm = alarms[name]
+        assert (alarm["Namespace"], alarm["MetricName"]) == (namespace, metric), name
+        assert alarm["Dimensions"] == dimensions, name
+        assert alarm["Threshold"] == threshold, name
+        assert alarm["Statistic"] == "Sum", name
+        assert alarm["Period"] == 300, name
+        assert alarm["EvaluationPeriods"] == 1, name
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold", name
+
+
+def test_function_alarms_watch_every_invocation_not_one_version(dev: Synthesized) -> None:
+    # FunctionName alone aggregates all versions and aliases, so a deploy that moves the
+    # alias to a new version keeps the same alarm series.
+    for name, alarm in _alarms(dev).items():
+        if alarm["Namespace"] == "AWS/Lambda":
+            assert [d["Name"] for d in alarm["Dimensions"]] == ["FunctionName"], name
+
+
+def test_no_traffic_does_not_raise_an_alarm(dev: Synthesized) -> None:
+    for name, alarm in _alarms(dev).items():
+        assert alarm["TreatMissingData"] == "notBreaching", name
+
+
+def test_alarms_notify_the_topic_when_raised_and_when_cleared(dev: Synthesized) -> None:
+    for name, alarm in _alarms(dev).items():
+        assert alarm["AlarmActions"] == [_topic_ref(dev)], name
+        assert alarm["OKActions"] == [_topic_ref(dev)], name
+
+
+def test_topic_exists_without_an_email_and_has_no_subscription(dev: Synthesized) -> None:
+    assert dev.stack.monitoring.topic is not None
+    dev.template.resource_count_is("AWS::SNS::Topic", 1)
+    dev.template.resource_count_is("AWS::SNS::Subscription", 0)
+    assert dev.template.to_json()["Outputs"]["AlarmTopicArn"]["Value"] == _topic_ref(dev)
+
+
+def test_alarm_email_subscribes_to_the_topic(prod: Synthesized) -> None:
+    (subscription,) = prod.resources("AWS::SNS::Subscription").values()
+    assert subscription["Properties"] == {
+        "Endpoint": ALARM_EMAIL,
+        "Protocol": "email",
+        "TopicArn": _topic_ref(prod),
+    }
+
+
+def test_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use(dev: Synthesized) -> None:
+    (topic,) = dev.resources("AWS::SNS::Topic").values()
+    key_id = dev.logical_id(dev.stack.monitoring.key)
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    key = dev.template.to_json()["Resources"][key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    cloudwatch = [
+        statement
+        for statement in key["KeyPolicy"]["Statement"]
+        if statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert len(cloudwatch) == 1
+    assert sorted(cloudwatch[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+def test_topic_refuses_plain_http_and_admits_only_this_accounts_alarms(
+    dev: Synthesized,
+) -> None:
+    (policy,) = dev.resources("AWS::SNS::TopicPolicy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    deny = statements["AllowPublishThroughSSLOnly"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    publish = statements["CloudWatchAlarmsPublish"]
+    assert publish["Effect"] == "Allow"
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert publish["Action"] == "sns:Publish"
+    assert publish["Resource"] == _topic_ref(dev)
+    assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert ":alarm:*" in str(publish["Condition"]["ArnLike"]["aws:SourceArn"])
+
+
+def test_alarms_and_topic_are_named_by_stage(prod: Synthesized) -> None:
+    assert all(name.startswith("users-prod-") for name in _alarms(prod))
+    (topic,) = prod.resources("AWS::SNS::Topic").values()
+    assert topic["Properties"]["TopicName"] == "users-prod-alarms"
