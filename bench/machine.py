@@ -29,8 +29,11 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-def describe(postgres_version: str, postgres_source: str) -> dict[str, Any]:
-    """Everything a reader needs to compare this run with another."""
+def describe(postgres_version: str, postgres_source: str, load_at_start: float) -> dict[str, Any]:
+    """Everything a reader needs to compare this run with another.
+
+    The load averages tell whether something else ran meanwhile (a noisy run).
+    """
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpu": cpu_model(),
@@ -40,4 +43,5 @@ def describe(postgres_version: str, postgres_source: str) -> dict[str, Any]:
         "postgresql": postgres_version,
         "postgresql_server": postgres_source,
         "packages": {name: _package_version(name) for name in PACKAGES},
+        "load_average_1min": {"start": load_at_start, "end": round(os.getloadavg()[0], 2)},
     }

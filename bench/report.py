@@ -94,5 +94,10 @@ def table(results: dict[str, Any]) -> str:
         else "not measured"
     )
     lines += ["", f"{'bundle':<26}{size}  ({bundle['note']})"]
-    lines.append(f"{'wall time':<26}{results['wall_time_s']:.0f} s")
+    load = machine["load_average_1min"]
+    lines.append(
+        f"{'wall time':<26}{results['wall_time_s']:.0f} s "
+        f"(1-min load average {load['start']} at start, {load['end']} at end on "
+        f"{machine['cores']} cores)"
+    )
     return "\n".join(lines)

@@ -121,6 +121,7 @@ def _scaling(plan: Plan, server_url: str, databases: list[str], console: TextIO)
 def main(argv: list[str] | None = None) -> None:
     """Set up the bench database, run every benchmark, print the table, write results.json."""
     started = time.monotonic()
+    load_at_start = round(os.getloadavg()[0], 2)
     arguments = _arguments(argv)
     plan = QUICK if arguments.quick else FULL
     if arguments.cold_samples:
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
                 database.drop_database(server_url, name)
     print("bundle: measuring build/lambda", flush=True)
     results["bundle_mb"] = bundle.measure()
-    results["machine"] = machine.describe(postgres_version, server_source)
+    results["machine"] = machine.describe(postgres_version, server_source, load_at_start)
     results["plan"] = plan.as_json()
     results["method"] = METHOD
     results["targets"] = report.check_targets(results)
