@@ -30,7 +30,7 @@ CLOUDWATCH = iam.ServicePrincipal("cloudwatch.amazonaws.com")
 
 @dataclass(frozen=True)
 class Threshold:
-    """Alarm when a period's sum reaches ``at_least``; a comment in the caller says why."""
+    """Alarm when the sum reaches ``at_least`` in ``periods`` consecutive periods."""
 
     at_least: int
     periods: int = 1
@@ -54,7 +54,8 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
-        self.topic = self._alarm_topic()
+        self.key = self._alarm_topic_key()
+        self.topic = self._alarm_topic(self.key)
         if settings.alarm_email:
             # SNS emails a confirmation link first; nothing is delivered until it is clicked.
             self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
@@ -86,7 +87,7 @@ class Monitoring(Construct):
     def alarms(self) -> tuple[cloudwatch.Alarm, ...]:
         return (self.function_errors, self.function_throttles, self.api_server_errors)
 
-    def _alarm_topic(self) -> sns.Topic:
+    def _alarm_topic_key(self) -> kms.Key:
         # CloudWatch cannot use the AWS-managed aws/sns key, so the topic gets its own
         # key whose policy lets CloudWatch encrypt the messages it publishes.
         key = kms.Key(
@@ -104,6 +105,9 @@ class Monitoring(Construct):
                 resources=["*"],
             )
         )
+        return key
+
+    def _alarm_topic(self, key: kms.Key) -> sns.Topic:
         topic = sns.Topic(
             self,
             "AlarmTopic",
@@ -129,7 +133,6 @@ class Monitoring(Construct):
                 },
             )
         )
-        self.key = key
         return topic
 
     def _alarm(

@@ -268,40 +268,6 @@ def test_only_this_api_may_invoke_the_alias(dev: Synthesized) -> None:
     }
 
 
-def _cors(synth: Synthesized) -> dict[str, Any]:
-    (api,) = synth.resources("AWS::ApiGatewayV2::Api").values()
-    cors: dict[str, Any] = api["Properties"]["CorsConfiguration"]
-    return cors
-
-
-def test_cors_lets_the_allowed_origins_call_the_api_with_a_bearer_token(
-    dev: Synthesized,
-) -> None:
-    assert _cors(dev) == {
-        "AllowOrigins": ["https://app.example.com", "https://admin.example.com"],
-        "AllowMethods": ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-        "AllowHeaders": ["authorization", "content-type"],
-        "ExposeHeaders": ["x-request-id", "location"],
-        "AllowCredentials": False,
-        "MaxAge": 3600,
-    }
-
-
-def test_api_and_bucket_allow_the_same_origins(dev: Synthesized, prod: Synthesized) -> None:
-    for synth in (dev, prod):
-        (bucket,) = synth.resources("AWS::S3::Bucket").values()
-        (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
-        assert _cors(synth)["AllowOrigins"] == rule["AllowedOrigins"]
-
-
-def test_cors_preflights_match_a_route_without_the_authorizer(dev: Synthesized) -> None:
-    # $default (JWT) catches every method, OPTIONS included; this route outranks it, so a
-    # browser's token-less preflight reaches API Gateway's CORS answer instead of a 401.
-    route = _routes(dev)["OPTIONS /{proxy+}"]
-    assert route["AuthorizationType"] == "NONE"
-    assert "AuthorizerId" not in route
-
-
 def test_default_stage_throttles_and_writes_json_access_logs(dev: Synthesized) -> None:
     stage = next(iter(dev.resources("AWS::ApiGatewayV2::Stage").values()))["Properties"]
     assert stage["StageName"] == "$default"
