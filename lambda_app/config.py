@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     metrics_namespace: str = Field(
         default="UsersService", description="CloudWatch namespace of the Lambda metrics."
     )
+    cors_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API (JSON list); none by default.",
+    )
     api_docs: bool = Field(default=True, description="Serve /docs and /openapi.json.")
 
     api_base_path: str = Field(

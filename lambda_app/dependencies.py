@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -22,13 +22,20 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def get_session() -> Iterator[Session]:
-    """Yield a session for one request; whatever it did not commit is rolled back."""
+async def get_session() -> AsyncIterator[Session]:
+    """Yield a session for one request; whatever it did not commit is rolled back.
+
+    Routes and dependencies are `async def` that call the (blocking) database directly:
+    on Lambda a container serves one request at a time, so a hop to a worker thread buys
+    nothing and costs time; and with no thread hops a request never holds a pooled
+    connection while waiting for a worker thread, which under load deadlocks until the
+    pool timeout.
+    """
     with Session(get_engine(), expire_on_commit=False, autoflush=False) as session:
         yield session
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
@@ -44,7 +51,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_caller(principal: PrincipalDep, session: SessionDep, request: Request) -> User | None:
+async def get_caller(principal: PrincipalDep, session: SessionDep, request: Request) -> User | None:
     """Return the caller's user record, or None when they have not registered."""
     caller = crud.find_user_by_subject(session, subject=principal.subject)
     if caller is not None:

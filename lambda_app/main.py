@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lambda_app.config import get_settings
@@ -32,6 +33,15 @@ def create_app() -> FastAPI:
     add_problem_handlers(app)
     # Added last runs first: every request is logged, even one refused for its body.
     app.add_middleware(RequestBodyMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allowed_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["location", "x-request-id"],
+            max_age=3600,
+        )
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health.router)
     app.include_router(users.router)

@@ -109,9 +109,16 @@ def main() -> int:
             print(f"S3 (embedded moto):     {storage.endpoint_url}/{storage.bucket}")
 
         configure_local_auth()
+        # One uvicorn process serves many requests at once, unlike a Lambda container.
+        os.environ.setdefault("DB_POOL_SIZE", "5")
+        os.environ.setdefault("DB_MAX_OVERFLOW", "5")
 
+        from lambda_app.config import get_settings
         from lambda_app.main import create_app
         from lambda_app.migrate import handler as migrate
+        from lambda_app.utils.json_logs import configure_logging
+
+        configure_logging(get_settings().log_level)
 
         migration = migrate({"action": "upgrade"})
         print(f"Migrations:             at {migration['after']}")
@@ -130,7 +137,8 @@ def main() -> int:
         print('                        then: curl -H "Authorization: Bearer $TOKEN" ...')
         print("Press Ctrl-C to stop.", flush=True)
         with suppress(KeyboardInterrupt):  # Ctrl-C: stop what was started, quietly
-            uvicorn.run(create_app(), host=host, port=port, log_level="info")
+            # The app logs every request as JSON; uvicorn's access log would repeat it.
+            uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
     return 0
 
 

@@ -60,6 +60,16 @@ def test_each_request_is_one_json_line_with_its_id(
     assert line["level"] == "INFO"
 
 
+def test_the_run_wide_log_check_sees_request_lines(
+    client: TestClient, logs_hold_no_secrets: Any
+) -> None:
+    before = len(logs_hold_no_secrets.lines)
+
+    client.get("/health")
+
+    assert any('"lambda_app.requests"' in line for line in logs_hold_no_secrets.lines[before:])
+
+
 def test_a_well_formed_client_request_id_is_kept(client: TestClient, app_logs: _Records) -> None:
     response = client.get("/health", headers={"x-request-id": "client-1234-abcd"})
 
@@ -142,3 +152,27 @@ def test_lambda_requests_log_the_lambda_ids_cold_start_and_metrics(
     assert sum("ColdStart" in m for m in metrics) == 1
     namespaces = {m["_aws"]["CloudWatchMetrics"][0]["Namespace"] for m in metrics}
     assert namespaces == {"UsersService"}
+
+
+def test_configured_origins_get_cors_answers(admin: dict[str, Any], s3: Any) -> None:
+    from tests.conftest import settings_env
+
+    with settings_env(CORS_ALLOWED_ORIGINS='["https://app.example.com"]'):
+        client = TestClient(create_app())
+        preflight = client.options(
+            "/users",
+            headers={
+                "origin": "https://app.example.com",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization,content-type",
+            },
+        )
+        other = client.options(
+            "/users",
+            headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+        )
+
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert other.status_code == 400
+    assert "access-control-allow-origin" not in other.headers

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/users/{user_id}/avatar", tags=["avatars"])
     summary="Start an avatar upload",
     responses=problem_responses(401, 403, 404, 413, 415, 422, 502, 503),
 )
-def create_avatar_upload(
+async def create_avatar_upload(
     user_id: UserId, body: AvatarUploadRequest, caller: CallerDep, session: SessionDep
 ) -> AvatarUpload:
     """Return a presigned S3 POST for one image of the given type, up to the size cap."""
@@ -39,7 +39,7 @@ def create_avatar_upload(
     summary="Get an avatar download link",
     responses=problem_responses(401, 403, 404, 422, 502, 503),
 )
-def read_avatar(user_id: UserId, caller: CallerDep, session: SessionDep) -> AvatarDownload:
+async def read_avatar(user_id: UserId, caller: CallerDep, session: SessionDep) -> AvatarDownload:
     """Return a presigned S3 GET of the uploaded avatar."""
     authorize(caller, Action.READ, target_id=user_id)
     crud.get_user(session, user_id=user_id)
@@ -53,7 +53,7 @@ def read_avatar(user_id: UserId, caller: CallerDep, session: SessionDep) -> Avat
     summary="Delete the avatar",
     responses=problem_responses(401, 403, 404, 422, 502, 503),
 )
-def delete_avatar(user_id: UserId, caller: CallerDep, session: SessionDep) -> None:
+async def delete_avatar(user_id: UserId, caller: CallerDep, session: SessionDep) -> None:
     """Delete the uploaded avatar."""
     authorize(caller, Action.UPDATE, target_id=user_id)
     crud.get_user(session, user_id=user_id)

@@ -23,7 +23,7 @@ router = APIRouter(tags=["health"])
     summary="Check the database connection",
     responses={503: {"model": HealthStatus, "description": "The database is not answering"}},
 )
-def health() -> HealthStatus | JSONResponse:
+async def health() -> HealthStatus | JSONResponse:
     """Answer `ok` after a real `SELECT 1`, or 503 `unavailable`."""
     try:
         with get_engine().connect() as connection:

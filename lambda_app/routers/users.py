@@ -35,7 +35,7 @@ def _set_location(request: Request, response: Response, user: User) -> None:
     summary="Read my record",
     responses=problem_responses(401, 404, 503),
 )
-def read_me(caller: CallerDep) -> User:
+async def read_me(caller: CallerDep) -> User:
     """Return the caller's own record; 404 until they register."""
     if caller is None:
         raise UserNotFoundError("You are not registered yet: POST /users/me.")
@@ -49,7 +49,7 @@ def read_me(caller: CallerDep) -> User:
     summary="Register myself",
     responses=problem_responses(401, 409, 413, 415, 422, 503),
 )
-def register_me(
+async def register_me(
     principal: PrincipalDep,
     caller: CallerDep,
     session: SessionDep,
@@ -79,7 +79,7 @@ def register_me(
     summary="Create a user",
     responses=problem_responses(401, 403, 409, 413, 415, 422, 503),
 )
-def create_user(
+async def create_user(
     body: UserCreate, caller: CallerDep, session: SessionDep, request: Request, response: Response
 ) -> User:
     """Create a user (admins only); the email must not be registered yet, in any letter case."""
@@ -97,7 +97,7 @@ def create_user(
     summary="List users",
     responses=problem_responses(401, 403, 422, 503),
 )
-def list_users(
+async def list_users(
     caller: CallerDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
@@ -120,7 +120,7 @@ def list_users(
     summary="Read a user",
     responses=problem_responses(401, 403, 404, 422, 503),
 )
-def read_user(user_id: UserId, caller: CallerDep, session: SessionDep) -> User:
+async def read_user(user_id: UserId, caller: CallerDep, session: SessionDep) -> User:
     """Return one user."""
     authorize(caller, Action.READ, target_id=user_id)
     return crud.get_user(session, user_id=user_id)
@@ -132,7 +132,9 @@ def read_user(user_id: UserId, caller: CallerDep, session: SessionDep) -> User:
     summary="Update a user",
     responses=problem_responses(401, 403, 404, 409, 413, 415, 422, 503),
 )
-def update_user(user_id: UserId, body: UserUpdate, caller: CallerDep, session: SessionDep) -> User:
+async def update_user(
+    user_id: UserId, body: UserUpdate, caller: CallerDep, session: SessionDep
+) -> User:
     """Change any of email, full name and user type (admins only); `updated_at` advances."""
     changes = body.changes()
     authorize(caller, Action.UPDATE, target_id=user_id)
@@ -147,7 +149,7 @@ def update_user(user_id: UserId, body: UserUpdate, caller: CallerDep, session: S
     summary="Delete a user and their files",
     responses=problem_responses(401, 403, 404, 422, 502, 503),
 )
-def delete_user(user_id: UserId, caller: CallerDep, session: SessionDep) -> None:
+async def delete_user(user_id: UserId, caller: CallerDep, session: SessionDep) -> None:
     """Delete the user and every file stored for them; if S3 fails, nothing is deleted."""
     authorize(caller, Action.DELETE, target_id=user_id)
     user = crud.lock_user(session, user_id=user_id)
