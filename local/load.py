@@ -88,7 +88,11 @@ async def _run(
 async def drive(url: str, token: str, clients: int, seconds: float) -> Tally:
     """Run `clients` concurrent clients against `url` for `seconds`."""
     tally = Tally()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them, or a
+    # request may race the server's close and fail with a ReadError.
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2
+    )
     async with httpx.AsyncClient(
         base_url=url,
         headers={"Authorization": f"Bearer {token}"},
