@@ -6,9 +6,11 @@ import ssl
 import threading
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Result, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql import Executable
 
 from lambda_app.config import Settings, get_settings
 from lambda_app.exceptions import DatabaseUnavailableError
@@ -20,6 +22,8 @@ AUTH_FAILED_SQLSTATE = "28P01"
 
 _engine: Engine | None = None
 _engine_lock = threading.Lock()
+# SQLSTATEs of a connection the server has closed (admin shutdown, crash, restart).
+DEAD_CONNECTION_SQLSTATES = ("57P01", "57P02", "57P03")
 
 
 def get_engine() -> Engine:
@@ -28,8 +32,42 @@ def get_engine() -> Engine:
     if _engine is None:
         with _engine_lock:
             if _engine is None:
-                _engine = create_engine_from_settings(get_settings())
+                # Requests run each statement in autocommit (no BEGIN, no ROLLBACK); the few
+                # that need a transaction ask for one with `transactional()`.
+                _engine = create_engine_from_settings(get_settings(), autocommit=True)
     return _engine
+
+
+def transactional(engine: Engine) -> Engine:
+    """The same pool, with statements grouped in a transaction until `commit()`."""
+    return engine.execution_options(isolation_level="READ COMMITTED")
+
+
+def execute_first(
+    connection: Connection, statement: Executable, parameters: dict[str, Any] | None = None
+) -> Result[Any]:
+    """Run a request's first statement, once more on a fresh connection if the pooled one died.
+
+    This replaces a pre-ping (a round trip on every request): a connection killed by the
+    server, a proxy's idle timeout or a long-frozen Lambda container fails its first
+    statement, which is then retried once. Nothing was done yet, so the retry is safe.
+    """
+    try:
+        return connection.execute(statement, parameters)
+    except DBAPIError as error:
+        if not (error.connection_invalidated or _is_dead_connection(error)):
+            raise
+        if not connection.invalidated:
+            connection.invalidate()
+        connection.rollback()
+        return connection.execute(statement, parameters)
+
+
+def _is_dead_connection(error: DBAPIError) -> bool:
+    details = error.orig.args[0] if error.orig is not None and error.orig.args else None
+    if isinstance(details, dict):
+        return str(details.get("C", "")).startswith(("08", *DEAD_CONNECTION_SQLSTATES))
+    return type(error.orig).__name__ == "InterfaceError"
 
 
 def dispose_engine() -> None:
@@ -47,6 +85,7 @@ def create_engine_from_settings(
     socket_timeout: float | None = None,
     statement_timeout_ms: int | None = None,
     pooled: bool = True,
+    autocommit: bool = False,
 ) -> Engine:
     """Build an engine from `DATABASE_URL`, or from `DB_SECRET_ARN` with fresh credentials."""
     connect_args: dict[str, Any] = {
@@ -87,8 +126,10 @@ def create_engine_from_settings(
         url,
         connect_args=connect_args,
         hide_parameters=True,  # bound values are user data: keep them out of errors and logs
-        pool_pre_ping=True,
+        pool_pre_ping=False,  # see execute_first: recovery without a round trip per request
         pool_recycle=settings.db_pool_recycle,
+        # Set once per connection: switching per request would cost SET and COMMIT trips.
+        isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED",
         **pool_args,
     )
     credentials = (

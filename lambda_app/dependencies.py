@@ -1,4 +1,4 @@
-"""What routes ask for: a database session, the caller, typed path parameters."""
+"""What routes ask for: a database connection, the caller, typed path parameters."""
 
 from __future__ import annotations
 
@@ -8,31 +8,37 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from lambda_app.auth import Principal, principal_from_bearer, principal_from_lambda_event
 from lambda_app.config import get_settings
 from lambda_app.crud import users as crud
-from lambda_app.db import get_engine
-from lambda_app.models.user import User
+from lambda_app.crud.users import Caller
+from lambda_app.db import get_engine, transactional
 
 # Declares the scheme in OpenAPI (Swagger UI's "Authorize"); the header is verified below.
 bearer_scheme = HTTPBearer(
     auto_error=False, description="A JWT from the user pool (an ID token carries the email)."
 )
+# Requests that change several things (a row and S3 objects) run in one transaction.
+TRANSACTIONAL_METHODS = frozenset({"DELETE"})
 
 
-async def get_session() -> AsyncIterator[Session]:
-    """Yield a session for one request; whatever it did not commit is rolled back.
+async def get_connection(request: Request) -> AsyncIterator[Connection]:
+    """Yield the request's database connection; whatever it did not commit is rolled back.
 
-    Routes and dependencies are `async def` that call the (blocking) database directly:
-    on Lambda a container serves one request at a time, so a hop to a worker thread buys
-    nothing and costs time; and with no thread hops a request never holds a pooled
-    connection while waiting for a worker thread, which under load deadlocks until the
-    pool timeout.
+    Every other request is one statement at a time, so it runs in autocommit: no BEGIN and
+    no ROLLBACK round trips. Routes and dependencies are `async def` and call the (blocking)
+    database directly: a Lambda container serves one request at a time, so a hop to a
+    worker thread buys nothing, and without thread hops a request never holds a pooled
+    connection while waiting for a thread (which deadlocks under load until the pool
+    timeout).
     """
-    with Session(get_engine(), expire_on_commit=False, autoflush=False) as session:
-        yield session
+    engine = get_engine()
+    if request.method in TRANSACTIONAL_METHODS:
+        engine = transactional(engine)
+    with engine.connect() as connection:
+        yield connection
 
 
 async def get_principal(
@@ -47,17 +53,19 @@ async def get_principal(
     return principal_from_bearer(request.headers.get("authorization"), get_settings())
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+ConnectionDep = Annotated[Connection, Depends(get_connection)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_caller(principal: PrincipalDep, session: SessionDep, request: Request) -> User | None:
+async def get_caller(
+    principal: PrincipalDep, connection: ConnectionDep, request: Request
+) -> Caller | None:
     """Return the caller's user record, or None when they have not registered."""
-    caller = crud.find_user_by_subject(session, subject=principal.subject)
+    caller = crud.find_caller(connection, subject=principal.subject)
     if caller is not None:
         request.state.user_id = str(caller.id)  # for the request log line
     return caller
 
 
-CallerDep = Annotated[User | None, Depends(get_caller)]
+CallerDep = Annotated[Caller | None, Depends(get_caller)]
 UserId = Annotated[uuid.UUID, Path(description="The user's id")]

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.orm import Session
 
 from lambda_app.config import get_settings
 from lambda_app.crud.users import promote_to_admin
@@ -75,14 +74,14 @@ def bootstrap_admin(event: dict[str, Any]) -> dict[str, Any]:
         ) from None
     engine = create_engine_from_settings(get_settings(), pooled=False)
     try:
-        with Session(engine) as session:
-            user, created = promote_to_admin(session, email=request.email, subject=request.subject)
-            session.commit()
-            user_id = str(user.id)
+        with engine.begin() as connection:
+            user_id, created = promote_to_admin(
+                connection, email=request.email, subject=request.subject
+            )
     finally:
         engine.dispose()
     logger.info("Bootstrap admin %s (%s)", user_id, "created" if created else "promoted")
-    return {"action": "bootstrap-admin", "user_id": user_id, "created": created}
+    return {"action": "bootstrap-admin", "user_id": str(user_id), "created": created}
 
 
 def _read_request(event: dict[str, Any]) -> tuple[str, str | None]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from enum import Enum
 
+from lambda_app.crud.users import Caller
 from lambda_app.exceptions import ForbiddenError, UserNotFoundError
-from lambda_app.models.user import User
 from lambda_app.utils.user_type_enum import UserType
 
 
@@ -24,7 +24,7 @@ class Action(Enum):
 READ_ANY = {UserType.ADMIN, UserType.STAFF}
 
 
-def authorize(caller: User | None, action: Action, *, target_id: uuid.UUID | None = None) -> None:
+def authorize(caller: Caller | None, action: Action, *, target_id: uuid.UUID | None = None) -> None:
     """Raise unless `caller` may do `action` (on `target_id`); return quietly otherwise.
 
     A customer asking about someone else gets 404, so that ids of others are not revealed;

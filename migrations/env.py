@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from lambda_app.config import get_settings
 from lambda_app.db import create_engine_from_settings
-from lambda_app.models import Base
+from lambda_app.models.user import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from lambda_app.migrate import MIGRATION_LOCK_ID, MigrationRequestError, handler
-from lambda_app.models import Base
+from lambda_app.models.user import Base
 from tests.conftest import settings_env
 
 HEAD = "0002"

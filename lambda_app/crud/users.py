@@ -1,124 +1,166 @@
-"""Database work on users: plain functions taking a session, raising domain errors."""
+"""Database work on users: plain functions on a Core connection, raising domain errors.
+
+Each function is one statement, so it is atomic on its own; a caller that needs several
+statements to succeed or fail together runs them on a transactional connection.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
+from lambda_app.db import execute_first
 from lambda_app.exceptions import (
     EmailAlreadyExistsError,
     IdentityAlreadyRegisteredError,
     UserNotFoundError,
 )
-from lambda_app.models.user import User
+from lambda_app.models.tables import users
 from lambda_app.utils.user_type_enum import UserType
 
 UNIQUE_EMAIL_CONSTRAINT = "uq_users_email"
 UNIQUE_SUBJECT_CONSTRAINT = "uq_users_subject"
+# What the API shows of a user; `subject` stays inside.
+USER_COLUMNS = (
+    users.c.id,
+    users.c.email,
+    users.c.full_name,
+    users.c.user_type,
+    users.c.created_at,
+    users.c.updated_at,
+)
+UserRow = Row[*tuple[Any, ...]]
+
+# Built once: a request only binds values, it does not construct statements.
+_CALLER_BY_SUBJECT = select(users.c.id, users.c.user_type).where(
+    users.c.subject == bindparam("subject")
+)
+_USER_BY_ID = select(*USER_COLUMNS).where(users.c.id == bindparam("user_id"))
+_INSERT_USER = insert(users).returning(*USER_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The registered user behind a request: enough to decide what they may do."""
+
+    id: uuid.UUID
+    user_type: UserType
+
+
+def find_caller(connection: Connection, *, subject: str) -> Caller | None:
+    """Return the user linked to this identity, if any.
+
+    It is a request's first statement, so it also revives a connection that died in the pool.
+    """
+    row = execute_first(connection, _CALLER_BY_SUBJECT, {"subject": subject}).first()
+    return Caller(id=row.id, user_type=row.user_type) if row is not None else None
 
 
 def create_user(
-    session: Session,
+    connection: Connection,
     *,
     email: str,
     full_name: str | None,
     user_type: UserType,
     subject: str | None = None,
-) -> User:
-    """Insert a user and commit; raise on a taken email or subject."""
-    user = User(email=email, full_name=full_name, user_type=user_type, subject=subject)
-    session.add(user)
-    _commit(session, email=email)
-    return user
+) -> UserRow:
+    """Insert a user; raise on a taken email or identity."""
+    values = {"email": email, "full_name": full_name, "user_type": user_type, "subject": subject}
+    with _unique_violations(email=email):
+        return connection.execute(_INSERT_USER, values).one()
 
 
-def find_user_by_subject(session: Session, *, subject: str) -> User | None:
-    """Return the user linked to this identity, if any."""
-    return session.scalars(select(User).where(User.subject == subject)).one_or_none()
-
-
-def promote_to_admin(session: Session, *, email: str, subject: str) -> tuple[User, bool]:
-    """Link the user with `email` to `subject` as an admin, creating them; the caller commits.
-
-    Returns the user and whether it was created.
-    """
-    user = session.scalars(
-        select(User).where(or_(User.email == email, User.subject == subject)).with_for_update()
-    ).first()
-    created = user is None
-    if user is None:
-        user = User(email=email, user_type=UserType.ADMIN, subject=subject)
-        session.add(user)
-    else:
-        user.email, user.subject, user.user_type = email, subject, UserType.ADMIN
-        user.updated_at = func.clock_timestamp()
-    session.flush()
-    return user, created
-
-
-def get_user(session: Session, *, user_id: uuid.UUID) -> User:
+def get_user(connection: Connection, *, user_id: uuid.UUID) -> UserRow:
     """Return the user with this id, or raise `UserNotFoundError`."""
-    user = session.get(User, user_id)
-    if user is None:
+    row = connection.execute(_USER_BY_ID, {"user_id": user_id}).first()
+    if row is None:
         raise UserNotFoundError(f"No user has id {user_id}.")
-    return user
+    return row
 
 
 def list_users(
-    session: Session,
+    connection: Connection,
     *,
     limit: int,
     offset: int,
     user_type: UserType | None = None,
     email: str | None = None,
-) -> tuple[Sequence[User], int]:
+) -> tuple[Sequence[UserRow], int]:
     """Return one page of users in creation order and the number matching the filters."""
     filters: list[Any] = []
     if user_type is not None:
-        filters.append(User.user_type == user_type)
+        filters.append(users.c.user_type == user_type)
     if email is not None:
-        filters.append(User.email == email)
-    page = session.scalars(
-        select(User).where(*filters).order_by(User.created_at, User.id).limit(limit).offset(offset)
+        filters.append(users.c.email == email)
+    page = connection.execute(
+        select(*USER_COLUMNS)
+        .where(*filters)
+        .order_by(users.c.created_at, users.c.id)
+        .limit(limit)
+        .offset(offset)
     ).all()
-    total = session.scalar(select(func.count()).select_from(User).where(*filters)) or 0
+    total = connection.scalar(select(func.count()).select_from(users).where(*filters)) or 0
     return page, total
 
 
-def update_user(session: Session, *, user_id: uuid.UUID, changes: dict[str, Any]) -> User:
-    """Apply `changes` to the user and commit; `updated_at` advances, set by the database."""
-    user = lock_user(session, user_id=user_id)
-    for field, value in changes.items():
-        setattr(user, field, value)
-    user.updated_at = func.clock_timestamp()
-    _commit(session, email=changes.get("email"))
-    return user
-
-
-def lock_user(session: Session, *, user_id: uuid.UUID) -> User:
-    """Return the user locked for update until the transaction ends, or raise."""
-    user = session.scalars(select(User).where(User.id == user_id).with_for_update()).one_or_none()
-    if user is None:
+def update_user(connection: Connection, *, user_id: uuid.UUID, changes: dict[str, Any]) -> UserRow:
+    """Apply `changes`; `updated_at` advances, set by the database, even if nothing differs."""
+    statement = (
+        update(users)
+        .where(users.c.id == user_id)
+        .values(**changes, updated_at=func.clock_timestamp())
+        .returning(*USER_COLUMNS)
+    )
+    with _unique_violations(email=changes.get("email")):
+        row = connection.execute(statement).first()
+    if row is None:
         raise UserNotFoundError(f"No user has id {user_id}.")
-    return user
+    return row
 
 
-def delete_user(session: Session, *, user: User) -> None:
-    """Delete a user in the current transaction; the caller commits."""
-    session.delete(user)
-    session.flush()
+def delete_user(connection: Connection, *, user_id: uuid.UUID) -> None:
+    """Delete the user (in the caller's transaction), or raise `UserNotFoundError`."""
+    deleted = connection.execute(
+        delete(users).where(users.c.id == user_id).returning(users.c.id)
+    ).first()
+    if deleted is None:
+        raise UserNotFoundError(f"No user has id {user_id}.")
 
 
-def _commit(session: Session, *, email: str | None) -> None:
+def promote_to_admin(connection: Connection, *, email: str, subject: str) -> tuple[uuid.UUID, bool]:
+    """Link the user with `email` to `subject` as an admin, creating them if needed.
+
+    Returns the user's id and whether it was created; the caller commits.
+    """
+    existing = connection.execute(
+        select(users.c.id)
+        .where(or_(users.c.email == email, users.c.subject == subject))
+        .with_for_update()
+    ).first()
+    values = {"email": email, "subject": subject, "user_type": UserType.ADMIN}
+    if existing is None:
+        created = connection.execute(insert(users).values(values).returning(users.c.id)).one()
+        return created.id, True
+    connection.execute(
+        update(users)
+        .where(users.c.id == existing.id)
+        .values(**values, updated_at=func.clock_timestamp())
+    )
+    return existing.id, False
+
+
+@contextmanager
+def _unique_violations(*, email: str | None) -> Iterator[None]:
+    """Turn a unique-constraint violation into the domain error it means."""
     try:
-        session.commit()
+        yield
     except IntegrityError as error:
-        session.rollback()
         constraint = _violated_constraint(error)
         if constraint == UNIQUE_EMAIL_CONSTRAINT:
             raise EmailAlreadyExistsError(f"A user with email {email} already exists.") from None

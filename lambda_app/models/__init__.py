@@ -1,6 +1,4 @@
-"""ORM models; importing this package registers every table on `Base.metadata`."""
+"""The schema: Core tables in `tables` (what requests use), ORM classes in `user`.
 
-from lambda_app.models.base import Base
-from lambda_app.models.user import User
-
-__all__ = ["Base", "User"]
+Nothing is imported here, so that importing the Core tables never loads the ORM.
+"""

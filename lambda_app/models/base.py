@@ -1,19 +1,11 @@
-"""The declarative base every ORM model derives from."""
+"""The declarative base of the ORM models, sharing the Core tables' metadata."""
 
-from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-# Stable constraint names make migrations reviewable and errors recognisable.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from lambda_app.models.tables import metadata
 
 
 class Base(DeclarativeBase):
     """Base class of the ORM models."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = metadata

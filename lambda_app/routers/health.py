@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from lambda_app.db import get_engine
+from lambda_app.db import execute_first, get_engine
 from lambda_app.exceptions import DatabaseUnavailableError
 from lambda_app.schemas.health import HealthStatus
 
@@ -27,7 +27,7 @@ async def health() -> HealthStatus | JSONResponse:
     """Answer `ok` after a real `SELECT 1`, or 503 `unavailable`."""
     try:
         with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
+            execute_first(connection, text("SELECT 1"))
     except (SQLAlchemyError, DatabaseUnavailableError) as error:
         logger.warning("Health check failed: %s", type(error).__name__)
         return JSONResponse({"status": "unavailable"}, status_code=503)

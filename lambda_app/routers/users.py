@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from lambda_app.crud import users as crud
-from lambda_app.dependencies import CallerDep, PrincipalDep, SessionDep, UserId
+from lambda_app.crud.users import UserRow
+from lambda_app.dependencies import CallerDep, ConnectionDep, PrincipalDep, UserId
 from lambda_app.exceptions import (
     IdentityAlreadyRegisteredError,
     MissingEmailClaimError,
     UserNotFoundError,
 )
 from lambda_app.external_services import aws
-from lambda_app.models.user import User
 from lambda_app.permissions import Action, authorize
 from lambda_app.problems import problem_responses
 from lambda_app.schemas.users import Email, UserCreate, UserPage, UserRead, UserUpdate
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 MAX_OFFSET = 2**31 - 1
 
 
-def _set_location(request: Request, response: Response, user: User) -> None:
+def _set_location(request: Request, response: Response, user: UserRow) -> None:
     response.headers["Location"] = f"{request.scope.get('root_path', '')}/users/{user.id}"
 
 
@@ -35,11 +35,11 @@ def _set_location(request: Request, response: Response, user: User) -> None:
     summary="Read my record",
     responses=problem_responses(401, 404, 503),
 )
-async def read_me(caller: CallerDep) -> User:
+async def read_me(caller: CallerDep, connection: ConnectionDep) -> UserRow:
     """Return the caller's own record; 404 until they register."""
     if caller is None:
         raise UserNotFoundError("You are not registered yet: POST /users/me.")
-    return caller
+    return crud.get_user(connection, user_id=caller.id)
 
 
 @router.post(
@@ -52,17 +52,17 @@ async def read_me(caller: CallerDep) -> User:
 async def register_me(
     principal: PrincipalDep,
     caller: CallerDep,
-    session: SessionDep,
+    connection: ConnectionDep,
     request: Request,
     response: Response,
-) -> User:
+) -> UserRow:
     """Register the caller as a customer with their token's email."""
     if caller is not None:
         raise IdentityAlreadyRegisteredError("You are already registered: GET /users/me.")
     if principal.email is None:
         raise MissingEmailClaimError("The token has no email claim; sign in with an ID token.")
     user = crud.create_user(
-        session,
+        connection,
         email=principal.email,
         full_name=None,
         user_type=UserType.CUSTOMER,
@@ -80,12 +80,16 @@ async def register_me(
     responses=problem_responses(401, 403, 409, 413, 415, 422, 503),
 )
 async def create_user(
-    body: UserCreate, caller: CallerDep, session: SessionDep, request: Request, response: Response
-) -> User:
+    body: UserCreate,
+    caller: CallerDep,
+    connection: ConnectionDep,
+    request: Request,
+    response: Response,
+) -> UserRow:
     """Create a user (admins only); the email must not be registered yet, in any letter case."""
     authorize(caller, Action.CREATE)
     user = crud.create_user(
-        session, email=body.email, full_name=body.full_name, user_type=body.user_type
+        connection, email=body.email, full_name=body.full_name, user_type=body.user_type
     )
     _set_location(request, response, user)
     return user
@@ -99,7 +103,7 @@ async def create_user(
 )
 async def list_users(
     caller: CallerDep,
-    session: SessionDep,
+    connection: ConnectionDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Users to skip.")] = 0,
     user_type: Annotated[UserType | None, Query(description="Only users of this type.")] = None,
@@ -108,7 +112,7 @@ async def list_users(
     """List users ordered by creation time, then id, with the total matching the filters."""
     authorize(caller, Action.LIST)
     users, total = crud.list_users(
-        session, limit=limit, offset=offset, user_type=user_type, email=email
+        connection, limit=limit, offset=offset, user_type=user_type, email=email
     )
     items = [UserRead.model_validate(user) for user in users]
     return UserPage(items=items, total=total, limit=limit, offset=offset)
@@ -120,10 +124,10 @@ async def list_users(
     summary="Read a user",
     responses=problem_responses(401, 403, 404, 422, 503),
 )
-async def read_user(user_id: UserId, caller: CallerDep, session: SessionDep) -> User:
+async def read_user(user_id: UserId, caller: CallerDep, connection: ConnectionDep) -> UserRow:
     """Return one user."""
     authorize(caller, Action.READ, target_id=user_id)
-    return crud.get_user(session, user_id=user_id)
+    return crud.get_user(connection, user_id=user_id)
 
 
 @router.patch(
@@ -133,14 +137,14 @@ async def read_user(user_id: UserId, caller: CallerDep, session: SessionDep) -> 
     responses=problem_responses(401, 403, 404, 409, 413, 415, 422, 503),
 )
 async def update_user(
-    user_id: UserId, body: UserUpdate, caller: CallerDep, session: SessionDep
-) -> User:
+    user_id: UserId, body: UserUpdate, caller: CallerDep, connection: ConnectionDep
+) -> UserRow:
     """Change any of email, full name and user type (admins only); `updated_at` advances."""
     changes = body.changes()
     authorize(caller, Action.UPDATE, target_id=user_id)
     if "user_type" in changes:
         authorize(caller, Action.SET_USER_TYPE)
-    return crud.update_user(session, user_id=user_id, changes=changes)
+    return crud.update_user(connection, user_id=user_id, changes=changes)
 
 
 @router.delete(
@@ -149,10 +153,9 @@ async def update_user(
     summary="Delete a user and their files",
     responses=problem_responses(401, 403, 404, 422, 502, 503),
 )
-async def delete_user(user_id: UserId, caller: CallerDep, session: SessionDep) -> None:
+async def delete_user(user_id: UserId, caller: CallerDep, connection: ConnectionDep) -> None:
     """Delete the user and every file stored for them; if S3 fails, nothing is deleted."""
     authorize(caller, Action.DELETE, target_id=user_id)
-    user = crud.lock_user(session, user_id=user_id)
-    crud.delete_user(session, user=user)
+    crud.delete_user(connection, user_id=user_id)  # row locked until the commit
     aws.delete_user_files(user_id)
-    session.commit()
+    connection.commit()

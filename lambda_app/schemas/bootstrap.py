@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from lambda_app.models.user import SUBJECT_MAX_LENGTH
+from lambda_app.models.tables import SUBJECT_MAX_LENGTH
 from lambda_app.schemas.users import Email
 
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=SUBJECT_MAX_LENGTH)]

@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from lambda_app.models.user import FULL_NAME_MAX_LENGTH
+from lambda_app.models.tables import FULL_NAME_MAX_LENGTH
 from lambda_app.utils.user_type_enum import UserType
 
 

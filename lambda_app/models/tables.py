@@ -1,0 +1,55 @@
+"""The schema as SQLAlchemy Core tables: what requests query, without loading the ORM."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Enum,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    text,
+)
+
+from lambda_app.utils.user_type_enum import UserType
+
+# Stable constraint names make migrations reviewable and errors recognisable.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+EMAIL_MAX_LENGTH = 320
+FULL_NAME_MAX_LENGTH = 200
+SUBJECT_MAX_LENGTH = 255
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+user_type_enum = Enum(
+    UserType,
+    name="user_type",
+    values_callable=lambda members: [member.value for member in members],
+    validate_strings=True,
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Uuid, primary_key=True, server_default=text("gen_random_uuid()")),
+    Column("email", String(EMAIL_MAX_LENGTH), nullable=False, unique=True),
+    Column("full_name", String(FULL_NAME_MAX_LENGTH), nullable=True),
+    Column("user_type", user_type_enum, nullable=False, server_default=UserType.CUSTOMER.value),
+    Column("subject", String(SUBJECT_MAX_LENGTH), nullable=True, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Stored emails are normalised, so the unique constraint is case-insensitive.
+    CheckConstraint("email = lower(btrim(email))", name="email_normalized"),
+    Index("ix_users_created_at_id", "created_at", "id"),
+)
