@@ -7,6 +7,7 @@ from typing import Any, cast
 from mangum import Mangum
 from mangum.types import ASGI
 
+from lambda_app import snapstart
 from lambda_app.config import get_settings
 from lambda_app.main import create_app, serve_under
 from lambda_app.middleware.request_log import COLD_START
@@ -19,6 +20,8 @@ app = create_app()
 # Mangum keeps the stage prefix in the path; the app strips it as its root path, which
 # also makes /docs point at {stage}/openapi.json.
 asgi_handler = Mangum(cast(ASGI, serve_under(app, settings.api_base_path)), lifespan="off")
+snapstart.warm_up()
+snapstart.register_hooks()
 _first_invocation = True
 
 

@@ -7,16 +7,18 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    EmailStr,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from lambda_app.models.tables import FULL_NAME_MAX_LENGTH
+from lambda_app.models.tables import EMAIL_MAX_LENGTH, FULL_NAME_MAX_LENGTH
 from lambda_app.utils.user_type_enum import UserType
 
 
@@ -24,7 +26,25 @@ def _normalise_email(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-Email = Annotated[EmailStr, BeforeValidator(_normalise_email)]
+def _validate_email(value: str) -> str:
+    # Deferred import: only requests that carry an email pay for loading the validator.
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return str(validate_email(value, check_deliverability=False).normalized)
+    except EmailNotValidError as error:
+        raise PydanticCustomError(
+            "value_error", "value is not a valid email address: {reason}", {"reason": str(error)}
+        ) from None
+
+
+Email = Annotated[
+    str,
+    BeforeValidator(_normalise_email),
+    StringConstraints(max_length=EMAIL_MAX_LENGTH),
+    AfterValidator(_validate_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": EMAIL_MAX_LENGTH}),
+]
 FullName = Annotated[str, StringConstraints(max_length=FULL_NAME_MAX_LENGTH)]
 AvatarContentType = Literal["image/png", "image/jpeg", "image/webp"]
 
