@@ -129,7 +129,8 @@ def _list_users(subject: str, query: dict[str, str]) -> dict[str, Any]:
         limit=limit,
         offset=offset,
     )
-    total = _db().run("SELECT count(*) FROM users")[0][0]
+    # The same total the app reads: the per-type counts its triggers keep (migration 0003).
+    total = _db().run("SELECT coalesce(sum(total), 0)::bigint FROM user_counts")[0][0]
     page = {"items": [_user(row) for row in rows], "total": total}
     return _response(200, {**page, "limit": limit, "offset": offset})
 

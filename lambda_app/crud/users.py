@@ -12,7 +12,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Row,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from lambda_app.db import execute_first
@@ -21,7 +33,7 @@ from lambda_app.exceptions import (
     IdentityAlreadyRegisteredError,
     UserNotFoundError,
 )
-from lambda_app.models.tables import users
+from lambda_app.models.tables import user_counts, users
 from lambda_app.utils.user_type_enum import UserType
 
 UNIQUE_EMAIL_CONSTRAINT = "uq_users_email"
@@ -43,6 +55,11 @@ _CALLER_BY_SUBJECT = select(users.c.id, users.c.user_type).where(
 )
 _USER_BY_ID = select(*USER_COLUMNS).where(users.c.id == bindparam("user_id"))
 _INSERT_USER = insert(users).returning(*USER_COLUMNS)
+_COUNT_OF_TYPE = select(user_counts.c.total).where(
+    user_counts.c.user_type == bindparam("user_type")
+)
+# sum() of bigint is numeric in PostgreSQL; the total is an integer.
+_COUNT_OF_ALL = select(cast(func.coalesce(func.sum(user_counts.c.total), 0), BigInteger))
 
 
 @dataclass(frozen=True)
@@ -105,8 +122,23 @@ def list_users(
         .limit(limit)
         .offset(offset)
     ).all()
-    total = connection.scalar(select(func.count()).select_from(users).where(*filters)) or 0
-    return page, total
+    return page, _count_users(connection, user_type=user_type, email=email)
+
+
+def _count_users(connection: Connection, *, user_type: UserType | None, email: str | None) -> int:
+    """Count matching users in constant time, whatever the size of the table.
+
+    Counting rows grows with the table; the per-type totals kept by triggers do not. An
+    email filter matches at most one row, found through the unique index.
+    """
+    if email is not None:
+        filters = [users.c.email == email]
+        if user_type is not None:
+            filters.append(users.c.user_type == user_type)
+        return connection.scalar(select(func.count()).select_from(users).where(*filters)) or 0
+    if user_type is not None:
+        return connection.scalar(_COUNT_OF_TYPE, {"user_type": user_type}) or 0
+    return connection.scalar(_COUNT_OF_ALL) or 0
 
 
 def update_user(connection: Connection, *, user_id: uuid.UUID, changes: dict[str, Any]) -> UserRow:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     DateTime,
@@ -52,4 +53,13 @@ users = Table(
     # Stored emails are normalised, so the unique constraint is case-insensitive.
     CheckConstraint("email = lower(btrim(email))", name="email_normalized"),
     Index("ix_users_created_at_id", "created_at", "id"),
+)
+
+# Kept by database triggers (migration 0003): one row per user_type with its number of users.
+user_counts = Table(
+    "user_counts",
+    metadata,
+    Column("user_type", user_type_enum, primary_key=True),
+    Column("total", BigInteger, nullable=False, server_default="0"),
+    CheckConstraint("total >= 0", name="total_not_negative"),
 )

@@ -322,3 +322,34 @@ def test_delete_user_removes_their_files_and_no_one_elses(
 
 def test_delete_unknown_user_is_404(client: TestClient) -> None:
     assert_problem(client.delete(f"/users/{uuid.uuid4()}"), 404)
+
+
+# --- totals
+
+
+def test_list_totals_follow_creates_updates_deletes_and_bulk_loads(
+    client: TestClient, make_user: Any, db_engine: Any
+) -> None:
+    from sqlalchemy import text
+
+    staff = make_user("t-staff@example.com", user_type="staff")
+    customers = [make_user(f"t-c{index}@example.com") for index in range(3)]
+    client.patch(f"/users/{customers[0]['id']}", json={"user_type": "staff"})
+    client.delete(f"/users/{customers[1]['id']}")
+    with db_engine.begin() as connection:  # rows written without the API count too
+        connection.execute(
+            text(
+                "INSERT INTO users (email) "
+                "SELECT 'bulk' || n || '@example.com' FROM generate_series(1, 50) AS n"
+            )
+        )
+
+    def total(**params: Any) -> int:
+        return int(client.get("/users", params=params).json()["total"])
+
+    assert total(user_type="staff") == 2
+    assert total(user_type="customer") == 1 + 50
+    assert total(user_type="admin") == 1
+    assert total() == 2 + 51 + 1
+    assert total(email=staff["email"]) == 1
+    assert total(email=staff["email"], user_type="customer") == 0
