@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
@@ -23,10 +23,9 @@ from constructs import Construct
 from infra.auth import Auth
 from infra.database import Database
 from infra.functions import (
+    bundle_function,
     database_environment,
-    function_log_group,
     metrics_safe_log_level,
-    python_runtime,
 )
 from infra.network import Network
 from infra.settings import Settings
@@ -115,23 +114,15 @@ class Api(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
-        self.function = lambda_.Function(
+        self.function = bundle_function(
             self,
-            "Function",
             description="Users service API (FastAPI behind Mangum)",
-            runtime=python_runtime(settings.python_version),
-            architecture=lambda_.Architecture.ARM_64,
-            # Old versions go once the alias (or trigger) has moved on; each published
-            # SnapStart version is billed for its cached snapshot while it exists.
-            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
             handler=API_HANDLER,
             code=code,
+            network=network,
+            settings=settings,
             memory_size=1024,
             timeout=Duration.seconds(25),
-            vpc=network.vpc,
-            vpc_subnets=network.private_subnets,
-            security_groups=[network.function_security_group],
-            allow_public_subnet=False,
             environment={
                 **database_environment(database, settings),
                 "S3_BUCKET": storage.bucket.bucket_name,
@@ -142,12 +133,9 @@ class Api(Construct):
                 "METRICS_NAMESPACE": settings.metrics_namespace,
                 "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE_NAME,
             },
+            log_level=metrics_safe_log_level(settings.log_level),
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
             reserved_concurrent_executions=settings.reserved_concurrency,
-            log_group=function_log_group(self, "FunctionLogs", settings),
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=metrics_safe_log_level(settings.log_level),
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
         )
         self.alias = lambda_.Alias(
             self, "Alias", alias_name=ALIAS_NAME, version=self.function.current_version

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, triggers
+from aws_cdk import Duration, triggers
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.database import Database
-from infra.functions import (
-    application_log_level,
-    database_environment,
-    function_log_group,
-    python_runtime,
-)
+from infra.functions import application_log_level, bundle_function, database_environment
 from infra.network import Network
 from infra.settings import Settings
 
@@ -40,28 +35,17 @@ class Migrations(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
-        self.function = lambda_.Function(
+        self.function = bundle_function(
             self,
-            "Function",
             description="Users service database migrations (Alembic); see infra/DEPLOY.md",
-            runtime=python_runtime(settings.python_version),
-            architecture=lambda_.Architecture.ARM_64,
-            # Old versions go once the alias (or trigger) has moved on; each published
-            # SnapStart version is billed for its cached snapshot while it exists.
-            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
             handler=MIGRATE_HANDLER,
             code=code,
+            network=network,
+            settings=settings,
             memory_size=512,
             timeout=MIGRATION_TIMEOUT,
-            vpc=network.vpc,
-            vpc_subnets=network.private_subnets,
-            security_groups=[network.function_security_group],
-            allow_public_subnet=False,
             environment=database_environment(database, settings),
-            log_group=function_log_group(self, "FunctionLogs", settings),
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=application_log_level(settings.log_level),
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_level=application_log_level(settings.log_level),
         )
         database.secret.grant_read(self.function)
 

@@ -214,3 +214,21 @@ def test_unreachable_jwks_is_503_not_401(app_env: Any, admin: dict[str, Any], s3
         )
 
     assert_problem(response, 503)
+
+
+def test_no_route_but_health_answers_without_a_token(client: TestClient) -> None:
+    client.headers.pop("Authorization")
+    spec = client.get("/openapi.json").json()
+    some_id = "00000000-0000-4000-8000-000000000000"
+
+    statuses = {
+        (method.upper(), path): client.request(
+            method, path.replace("{user_id}", some_id), json={}
+        ).status_code
+        for path, item in spec["paths"].items()
+        for method in item
+    }
+
+    assert statuses.pop(("GET", "/health")) == 200
+    assert set(statuses.values()) == {401}
+    assert len(statuses) == 10

@@ -22,8 +22,9 @@ from infra.settings import DEFAULT_PYTHON_VERSION
 from tests.infra.conftest import Synthesized
 
 ELF_MACHINE_AARCH64 = 183
-# Provided by the Lambda Python runtime, deliberately not bundled.
-RUNTIME_PROVIDED = {"boto3", "botocore"}
+# Provided by the Lambda Python runtime, deliberately not bundled (snapshot_restore_py:
+# the SnapStart hooks library "included in Python managed runtimes", AWS Lambda docs).
+RUNTIME_PROVIDED = {"boto3", "botocore", "snapshot_restore_py"}
 # Imported (lazily) only outside Lambda: PyJWT verifies bearer tokens for uvicorn and
 # tests; on Lambda the HTTP API's JWT authorizer has done that (lambda_app/auth.py).
 NOT_USED_ON_LAMBDA = {"jwt"}
