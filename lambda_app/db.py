@@ -63,10 +63,21 @@ def execute_first(
         return connection.execute(statement, parameters)
 
 
+def server_error_field(error: BaseException, code: str) -> str | None:
+    """One field of PostgreSQL's error response behind a pg8000 or SQLAlchemy error.
+
+    `code` is the protocol's field letter: "C" the SQLSTATE, "n" the constraint name.
+    """
+    if isinstance(error, DBAPIError):
+        return server_error_field(error.orig, code) if error.orig is not None else None
+    details = error.args[0] if error.args else None
+    return str(details[code]) if isinstance(details, dict) and code in details else None
+
+
 def _is_dead_connection(error: DBAPIError) -> bool:
-    details = error.orig.args[0] if error.orig is not None and error.orig.args else None
-    if isinstance(details, dict):
-        return str(details.get("C", "")).startswith(("08", *DEAD_CONNECTION_SQLSTATES))
+    state = server_error_field(error, "C")
+    if state is not None:
+        return state.startswith(("08", *DEAD_CONNECTION_SQLSTATES))
     return type(error.orig).__name__ == "InterfaceError"
 
 
@@ -193,5 +204,4 @@ def _params(
 
 
 def _is_auth_failure(error: Exception) -> bool:
-    details = error.args[0] if error.args else None
-    return isinstance(details, dict) and details.get("C") == AUTH_FAILED_SQLSTATE
+    return server_error_field(error, "C") == AUTH_FAILED_SQLSTATE

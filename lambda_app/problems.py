@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
+from lambda_app.db import server_error_field
 from lambda_app.exceptions import DatabaseUnavailableError, ServiceError
 from lambda_app.schemas.problems import FieldError, Problem
 
@@ -68,9 +69,9 @@ def is_database_unavailable(error: BaseException) -> bool:
         return False
     if error.connection_invalidated:
         return True
-    details = error.orig.args[0] if error.orig is not None and error.orig.args else None
-    if isinstance(details, dict):
-        return str(details.get("C", "")).startswith(UNAVAILABLE_SQLSTATE_PREFIXES)
+    state = server_error_field(error, "C")
+    if state is not None:
+        return state.startswith(UNAVAILABLE_SQLSTATE_PREFIXES)
     # pg8000 reports socket failures as InterfaceError with a plain message.
     return type(error.orig).__name__ == "InterfaceError"
 

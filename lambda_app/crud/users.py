@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from lambda_app.db import execute_first
+from lambda_app.db import execute_first, server_error_field
 from lambda_app.exceptions import (
     EmailAlreadyExistsError,
     IdentityAlreadyRegisteredError,
@@ -193,14 +193,9 @@ def _unique_violations(*, email: str | None) -> Iterator[None]:
     try:
         yield
     except IntegrityError as error:
-        constraint = _violated_constraint(error)
+        constraint = server_error_field(error, "n")
         if constraint == UNIQUE_EMAIL_CONSTRAINT:
             raise EmailAlreadyExistsError(f"A user with email {email} already exists.") from None
         if constraint == UNIQUE_SUBJECT_CONSTRAINT:
             raise IdentityAlreadyRegisteredError("This identity is already registered.") from None
         raise
-
-
-def _violated_constraint(error: IntegrityError) -> str | None:
-    details = error.orig.args[0] if error.orig is not None and error.orig.args else None
-    return details.get("n") if isinstance(details, dict) else None
