@@ -43,6 +43,16 @@ def ensure_user(database_url: str, *, email: str, user_type: str) -> tuple[str, 
         engine.dispose()
 
 
+def migrate_to_head(database_url: str) -> None:
+    """Bring the local database to the newest revision, as `make run` would."""
+    from lambda_app.config import get_settings
+    from lambda_app.migrate import handler as migrate
+
+    os.environ["DATABASE_URL"] = database_url
+    get_settings.cache_clear()
+    migrate({"action": "upgrade"})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Register the user if needed and print their token."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -59,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
                 from local.run import local_database_url
 
                 database_url = local_database_url()
-            except TimeoutError:
-                database_url = start_database(stack)  # `make run` is not running: start it briefly
+            except TimeoutError:  # `make run` is not running: start its database briefly
+                database_url = start_database(stack)
+                migrate_to_head(database_url)
         subject, user_type = ensure_user(database_url, email=email, user_type=args.user_type)
     if user_type != args.user_type:
         print(f"note: {email} is already a {user_type}; the token acts as one.", file=sys.stderr)
