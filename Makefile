@@ -39,7 +39,7 @@ typecheck: $(STAMP) ## mypy, strict on lambda_app/
 	$(BIN)/mypy
 
 load: $(STAMP) ## Mixed load from CLIENTS (50) clients for SECONDS (30) on the local server, or URL= with TOKEN=
-	$(BIN)/python -m local.load --clients $(or $(CLIENTS),50) --seconds $(or $(SECONDS),30) $(if $(URL),--url $(URL))
+	$(BIN)/python -m local.load --clients $(or $(CLIENTS),50) --seconds $(or $(SECONDS),30) $(if $(URL),--url $(URL)) $(if $(TOKEN),--token $(TOKEN))
 
 bench: $(STAMP) ## Benchmark app vs raw pg8000 vs empty FastAPI; writes bench/results.json
 	$(BIN)/python -m bench
