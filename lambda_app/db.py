@@ -22,8 +22,9 @@ AUTH_FAILED_SQLSTATE = "28P01"
 
 _engine: Engine | None = None
 _engine_lock = threading.Lock()
-# SQLSTATEs of a connection the server has closed (admin shutdown, crash, restart).
-DEAD_CONNECTION_SQLSTATES = ("57P01", "57P02", "57P03")
+# SQLSTATE classes of a connection that is gone: connection exceptions, and the operator
+# intervention codes of a closed session (admin shutdown, crash, restart, dropped database).
+DEAD_CONNECTION_SQLSTATES = ("08", "57P")
 
 
 def get_engine() -> Engine:
@@ -55,7 +56,7 @@ def execute_first(
     try:
         return connection.execute(statement, parameters)
     except DBAPIError as error:
-        if not (error.connection_invalidated or _is_dead_connection(error)):
+        if not is_dead_connection(error):
             raise
         if not connection.invalidated:
             connection.invalidate()
@@ -74,10 +75,14 @@ def server_error_field(error: BaseException, code: str) -> str | None:
     return str(details[code]) if isinstance(details, dict) and code in details else None
 
 
-def _is_dead_connection(error: DBAPIError) -> bool:
+def is_dead_connection(error: DBAPIError) -> bool:
+    """Tell whether the error means the connection is unusable (not the statement wrong)."""
+    if error.connection_invalidated:
+        return True
     state = server_error_field(error, "C")
     if state is not None:
-        return state.startswith(("08", *DEAD_CONNECTION_SQLSTATES))
+        return state.startswith(DEAD_CONNECTION_SQLSTATES)
+    # pg8000 reports socket failures as InterfaceError with a plain message.
     return type(error.orig).__name__ == "InterfaceError"
 
 

@@ -14,16 +14,15 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
-from lambda_app.db import server_error_field
+from lambda_app.db import is_dead_connection, server_error_field
 from lambda_app.exceptions import DatabaseUnavailableError, ServiceError
 from lambda_app.schemas.problems import FieldError, Problem
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-# SQLSTATE classes and codes that mean "the server is not answering", not "bad request":
-# connection exceptions, admin shutdown (pg_terminate_backend), canceled by timeout.
-UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P", "57014")
+# A statement canceled by statement_timeout: the server is too slow, not the request wrong.
+QUERY_CANCELED_SQLSTATE = "57014"
 
 
 class ProblemResponse(JSONResponse):
@@ -67,13 +66,7 @@ def is_database_unavailable(error: BaseException) -> bool:
         return True
     if not isinstance(error, DBAPIError):
         return False
-    if error.connection_invalidated:
-        return True
-    state = server_error_field(error, "C")
-    if state is not None:
-        return state.startswith(UNAVAILABLE_SQLSTATE_PREFIXES)
-    # pg8000 reports socket failures as InterfaceError with a plain message.
-    return type(error.orig).__name__ == "InterfaceError"
+    return is_dead_connection(error) or server_error_field(error, "C") == QUERY_CANCELED_SQLSTATE
 
 
 def field_errors(raw_errors: Iterable[Any]) -> list[FieldError]:

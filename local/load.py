@@ -26,7 +26,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from local.embedded_postgres import free_port
+from local.embedded_postgres import EmbeddedPostgres, free_port
+from local.run import LOCAL_DATABASE
 
 ROOT = Path(__file__).resolve().parent.parent
 # Operation -> weight in the mix.
@@ -167,7 +168,7 @@ def local_server(data_dir: Path) -> Iterator[tuple[str, str, str]]:
             text=True,
             check=True,
         ).stdout.strip()
-        database_url = f"postgresql+pg8000://postgres:postgres@127.0.0.1:{pg_port}/users"
+        database_url = EmbeddedPostgres(data_dir / "postgres", port=pg_port).url_for(LOCAL_DATABASE)
         yield url, token, database_url
     finally:
         server.send_signal(signal.SIGINT)

@@ -75,12 +75,6 @@ class CachedSecretCredentials:
                 self._fetched_at = time.monotonic()
             return self._cached
 
-    def forget(self) -> None:
-        """Drop the cached value and client, e.g. after a SnapStart restore."""
-        with self._lock:
-            self._cached = None
-            self._client = None
-
     def _fetch(self) -> DatabaseCredentials:
         from botocore.exceptions import BotoCoreError, ClientError
 

@@ -77,7 +77,6 @@ def install_request_id_stamp() -> None:
 
 def configure_logging(level: str) -> None:
     """Send the app's logs to stdout as JSON lines at `level` (idempotent)."""
-    install_request_id_stamp()
     logger = logging.getLogger(APP_LOGGER)
     logger.setLevel(level.upper())
     if not any(isinstance(handler.formatter, JsonFormatter) for handler in logger.handlers):
