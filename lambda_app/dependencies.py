@@ -14,30 +14,25 @@ from lambda_app.auth import Principal, principal_from_bearer, principal_from_lam
 from lambda_app.config import get_settings
 from lambda_app.crud import users as crud
 from lambda_app.crud.users import Caller
-from lambda_app.db import get_engine, transactional
+from lambda_app.db import get_engine
 
 # Declares the scheme in OpenAPI (Swagger UI's "Authorize"); the header is verified below.
 bearer_scheme = HTTPBearer(
     auto_error=False, description="A JWT from the user pool (an ID token carries the email)."
 )
-# Requests that change several things (a row and S3 objects) run in one transaction.
-TRANSACTIONAL_METHODS = frozenset({"DELETE"})
 
 
-async def get_connection(request: Request) -> AsyncIterator[Connection]:
-    """Yield the request's database connection; whatever it did not commit is rolled back.
+async def get_connection() -> AsyncIterator[Connection]:
+    """Yield the request's database connection, in autocommit.
 
-    Every other request is one statement at a time, so it runs in autocommit: no BEGIN and
-    no ROLLBACK round trips. Routes and dependencies are `async def` and call the (blocking)
-    database directly: a Lambda container serves one request at a time, so a hop to a
-    worker thread buys nothing, and without thread hops a request never holds a pooled
-    connection while waiting for a thread (which deadlocks under load until the pool
-    timeout).
+    Most requests are one statement at a time: no BEGIN and no ROLLBACK round trips. A route
+    that needs several statements to succeed together wraps them in `db.transaction()`.
+    Routes and dependencies are `async def` and call the (blocking) database directly: a
+    Lambda container serves one request at a time, so a hop to a worker thread buys
+    nothing, and without thread hops a request never holds a pooled connection while
+    waiting for a thread (which deadlocks under load until the pool timeout).
     """
-    engine = get_engine()
-    if request.method in TRANSACTIONAL_METHODS:
-        engine = transactional(engine)
-    with engine.connect() as connection:
+    with get_engine().connect() as connection:
         yield connection
 
 

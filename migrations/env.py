@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from lambda_app.config import get_settings
-from lambda_app.db import create_engine_from_settings
+from lambda_app.db import MIGRATION_APPLICATION_NAME, create_engine_from_settings
 from lambda_app.models.user import Base
 
 config = context.config
@@ -54,7 +54,10 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     engine = create_engine_from_settings(
-        get_settings(), socket_timeout=300, statement_timeout_ms=0, pooled=False
+        get_settings(),
+        socket_timeout=300,
+        pooled=False,
+        application_name=MIGRATION_APPLICATION_NAME,
     )
     with engine.connect() as fresh_connection:
         _configure(fresh_connection)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from lambda_app.crud import users as crud
 from lambda_app.crud.users import UserRow
+from lambda_app.db import transaction
 from lambda_app.dependencies import CallerDep, ConnectionDep, PrincipalDep, UserId
 from lambda_app.exceptions import (
     IdentityAlreadyRegisteredError,
@@ -156,6 +157,6 @@ async def update_user(
 async def delete_user(user_id: UserId, caller: CallerDep, connection: ConnectionDep) -> None:
     """Delete the user and every file stored for them; if S3 fails, nothing is deleted."""
     authorize(caller, Action.DELETE, target_id=user_id)
-    crud.delete_user(connection, user_id=user_id)  # row locked until the commit
-    aws.delete_user_files(user_id)
-    connection.commit()
+    with transaction(connection):
+        crud.delete_user(connection, user_id=user_id)  # row locked until the commit
+        aws.delete_user_files(user_id)
