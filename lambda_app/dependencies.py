@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from lambda_app.auth import Principal, principal_from_bearer, principal_from_lambda_event
 from lambda_app.config import get_settings
 from lambda_app.crud import users as crud
-from lambda_app.crud.users import Caller
+from lambda_app.crud.users import Caller, CallerAndUser
 from lambda_app.db import get_engine
 
 # Declares the scheme in OpenAPI (Swagger UI's "Authorize"); the header is verified below.
@@ -52,15 +52,31 @@ ConnectionDep = Annotated[Connection, Depends(get_connection)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+UserId = Annotated[uuid.UUID, Path(description="The user's id")]
+
+
 async def get_caller(
     principal: PrincipalDep, connection: ConnectionDep, request: Request
 ) -> Caller | None:
     """Return the caller's user record, or None when they have not registered."""
     caller = crud.find_caller(connection, subject=principal.subject)
-    if caller is not None:
-        request.state.user_id = str(caller.id)  # for the request log line
+    _log_caller(request, caller)
     return caller
 
 
+async def get_caller_and_user(
+    user_id: UserId, principal: PrincipalDep, connection: ConnectionDep, request: Request
+) -> CallerAndUser:
+    """Return the caller and the user in the path, read together in one statement."""
+    found = crud.find_caller_and_user(connection, subject=principal.subject, user_id=user_id)
+    _log_caller(request, found.caller)
+    return found
+
+
+def _log_caller(request: Request, caller: Caller | None) -> None:
+    if caller is not None:
+        request.state.user_id = str(caller.id)  # for the request log line
+
+
 CallerDep = Annotated[Caller | None, Depends(get_caller)]
-UserId = Annotated[uuid.UUID, Path(description="The user's id")]
+CallerAndUserDep = Annotated[CallerAndUser, Depends(get_caller_and_user)]
