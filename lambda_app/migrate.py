@@ -26,6 +26,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATION_LOCK_ID = 0x75736572735F6D67  # "users_mg"
 ACTIONS = ("upgrade", "downgrade", "current", "bootstrap-admin")
 MIGRATION_SOCKET_TIMEOUT_SECONDS = 300.0
+# Below the socket timeout: the server cancels a runaway statement before the client gives up.
+MIGRATION_STATEMENT_TIMEOUT = "240s"
 # Pause before the next try of a migration that found a table lock busy, times the try number.
 LOCK_RETRY_SECONDS = 1.0
 LOCK_NOT_AVAILABLE = "55P03"
@@ -80,8 +82,7 @@ def _migrate_once(
     """
     with engine.connect() as connection:
         connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_ID)))
-        lock_timeout = f"{settings.migration_lock_timeout_ms}ms"
-        connection.execute(select(func.set_config("lock_timeout", lock_timeout, True)))
+        apply_timeouts(connection, settings)
         before = current_revision(connection)
         if action in ("upgrade", "downgrade"):
             _run_alembic(connection, action, revision)
@@ -90,6 +91,20 @@ def _migrate_once(
         after = current_revision(connection)
         connection.commit()
     return before, after
+
+
+def migration_timeouts(settings: Settings) -> dict[str, str]:
+    """The timeouts every migration runs under, for this transaction only (SET LOCAL)."""
+    return {
+        "lock_timeout": f"{settings.migration_lock_timeout_ms}ms",
+        "statement_timeout": MIGRATION_STATEMENT_TIMEOUT,
+    }
+
+
+def apply_timeouts(connection: Connection, settings: Settings) -> None:
+    """Set the migration timeouts on the transaction `connection` is in."""
+    for name, value in migration_timeouts(settings).items():
+        connection.execute(select(func.set_config(name, value, True)))
 
 
 def bootstrap_admin(event: dict[str, Any]) -> dict[str, Any]:
