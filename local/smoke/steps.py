@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-# What S3 answers a successful presigned POST: 204 by default, 200/201 with success_action_*.
+# The statuses S3 may answer a successful form POST (its success_action_status values):
+# https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html
 S3_POST_OK = {200, 201, 204}
 
 
@@ -58,7 +59,8 @@ def describe(response: httpx.Response) -> str:
     try:
         body = response.json()
         if isinstance(body, dict):
-            detail = str(body.get("detail") or body.get("title") or body.get("status") or "")
+            # problem+json from the app; {"message": ...} from API Gateway's authorizer
+            detail = str(body.get("detail") or body.get("title") or body.get("message") or "")
     except ValueError:
         code = re.search(r"<Code>([^<]{1,100})</Code>", response.text)  # S3's XML errors
         detail = code.group(1) if code else ""
@@ -204,7 +206,8 @@ def delete_user(run: SmokeRun) -> str:
     expect(run.api.get(f"/users/{user['id']}"), 404)
     gone = ""
     if run.download_url:
-        # Without s3:ListBucket, S3 answers a missing key with 403 instead of 404.
+        # Without s3:ListBucket, S3 answers a missing key with 403 instead of 404:
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)
         fetched = run.storage.get(run.download_url)
         if fetched.status_code == 200:
             raise StepFailedError("DELETE 204 but the avatar still downloads")
