@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from lambda_app.migrate import MIGRATION_LOCK_ID, MigrationRequestError, handler
-from lambda_app.models.user import Base
+from lambda_app.models.tables import metadata
 from tests.conftest import settings_env
 
 HEAD = "0004"
@@ -86,7 +86,7 @@ def test_models_and_migrations_agree(database_url: str) -> None:
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "compare_server_default": True}
         )
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, metadata)
     engine.dispose()
 
     assert differences == []
