@@ -180,17 +180,24 @@ def scan_aws_calls(sources: Mapping[str, str]) -> tuple[list[CodeCall], list[str
     from botocore.session import get_session
 
     trees = {name: ast.parse(code) for name, code in sources.items()}
+    known_services = set(get_session().get_available_services())
     services: set[str] = set()
     problems: list[str] = []
     for name, tree in trees.items():
         for node in _calls(tree):
             function = node.func
-            if isinstance(function, ast.Attribute) and _is_name(function.value, "boto3"):
-                service = _literal_argument(node, 0, "service_name")
-                if function.attr == "client" and service:
-                    services.add(service)
+            if not isinstance(function, ast.Attribute):
+                continue
+            service = _literal_argument(node, 0, "service_name")
+            from_boto3 = _is_name(function.value, "boto3")
+            # boto3.client("s3") or session.client("s3"); resources hide their calls.
+            if function.attr == "client" and (from_boto3 or service in known_services):
+                if service in known_services:
+                    services.add(str(service))
                 else:
-                    problems.append(f"{name}:{node.lineno}: boto3.{function.attr} is not mapped")
+                    problems.append(f"{name}:{node.lineno}: a client of an unnamed service")
+            elif function.attr == "resource" and (from_boto3 or service in known_services):
+                problems.append(f"{name}:{node.lineno}: boto3 resources are not mapped")
     session = get_session()
     operations = {
         xform_name(operation): (service, operation)
@@ -275,6 +282,7 @@ def test_the_scan_reports_a_call_without_a_mapping() -> None:
         "client.copy_object(Bucket='b', Key='k', CopySource='x')\n"
         "client.get_paginator('list_objects_v2')\n"
         "boto3.resource('s3')\n"
+        "boto3.Session().client('secretsmanager').get_secret_value(SecretId='x')\n"
     )
 
     found, problems = scan_aws_calls({"new.py": code})
@@ -282,7 +290,8 @@ def test_the_scan_reports_a_call_without_a_mapping() -> None:
     assert CodeCall("s3", "CopyObject", "new.py:3") in found
     assert ("s3", "CopyObject") not in CALLS
     assert CodeCall("s3", "ListObjectsV2", "new.py:4") in found
-    assert problems == ["new.py:5: boto3.resource is not mapped"]
+    assert CodeCall("secretsmanager", "GetSecretValue", "new.py:6") in found
+    assert problems == ["new.py:5: boto3 resources are not mapped"]
 
 
 # --- the evaluator honours what the policies rely on
@@ -479,6 +488,7 @@ def test_iam_auth_functions_may_connect_as_their_database_user_only(deployed: De
     for function in functions:
         resource_id = _database_resource_id(deployed.resolver, function.raw_environment["DB_HOST"])
         connect = CALLS[("rds", "generate_db_auth_token")].requests
+        assert "DB_USER" in function.environment, function.logical_id
         as_user = {"ResourceId": resource_id, "DBUsername": function.environment["DB_USER"]}
         as_master = {**as_user, "DBUsername": "postgres"}
 
