@@ -61,13 +61,12 @@ def principal_from_bearer(authorization: str | None, settings: Settings) -> Prin
 
 def _principal(claims: Mapping[str, Any]) -> Principal:
     email = claims.get("email")
-    # Cognito says whether the address was verified; an unverified one is not the caller's yet.
-    if str(claims.get("email_verified", "true")).lower() != "true":
+    # Only a verified address is the caller's; a token that does not say so has none.
+    if str(claims.get("email_verified", "false")).lower() != "true":
         email = None
+    # Validated and normalised like any email in a body, by the route that uses it.
     return Principal(
-        subject=str(claims["sub"]),
-        email=str(email).strip().lower() if email else None,
-        claims=dict(claims),
+        subject=str(claims["sub"]), email=str(email) if email else None, claims=dict(claims)
     )
 
 

@@ -103,6 +103,20 @@ class MissingEmailClaimError(ServiceError):
     title = "Token has no email"
 
 
+class InvalidEmailClaimError(ServiceError):
+    """The token's email claim is not a valid email address."""
+
+    status = 422
+    title = "Invalid email claim"
+
+
+class BootstrapConflictError(ServiceError):
+    """bootstrap-admin was given an email and a subject that belong to two different users."""
+
+    status = 409
+    title = "Email and subject belong to different users"
+
+
 class IdentityAlreadyRegisteredError(ServiceError):
     """A user is already linked to the caller's identity."""
 

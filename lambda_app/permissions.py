@@ -19,6 +19,7 @@ class Action(Enum):
     UPDATE = "update"
     DELETE = "delete"
     SET_USER_TYPE = "set user_type"
+    CHANGE_EMAIL = "change emails"
 
 
 READ_ANY = {UserType.ADMIN, UserType.STAFF}
@@ -36,7 +37,7 @@ def authorize(caller: Caller | None, action: Action, *, target_id: uuid.UUID | N
         return
     if action is Action.LIST and caller.user_type in READ_ANY:
         return
-    if action in (Action.LIST, Action.CREATE, Action.SET_USER_TYPE):
+    if action in (Action.LIST, Action.CREATE, Action.SET_USER_TYPE, Action.CHANGE_EMAIL):
         raise ForbiddenError(f"Only an admin may {action.value}.")
     if target_id == caller.id:
         return

@@ -75,7 +75,9 @@ def sign_token(
         "token_use": "id",
     }
     if email is not None:
+        # The local issuer has verified every address, as Cognito does after sign-up.
         payload["email"] = email
+        payload["email_verified"] = True
     payload.update(claims)
     # A claim given as None is left out, e.g. `aud=None` for an access-token shape.
     present = {name: value for name, value in payload.items() if value is not None}

@@ -314,3 +314,23 @@ def test_upgrade_creates_the_app_role_with_dml_only_and_its_statement_timeout(
     dml = {"SELECT", "INSERT", "UPDATE", "DELETE"}
     assert privileges == {(table, kind) for table in ("users", "user_counts") for kind in dml}
     assert owned == 0
+
+
+def test_bootstrap_admin_with_email_of_one_user_and_subject_of_another_is_a_clear_error(
+    database_url: str, app_env: Any, db_engine: Any
+) -> None:
+    from lambda_app.exceptions import BootstrapConflictError
+    from tests.conftest import insert_user
+
+    insert_user(db_engine, email="one@example.com", user_type="customer", subject=None)
+    insert_user(db_engine, email="two@example.com", user_type="customer", subject="sub-two")
+
+    with pytest.raises(BootstrapConflictError, match="one user and the subject to another"):
+        handler({"action": "bootstrap-admin", "email": "one@example.com", "subject": "sub-two"})
+
+    with db_engine.connect() as connection:
+        rows = connection.execute(text("SELECT email, user_type, subject FROM users")).all()
+    assert sorted(tuple(row) for row in rows) == [
+        ("one@example.com", "customer", None),
+        ("two@example.com", "customer", "sub-two"),
+    ]

@@ -19,18 +19,24 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    exists,
+    false,
     func,
     insert,
+    literal,
     or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from lambda_app.db import execute_first, server_error_field
 from lambda_app.exceptions import (
+    BootstrapConflictError,
     EmailAlreadyExistsError,
     IdentityAlreadyRegisteredError,
     UserNotFoundError,
@@ -110,6 +116,56 @@ def find_caller_and_user(
     return CallerAndUser(caller=caller, user=user)
 
 
+def _register_or_link_statement() -> Executable:
+    """Link the unlinked user with this email to the identity, or insert a new customer.
+
+    One statement: both parts see the same snapshot, so exactly one of them acts when the
+    email is free or unlinked, and neither when its user is linked to someone else.
+    """
+    # Not named like the columns: an UPDATE would take such names as values to set.
+    email = bindparam("verified_email", type_=users.c.email.type)
+    subject = bindparam("identity", type_=users.c.subject.type)
+    linked = (
+        update(users)
+        .where(users.c.email == email, users.c.subject.is_(None))
+        .values(subject=subject, updated_at=func.clock_timestamp())
+        .returning(*USER_COLUMNS)
+        .cte("linked")
+    )
+    email_taken = exists().where(users.c.email == email)
+    inserted = (
+        insert(users)
+        .from_select(
+            ["email", "user_type", "subject"],
+            select(email, literal(UserType.CUSTOMER, users.c.user_type.type), subject).where(
+                ~email_taken
+            ),
+        )
+        .returning(*USER_COLUMNS)
+        .cte("inserted")
+    )
+    return union_all(
+        select(*linked.c, false().label("created")), select(*inserted.c, true().label("created"))
+    )
+
+
+_REGISTER_OR_LINK = _register_or_link_statement()
+
+
+def register_or_link(
+    connection: Connection, *, email: str, subject: str
+) -> tuple[UserRow, bool] | None:
+    """Register the identity as a customer, or link it to the unlinked user with this email.
+
+    Returns the user and whether they were created; None when the user with this email is
+    already linked to another identity (they are never relinked).
+    """
+    with _unique_violations():
+        parameters = {"verified_email": email, "identity": subject}
+        row = connection.execute(_REGISTER_OR_LINK, parameters).first()
+    return (row, bool(row.created)) if row is not None else None
+
+
 def create_user(
     connection: Connection,
     *,
@@ -120,7 +176,7 @@ def create_user(
 ) -> UserRow:
     """Insert a user; raise on a taken email or identity."""
     values = {"email": email, "full_name": full_name, "user_type": user_type, "subject": subject}
-    with _unique_violations(email=email):
+    with _unique_violations():
         return connection.execute(_INSERT_USER, values).one()
 
 
@@ -195,7 +251,7 @@ def update_user(connection: Connection, *, user_id: uuid.UUID, changes: dict[str
         .values(**changes, updated_at=func.clock_timestamp())
         .returning(*USER_COLUMNS)
     )
-    with _unique_violations(email=changes.get("email")):
+    with _unique_violations():
         row = connection.execute(statement).first()
     if row is None:
         raise UserNotFoundError(f"No user has id {user_id}.")
@@ -214,34 +270,40 @@ def delete_user(connection: Connection, *, user_id: uuid.UUID) -> None:
 def promote_to_admin(connection: Connection, *, email: str, subject: str) -> tuple[uuid.UUID, bool]:
     """Link the user with `email` to `subject` as an admin, creating them if needed.
 
-    Returns the user's id and whether it was created; the caller commits.
+    Returns the user's id and whether it was created; the caller commits. Raises
+    `BootstrapConflictError` when the email is one user's and the subject another's.
     """
     existing = connection.execute(
         select(users.c.id)
         .where(or_(users.c.email == email, users.c.subject == subject))
         .with_for_update()
-    ).first()
+    ).all()
+    if len(existing) > 1:
+        raise BootstrapConflictError(
+            "The email belongs to one user and the subject to another; unlink or delete one first."
+        )
     values = {"email": email, "subject": subject, "user_type": UserType.ADMIN}
-    if existing is None:
+    if not existing:
         created = connection.execute(insert(users).values(values).returning(users.c.id)).one()
         return created.id, True
     connection.execute(
         update(users)
-        .where(users.c.id == existing.id)
+        .where(users.c.id == existing[0].id)
         .values(**values, updated_at=func.clock_timestamp())
     )
-    return existing.id, False
+    return existing[0].id, False
 
 
 @contextmanager
-def _unique_violations(*, email: str | None) -> Iterator[None]:
+def _unique_violations() -> Iterator[None]:
     """Turn a unique-constraint violation into the domain error it means."""
     try:
         yield
     except IntegrityError as error:
         constraint = server_error_field(error, "n")
         if constraint == UNIQUE_EMAIL_CONSTRAINT:
-            raise EmailAlreadyExistsError(f"A user with email {email} already exists.") from None
+            # Never the address itself: it would tell a caller which addresses are registered.
+            raise EmailAlreadyExistsError("Another user already has this email.") from None
         if constraint == UNIQUE_SUBJECT_CONSTRAINT:
             raise IdentityAlreadyRegisteredError("This identity is already registered.") from None
         raise

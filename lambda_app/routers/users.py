@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import ValidationError
 
+from lambda_app.auth import Principal
 from lambda_app.crud import users as crud
 from lambda_app.crud.users import UserRow
 from lambda_app.db import transaction
@@ -17,14 +19,23 @@ from lambda_app.dependencies import (
     UserId,
 )
 from lambda_app.exceptions import (
+    EmailAlreadyExistsError,
     IdentityAlreadyRegisteredError,
+    InvalidEmailClaimError,
     MissingEmailClaimError,
     UserNotFoundError,
 )
 from lambda_app.external_services import aws
 from lambda_app.permissions import Action, authorize
 from lambda_app.problems import problem_responses
-from lambda_app.schemas.users import Email, UserCreate, UserPage, UserRead, UserUpdate
+from lambda_app.schemas.users import (
+    Email,
+    TokenEmail,
+    UserCreate,
+    UserPage,
+    UserRead,
+    UserUpdate,
+)
 from lambda_app.utils.user_type_enum import UserType
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -56,7 +67,10 @@ async def read_me(principal: PrincipalDep, connection: ConnectionDep, request: R
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
     summary="Register myself",
-    responses=problem_responses(401, 409, 413, 415, 422, 503),
+    responses={
+        200: {"model": UserRead, "description": "An account an admin made for my email, now mine"},
+        **problem_responses(401, 409, 413, 415, 422, 503),
+    },
 )
 async def register_me(
     principal: PrincipalDep,
@@ -65,20 +79,34 @@ async def register_me(
     request: Request,
     response: Response,
 ) -> UserRow:
-    """Register the caller as a customer with their token's email."""
+    """Register with the token's verified email; 200 when it takes over an admin-made account."""
     if caller is not None:
         raise IdentityAlreadyRegisteredError("You are already registered: GET /users/me.")
-    if principal.email is None:
-        raise MissingEmailClaimError("The token has no email claim; sign in with an ID token.")
-    user = crud.create_user(
-        connection,
-        email=principal.email,
-        full_name=None,
-        user_type=UserType.CUSTOMER,
-        subject=principal.subject,
-    )
-    _set_location(request, response, user)
+    email = verified_email(principal)
+    registered = crud.register_or_link(connection, email=email, subject=principal.subject)
+    if registered is None:
+        raise EmailAlreadyExistsError(
+            "The account with your email is linked to another sign-in; ask an admin."
+        )
+    user, created = registered
+    if created:
+        _set_location(request, response, user)
+    else:
+        response.status_code = status.HTTP_200_OK
     return user
+
+
+def verified_email(principal: Principal) -> str:
+    """The token's verified email, validated and normalised like an email in a body."""
+    if principal.email is None:
+        raise MissingEmailClaimError(
+            "The token has no verified email; sign in with an ID token whose email is verified."
+        )
+    try:
+        return TokenEmail(email=principal.email).email
+    except ValidationError as error:
+        reason = "; ".join(str(item["msg"]) for item in error.errors())
+        raise InvalidEmailClaimError(f"The token's email is not valid: {reason}.") from None
 
 
 @router.post(
@@ -148,11 +176,13 @@ async def read_user(user_id: UserId, found: CallerAndUserDep) -> UserRow:
 async def update_user(
     user_id: UserId, body: UserUpdate, caller: CallerDep, connection: ConnectionDep
 ) -> UserRow:
-    """Change any of email, full name and user type (admins only); `updated_at` advances."""
+    """Change email, full name or user type (admins); others only their own full name."""
     changes = body.changes()
     authorize(caller, Action.UPDATE, target_id=user_id)
     if "user_type" in changes:
         authorize(caller, Action.SET_USER_TYPE)
+    if "email" in changes:
+        authorize(caller, Action.CHANGE_EMAIL)
     return crud.update_user(connection, user_id=user_id, changes=changes)
 
 

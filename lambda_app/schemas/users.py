@@ -46,6 +46,8 @@ Email = Annotated[
     WithJsonSchema({"type": "string", "format": "email", "maxLength": EMAIL_MAX_LENGTH}),
 ]
 FullName = Annotated[str, StringConstraints(max_length=FULL_NAME_MAX_LENGTH)]
+# What any user may change on their own record; the rest is an admin's to change.
+SELF_SERVICE_FIELDS = frozenset({"full_name"})
 AvatarContentType = Literal["image/png", "image/jpeg", "image/webp"]
 
 
@@ -57,6 +59,12 @@ class UserCreate(BaseModel):
     email: Email
     full_name: FullName | None = None
     user_type: UserType = UserType.CUSTOMER
+
+
+class TokenEmail(BaseModel):
+    """The verified email claim of a token, checked and normalised as a body's email is."""
+
+    email: Email
 
 
 class UserUpdate(BaseModel):

@@ -153,7 +153,8 @@ def call_through_lambda(call: Call, path: str, subject: str) -> int:
     event["requestContext"]["http"].update(method=call.method, path=path)
     claims = claims_for(subject)
     if subject == UNREGISTERED:
-        claims["email"] = "unregistered@example.com"
+        # As a Cognito ID token carries it: the address and that it was verified.
+        claims.update(email="unregistered@example.com", email_verified="true")
     event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
     return int(handler(event, lambda_context())["statusCode"])
 
