@@ -21,10 +21,10 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.auth import Auth
-from infra.database import Database
+from infra.database import APP_USERNAME, Database
 from infra.functions import (
+    api_database_environment,
     bundle_function,
-    database_environment,
     metrics_safe_log_level,
 )
 from infra.network import Network
@@ -120,11 +120,12 @@ class Api(Construct):
             handler=API_HANDLER,
             code=code,
             network=network,
+            security_group=network.function_security_group,
             settings=settings,
             memory_size=1024,
             timeout=Duration.seconds(25),
             environment={
-                **database_environment(database, settings),
+                **api_database_environment(database, settings),
                 "S3_BUCKET": storage.bucket.bucket_name,
                 "API_BASE_PATH": "",
                 "AVATAR_MAX_BYTES": str(settings.avatar_max_bytes),
@@ -140,7 +141,8 @@ class Api(Construct):
         self.alias = lambda_.Alias(
             self, "Alias", alias_name=ALIAS_NAME, version=self.function.current_version
         )
-        database.secret.grant_read(self.function)
+        # An IAM token for the app role, signed in the function; no secret is read.
+        database.proxy.grant_connect(self.function, APP_USERNAME)
         self._grant_user_files(storage)
 
         # One integration for every route. HttpLambdaIntegration adds one invoke permission
@@ -201,11 +203,30 @@ class Api(Construct):
             ),
             access_log_settings=JsonAccessLogs(access_logs),
         )
+        self._throttle_health_route(settings)
 
     @property
     def url(self) -> str:
         """Base URL of the ``$default`` stage."""
         return self.stage.url
+
+    def _throttle_health_route(self, settings: Settings) -> None:
+        """A tighter limit on the public health check than on the API as a whole.
+
+        Anyone may call it without a token, and each call reaches the database, so its
+        own route setting keeps it from taking the capacity the other routes share.
+        """
+        cfn_stage = self.stage.node.default_child
+        assert isinstance(cfn_stage, apigwv2.CfnStage)
+        health_route = self.public_routes[HEALTH_PATH]
+        cfn_stage.route_settings = {
+            f"GET {HEALTH_PATH}": {
+                "ThrottlingRateLimit": settings.health_throttle_rate_limit,
+                "ThrottlingBurstLimit": settings.health_throttle_burst_limit,
+            }
+        }
+        # API Gateway refuses route settings for a route that does not exist yet.
+        self.stage.node.add_dependency(health_route)
 
     def _grant_user_files(self, storage: Storage) -> None:
         """Objects (every version) under users/ only; listing only of that prefix.

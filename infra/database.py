@@ -1,4 +1,10 @@
-"""Database: RDS PostgreSQL behind an RDS Proxy that requires TLS, its secret rotated."""
+"""Database: RDS PostgreSQL behind an RDS Proxy that requires TLS and IAM, secrets rotated.
+
+Two roles, two secrets. The master user (``users_admin``) is for migrations only, which
+connect to the instance directly. The API logs in as the least-privilege role
+``users_app`` (created by the migration function): it signs an IAM token for the proxy,
+and the proxy logs in to PostgreSQL with that role's password from its secret.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,21 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.capacity import PROXY_MAX_CONNECTIONS_PERCENT
 from infra.network import POSTGRES_PORT, Network
 from infra.settings import Settings
 
 DATABASE_NAME = "users"
 MASTER_USERNAME = "users_admin"
-# A current major version; RDS applies minor upgrades in the maintenance window.
-ENGINE = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_18)
+APP_USERNAME = "users_app"
+# The newest major version in AWS's table of engine versions RDS Proxy supports for RDS for
+# PostgreSQL (infra/DEPLOY.md, "Engine version"); RDS applies minor upgrades itself.
+ENGINE_MAJOR_VERSION = "17"
+ENGINE = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17)
 ROTATION_INTERVAL = Duration.days(30)
+# A frozen Lambda container keeps its client connection until this timeout; the API
+# replaces its pooled connection a minute earlier (DB_POOL_RECYCLE, infra/functions.py).
+PROXY_IDLE_CLIENT_TIMEOUT = Duration.minutes(5)
 
 
 class Database(Construct):
@@ -82,36 +95,49 @@ class Database(Construct):
         secret = self.instance.secret
         assert secret is not None, "from_generated_secret always creates a secret"
         self.secret: secretsmanager.ISecret = secret
-        self.rotation = self._rotate_password(network)
-
-        self.proxy = rds.DatabaseProxy(
-            self,
-            "Proxy",
-            proxy_target=rds.ProxyTarget.from_instance(self.instance),
-            secrets=[self.secret],
-            vpc=network.vpc,
-            vpc_subnets=network.private_subnets,
-            security_groups=[network.proxy_security_group],
-            require_tls=True,
-            iam_auth=False,
-            idle_client_timeout=Duration.minutes(30),
-            max_connections_percent=90,
-            debug_logging=False,
-        )
-
-    def _rotate_password(self, network: Network) -> secretsmanager.SecretRotation:
-        """Single-user rotation by AWS's hosted PostgreSQL function, inside the VPC.
-
-        The function reaches Secrets Manager through the interface endpoint (its private
-        DNS makes the default hostname resolve there) and the instance directly. The app
-        survives a rotation: it caches credentials for DB_CREDENTIALS_MAX_AGE seconds and,
-        when PostgreSQL refuses a password (SQLSTATE 28P01), reads the secret again and
-        retries once (lambda_app/db.py). The first rotation waits for the schedule rather
-        than running during the deploy, next to the migration trigger.
-        """
-        return self.instance.add_rotation_single_user(
+        self.rotation = self.instance.add_rotation_single_user(
             automatically_after=ROTATION_INTERVAL,
             vpc_subnets=network.private_subnets,
             security_group=network.rotation_security_group,
             rotate_immediately_on_update=False,
+        )
+
+        app_secret = rds.DatabaseSecret(
+            self,
+            "AppSecret",
+            username=APP_USERNAME,
+            secret_name=f"{settings.prefix}/database-app",
+        )
+        app_secret.apply_removal_policy(settings.removal_policy)
+        # Attached, the secret also holds host, port, engine and dbname, as the rotation
+        # function expects.
+        self.app_secret = app_secret.attach(self.instance)
+        self.app_rotation = secretsmanager.SecretRotation(
+            self,
+            "AppSecretRotation",
+            application=secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
+            secret=self.app_secret,
+            target=self.instance,
+            vpc=network.vpc,
+            vpc_subnets=network.private_subnets,
+            security_group=network.rotation_security_group,
+            automatically_after=ROTATION_INTERVAL,
+            rotate_immediately_on_update=False,
+        )
+
+        # The proxy holds only the secret its clients log in with; the migration function
+        # reads the master secret itself and connects to the instance directly.
+        self.proxy = rds.DatabaseProxy(
+            self,
+            "Proxy",
+            proxy_target=rds.ProxyTarget.from_instance(self.instance),
+            secrets=[self.app_secret],
+            vpc=network.vpc,
+            vpc_subnets=network.private_subnets,
+            security_groups=[network.proxy_security_group],
+            require_tls=True,
+            iam_auth=True,
+            idle_client_timeout=PROXY_IDLE_CLIENT_TIMEOUT,
+            max_connections_percent=PROXY_MAX_CONNECTIONS_PERCENT,
+            debug_logging=False,
         )

@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.database import Database
-from infra.network import Network
+from infra.database import (
+    APP_USERNAME,
+    DATABASE_NAME,
+    PROXY_IDLE_CLIENT_TIMEOUT,
+    Database,
+)
+from infra.network import POSTGRES_PORT, Network
 from infra.settings import Settings
 
 PYTHON_RUNTIMES = {
@@ -52,12 +58,34 @@ def function_log_group(scope: Construct, construct_id: str, settings: Settings) 
     )
 
 
-def database_environment(database: Database, settings: Settings) -> dict[str, str]:
-    """Non-secret settings both functions need to reach PostgreSQL through the proxy."""
+# Below the proxy's idle client timeout, so the API replaces its pooled connection before
+# the proxy drops it (the app also replaces a dead one on its first statement).
+POOL_RECYCLE = PROXY_IDLE_CLIENT_TIMEOUT.minus(Duration.minutes(1))
+
+
+def api_database_environment(database: Database, settings: Settings) -> dict[str, str]:
+    """The API logs in to the proxy as the app role with an IAM token: no secret at all."""
+    return {
+        "DB_HOST": database.proxy.endpoint,
+        "DB_PORT": str(POSTGRES_PORT),
+        "DB_NAME": DATABASE_NAME,
+        "DB_USER": APP_USERNAME,
+        "DB_IAM_AUTH": "true",
+        "DB_SSL": "true",
+        "DB_POOL_RECYCLE": str(int(POOL_RECYCLE.to_seconds())),
+        "LOG_LEVEL": settings.log_level,
+    }
+
+
+def migration_database_environment(database: Database, settings: Settings) -> dict[str, str]:
+    """Migrations connect to the instance directly as the master user and maintain the app role."""
     return {
         "DB_SECRET_ARN": database.secret.secret_arn,
-        "DB_HOST": database.proxy.endpoint,
+        "DB_HOST": database.instance.db_instance_endpoint_address,
         "DB_SSL": "true",
+        "APP_DB_ROLE": APP_USERNAME,
+        "APP_DB_SECRET_ARN": database.app_secret.secret_arn,
+        "DB_STATEMENT_TIMEOUT_MS": str(settings.db_statement_timeout_ms),
         "LOG_LEVEL": settings.log_level,
     }
 
@@ -69,6 +97,7 @@ def bundle_function(
     handler: str,
     code: lambda_.Code,
     network: Network,
+    security_group: ec2.ISecurityGroup,
     settings: Settings,
     memory_size: int,
     timeout: Duration,
@@ -92,7 +121,7 @@ def bundle_function(
         timeout=timeout,
         vpc=network.vpc,
         vpc_subnets=network.private_subnets,
-        security_groups=[network.function_security_group],
+        security_groups=[security_group],
         allow_public_subnet=False,
         environment=environment,
         log_group=function_log_group(scope, "FunctionLogs", settings),

@@ -7,7 +7,11 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.database import Database
-from infra.functions import application_log_level, bundle_function, database_environment
+from infra.functions import (
+    application_log_level,
+    bundle_function,
+    migration_database_environment,
+)
 from infra.network import Network
 from infra.settings import Settings
 
@@ -17,10 +21,11 @@ MIGRATION_TIMEOUT = Duration.minutes(10)
 
 
 class Migrations(Construct):
-    """``alembic upgrade head`` inside the VPC, after the database and proxy exist.
+    """``alembic upgrade head`` inside the VPC, on the instance itself, before the proxy.
 
     The trigger runs whenever the function's code or configuration changes, which
-    includes every change to ``migrations/``; a raised exception fails the deploy.
+    includes every change to ``migrations/``; a raised exception fails the deploy. The
+    first run creates the app role, so the proxy, which logs in as that role, comes after.
     """
 
     def __init__(
@@ -41,22 +46,28 @@ class Migrations(Construct):
             handler=MIGRATE_HANDLER,
             code=code,
             network=network,
+            security_group=network.migration_security_group,
             settings=settings,
             memory_size=512,
             timeout=MIGRATION_TIMEOUT,
-            environment=database_environment(database, settings),
+            environment=migration_database_environment(database, settings),
             log_level=application_log_level(settings.log_level),
         )
         database.secret.grant_read(self.function)
+        database.app_secret.grant_read(self.function)
+        database.instance.connections.allow_default_port_from(
+            network.migration_security_group, "migration function to the database"
+        )
 
         self.trigger = triggers.Trigger(
             self,
             "RunOnDeploy",
             handler=self.function,
-            # The whole network (endpoint, security-group rules) and the database
-            # construct (instance, secret, proxy and its target group) come first.
-            execute_after=[network, database],
+            # The whole network (endpoint, security-group rules), the instance and both
+            # secrets come first; the proxy comes after (below).
+            execute_after=[network, database.instance, database.app_secret],
             execute_on_handler_change=True,
             invocation_type=triggers.InvocationType.REQUEST_RESPONSE,
             timeout=MIGRATION_TIMEOUT,
         )
+        database.proxy.node.add_dependency(self.trigger)

@@ -1,4 +1,4 @@
-"""Monitoring: alarms on the API function and the HTTP API, and the topic they notify.
+"""Monitoring: alarms on the API, the proxy and the database, and the topic they notify.
 
 The function's alarms use its unqualified metrics (dimension ``FunctionName`` only),
 which Lambda aggregates over every version and alias: they count each invocation
@@ -10,6 +10,7 @@ timeouts, throttles), so a second alarm would only page twice for one incident.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from aws_cdk import Aws, Duration
@@ -22,35 +23,55 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.api import Api
+from infra.capacity import default_reserved_concurrency, instance_memory_bytes
+from infra.database import Database
 from infra.settings import Settings
 
 ALARM_PERIOD = Duration.minutes(5)
 CLOUDWATCH = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+RDS_NAMESPACE = "AWS/RDS"
+# Share of a limit at which a "near the limit" alarm goes off.
+NEAR_LIMIT_PERCENT = 90
+# Share of the allocated storage and of the class's memory below which RDS is short.
+LOW_RESOURCE_PERCENT = 10
 
 
 @dataclass(frozen=True)
 class Threshold:
-    """Alarm when the sum reaches ``at_least`` in ``periods`` consecutive periods."""
+    """Alarm when the statistic reaches ``value`` (or falls to it, when ``below``)
+    in ``periods`` consecutive 5-minute periods."""
 
-    at_least: int
+    value: float
     periods: int = 1
+    below: bool = False
 
 
 # Errors are what the app could not turn into a response (crash, timeout, out of memory):
 # the client got API Gateway's 500/503. One can be a fluke; three in 5 minutes are not.
-FUNCTION_ERRORS = Threshold(at_least=3)
+FUNCTION_ERRORS = Threshold(3)
 # Throttled invocations are requests turned away unserved; even one means the function
 # hit its reserved concurrency or the account's limit.
-FUNCTION_THROTTLES = Threshold(at_least=1)
+FUNCTION_THROTTLES = Threshold(1)
 # Every 5xx a client saw, whether the app, the integration or API Gateway produced it.
-API_SERVER_ERRORS = Threshold(at_least=5)
+API_SERVER_ERRORS = Threshold(5)
+# The app never pins (its statements leave no session state), so any pinned connection
+# that lasts 15 minutes is a regression that costs the proxy its multiplexing.
+SESSION_PINNED = Threshold(1, periods=3)
+# Sustained high CPU on the instance: slow queries for every request.
+DATABASE_CPU_PERCENT = Threshold(80, periods=3)
 
 
 class Monitoring(Construct):
     """CloudWatch alarms on the API and an encrypted SNS topic that hears about them."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, api: Api, settings: Settings
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api: Api,
+        database: Database,
+        settings: Settings,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
@@ -82,10 +103,105 @@ class Monitoring(Construct):
             metric=api.stage.metric_server_error(period=ALARM_PERIOD, statistic=statistic),
             threshold=API_SERVER_ERRORS,
         )
+        self.database_alarms = self._database_alarms(database, settings)
 
     @property
     def alarms(self) -> tuple[cloudwatch.Alarm, ...]:
-        return (self.function_errors, self.function_throttles, self.api_server_errors)
+        return (
+            self.function_errors,
+            self.function_throttles,
+            self.api_server_errors,
+            *self.database_alarms,
+        )
+
+    def _database_alarms(
+        self, database: Database, settings: Settings
+    ) -> tuple[cloudwatch.Alarm, ...]:
+        """The proxy's pinning and connection limits; the instance's CPU, storage, memory."""
+        proxy_name = database.proxy.db_proxy_name
+
+        def proxy_metric(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=RDS_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"ProxyName": proxy_name},
+                period=ALARM_PERIOD,
+                statistic=cloudwatch.Stats.MAXIMUM,
+            )
+
+        # Each API execution environment holds one client connection: the connections
+        # the API may use are its reserved concurrency (or what the class supports).
+        client_budget = settings.reserved_concurrency or default_reserved_concurrency(
+            settings.db_instance_type
+        )
+        instance = database.instance
+        storage_bytes = settings.db_allocated_storage_gib * 1024**3
+        memory_bytes = instance_memory_bytes(settings.db_instance_type)
+        return (
+            self._alarm(
+                "ProxySessionPinned",
+                name="proxy-session-pinned",
+                description="RDS Proxy holds pinned database connections (session state "
+                "left by a client: SET, prepared statements, advisory locks, temp tables).",
+                metric=proxy_metric("DatabaseConnectionsCurrentlySessionPinned"),
+                threshold=SESSION_PINNED,
+            ),
+            self._alarm(
+                "ProxyClientConnections",
+                name="proxy-client-connections",
+                description=f"Client connections to RDS Proxy near the {client_budget} the "
+                "API may hold (one per execution environment).",
+                metric=proxy_metric("ClientConnections"),
+                threshold=Threshold(math.ceil(client_budget * NEAR_LIMIT_PERCENT / 100)),
+            ),
+            self._alarm(
+                "ProxyDatabaseConnections",
+                name="proxy-database-connections",
+                description="RDS Proxy's database connections near the most it may open "
+                "(MaxDatabaseConnectionsAllowed): requests start to wait for one.",
+                metric=cloudwatch.MathExpression(
+                    expression="100 * used / allowed",
+                    using_metrics={
+                        "used": proxy_metric("DatabaseConnections"),
+                        "allowed": proxy_metric("MaxDatabaseConnectionsAllowed"),
+                    },
+                    label="DatabaseConnections (% of allowed)",
+                    period=ALARM_PERIOD,
+                ),
+                threshold=Threshold(NEAR_LIMIT_PERCENT),
+            ),
+            self._alarm(
+                "DatabaseCpu",
+                name="database-cpu",
+                description="The database instance's CPU has been high for 15 minutes.",
+                metric=instance.metric_cpu_utilization(
+                    period=ALARM_PERIOD, statistic=cloudwatch.Stats.AVERAGE
+                ),
+                threshold=DATABASE_CPU_PERCENT,
+            ),
+            self._alarm(
+                "DatabaseFreeStorage",
+                name="database-free-storage",
+                description=f"Less than {LOW_RESOURCE_PERCENT}% of the allocated storage is "
+                "free (storage autoscaling may be at its maximum).",
+                metric=instance.metric_free_storage_space(
+                    period=ALARM_PERIOD, statistic=cloudwatch.Stats.MINIMUM
+                ),
+                threshold=Threshold(storage_bytes * LOW_RESOURCE_PERCENT // 100, below=True),
+            ),
+            self._alarm(
+                "DatabaseFreeableMemory",
+                name="database-freeable-memory",
+                description=f"Less than {LOW_RESOURCE_PERCENT}% of the instance class's "
+                "memory is free for 15 minutes.",
+                metric=instance.metric_freeable_memory(
+                    period=ALARM_PERIOD, statistic=cloudwatch.Stats.MINIMUM
+                ),
+                threshold=Threshold(
+                    memory_bytes * LOW_RESOURCE_PERCENT // 100, periods=3, below=True
+                ),
+            ),
+        )
 
     def _alarm_topic_key(self) -> kms.Key:
         # CloudWatch cannot use the AWS-managed aws/sns key, so the topic gets its own
@@ -141,7 +257,7 @@ class Monitoring(Construct):
         *,
         name: str,
         description: str,
-        metric: cloudwatch.Metric,
+        metric: cloudwatch.IMetric,
         threshold: Threshold,
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
@@ -150,9 +266,13 @@ class Monitoring(Construct):
             alarm_name=f"{self._settings.prefix}-{name}",
             alarm_description=description,
             metric=metric,
-            threshold=threshold.at_least,
+            threshold=threshold.value,
             evaluation_periods=threshold.periods,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            comparison_operator=(
+                cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD
+                if threshold.below
+                else cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+            ),
             # No traffic means no data points, which is not a failure.
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )

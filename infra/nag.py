@@ -34,7 +34,8 @@ def apply_nag_checks(app: App, stack: UsersServiceStack, settings: Settings) -> 
         database.instance,
         "AwsSolutions-RDS11",
         "A non-default port adds nothing here: the instance is in isolated subnets and its "
-        "security group admits only the RDS Proxy.",
+        "security group admits only the RDS Proxy, the migration function and the secret "
+        "rotation functions.",
     )
     if not settings.db_multi_az:
         _acknowledge(

@@ -1,13 +1,16 @@
 """Network: a private VPC, endpoints to AWS services, and the security-group chain.
 
-Traffic allowed, and nothing else: functions -> proxy -> database on PostgreSQL's
-port, functions -> HTTPS to the VPC endpoints (there is no NAT gateway and no
-internet route, so 443 egress reaches only the endpoints), and the secret's rotation
-function -> database (PostgreSQL) and -> the Secrets Manager endpoint (HTTPS).
+Traffic allowed, and nothing else: API function -> proxy -> database on PostgreSQL's
+port; API function -> HTTPS out, which reaches only the S3 gateway endpoint (there is
+no NAT gateway and no internet route); migration function -> database directly and ->
+the Secrets Manager endpoint; the secrets' rotation functions -> database and -> the
+Secrets Manager endpoint; the proxy -> the Secrets Manager endpoint (it reads the app
+role's secret).
 """
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -17,8 +20,13 @@ from infra.settings import Settings
 POSTGRES_PORT = 5432
 
 
+def zone_name(zone: str, region: str) -> str:
+    """A zone letter ("a") joined to the region; a full zone name is kept as it is."""
+    return f"{region}{zone}" if zone.isalpha() and len(zone) == 1 else zone
+
+
 class Network(Construct):
-    """VPC over two AZs with isolated subnets only, S3 and Secrets Manager endpoints."""
+    """VPC over the chosen AZs with isolated subnets only, S3 and Secrets Manager endpoints."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
         super().__init__(scope, construct_id)
@@ -26,7 +34,9 @@ class Network(Construct):
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            max_azs=2,
+            availability_zones=[
+                zone_name(zone, Stack.of(self).region) for zone in settings.availability_zones
+            ],
             nat_gateways=0,
             subnet_configuration=[
                 ec2.SubnetConfiguration(
@@ -49,20 +59,27 @@ class Network(Construct):
         )
 
         self.function_security_group = self._security_group(
-            "FunctionSecurityGroup", "Lambda functions: PostgreSQL to the proxy, HTTPS out"
+            "FunctionSecurityGroup", "API function: PostgreSQL to the proxy, HTTPS to S3"
+        )
+        self.migration_security_group = self._security_group(
+            "MigrationSecurityGroup",
+            "Migration function: PostgreSQL to the database, HTTPS to Secrets Manager",
         )
         self.proxy_security_group = self._security_group(
-            "ProxySecurityGroup", "RDS Proxy: from the functions, to the database"
+            "ProxySecurityGroup",
+            "RDS Proxy: from the API function, to the database and Secrets Manager",
         )
         self.database_security_group = self._security_group(
-            "DatabaseSecurityGroup", "RDS PostgreSQL: from the proxy and the rotation function"
+            "DatabaseSecurityGroup",
+            "RDS PostgreSQL: from the proxy, the migration and the rotation functions",
         )
         self.rotation_security_group = self._security_group(
             "RotationSecurityGroup",
-            "Secret rotation function: PostgreSQL to the database, HTTPS to Secrets Manager",
+            "Secret rotation functions: PostgreSQL to the database, HTTPS to Secrets Manager",
         )
         self.endpoint_security_group = self._security_group(
-            "EndpointSecurityGroup", "Interface endpoints: HTTPS from the functions"
+            "EndpointSecurityGroup",
+            "Secrets Manager endpoint: HTTPS from the migration, rotation and proxy",
         )
 
         postgres = ec2.Port.tcp(POSTGRES_PORT)
@@ -72,13 +89,18 @@ class Network(Construct):
         )
         # proxy -> database (ingress and egress) is added by rds.DatabaseProxy itself;
         # a second, identical rule here would fail the deploy as a duplicate.
-        self.function_security_group.connections.allow_to(
-            self.endpoint_security_group, https, "functions to the Secrets Manager endpoint"
-        )
-        # rotation -> database is added by the rotation itself (infra/database.py).
-        self.rotation_security_group.connections.allow_to(
-            self.endpoint_security_group, https, "secret rotation to the Secrets Manager endpoint"
-        )
+        # migration -> database and rotation -> database are added where the instance is
+        # known (infra/migrations.py, infra/database.py): its port is a deploy-time value.
+        for group, description in (
+            (self.migration_security_group, "migrations"),
+            (self.rotation_security_group, "secret rotation"),
+            (self.proxy_security_group, "RDS Proxy (reads the app role's secret)"),
+        ):
+            group.connections.allow_to(
+                self.endpoint_security_group,
+                https,
+                f"{description} to the Secrets Manager endpoint",
+            )
         # The S3 gateway endpoint is reached through a route, not an ENI; its prefix
         # list id is region-specific and unknown to an env-agnostic stack. 443 to
         # anywhere is still private: isolated subnets route nowhere but the endpoints.

@@ -12,6 +12,8 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
+from infra.capacity import default_reserved_concurrency, instance_memory_bytes
+
 STAGES = ("dev", "prod")
 # 3.14 is the newest runtime aws-cdk-lib offers with SnapStart, but byte code needs a
 # build interpreter of the same version, and 3.13 is the newest this project can count
@@ -19,6 +21,11 @@ STAGES = ("dev", "prod")
 DEFAULT_PYTHON_VERSION = "3.13"
 SNAPSTART_PYTHON_VERSIONS = ("3.12", "3.13", "3.14")
 DEFAULT_ALLOWED_ORIGINS = ("http://localhost:3000", "http://localhost:5173")
+# Zone letters appended to the deploy region, so no lookup is needed at synth; RDS Proxy
+# refuses some zones (use1-az3, usw1-az2), see infra/DEPLOY.md "Availability zones".
+DEFAULT_AVAILABILITY_ZONES = ("a", "b")
+# The value that leaves reserved concurrency unset (an account without spare concurrency).
+NO_RESERVED_CONCURRENCY = "none"
 LOG_RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -38,6 +45,7 @@ class Settings:
     stage: str
     allowed_origins: tuple[str, ...]
     python_version: str
+    availability_zones: tuple[str, ...]
     reserved_concurrency: int | None
     db_instance_type: str
     db_allocated_storage_gib: int
@@ -46,6 +54,9 @@ class Settings:
     log_retention_days: int
     throttle_rate_limit: int
     throttle_burst_limit: int
+    health_throttle_rate_limit: int
+    health_throttle_burst_limit: int
+    db_statement_timeout_ms: int
     log_level: str
     avatar_max_bytes: int
     presign_expires_seconds: int
@@ -92,7 +103,8 @@ class Settings:
                 f"context 'pythonVersion' must be one of {SNAPSTART_PYTHON_VERSIONS} "
                 f"(Python runtimes with SnapStart), not {python_version!r}"
             )
-        reserved = node.try_get_context("reservedConcurrency")
+        db_instance_type = _text(node, "dbInstanceType", "t4g.micro")
+        instance_memory_bytes(db_instance_type)  # an unknown class fails here, not mid-synth
         log_retention_days = _int(node, "logRetentionDays", 30 if prod else 7)
         if log_retention_days not in LOG_RETENTION:
             raise ValueError(f"context 'logRetentionDays' must be one of {sorted(LOG_RETENTION)}")
@@ -100,14 +112,18 @@ class Settings:
             stage=stage,
             allowed_origins=_origins(node.try_get_context("allowedOrigins")),
             python_version=python_version,
-            reserved_concurrency=None if reserved in (None, "") else int(reserved),
-            db_instance_type=_text(node, "dbInstanceType", "t4g.micro"),
+            availability_zones=_availability_zones(node.try_get_context("availabilityZones")),
+            reserved_concurrency=_reserved_concurrency(node, db_instance_type),
+            db_instance_type=db_instance_type,
             db_allocated_storage_gib=_int(node, "dbAllocatedStorageGiB", 20),
             db_multi_az=_bool(node, "dbMultiAz", default=prod),
             backup_retention_days=_int(node, "backupRetentionDays", 7 if prod else 1),
             log_retention_days=log_retention_days,
             throttle_rate_limit=_int(node, "throttleRateLimit", 100),
             throttle_burst_limit=_int(node, "throttleBurstLimit", 200),
+            health_throttle_rate_limit=_int(node, "healthThrottleRateLimit", 5),
+            health_throttle_burst_limit=_int(node, "healthThrottleBurstLimit", 10),
+            db_statement_timeout_ms=_int(node, "dbStatementTimeoutMs", 4_000),
             log_level=_text(node, "logLevel", "INFO"),
             avatar_max_bytes=_int(node, "avatarMaxBytes", 5 * 1024 * 1024),
             presign_expires_seconds=_int(node, "presignExpiresSeconds", 900),
@@ -132,6 +148,35 @@ def _bool(node: Node, key: str, *, default: bool) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _reserved_concurrency(node: Node, db_instance_type: str) -> int | None:
+    """Derived from the instance class unless given; "none" leaves it unset."""
+    value: Any = node.try_get_context("reservedConcurrency")
+    if value in (None, ""):
+        return default_reserved_concurrency(db_instance_type)
+    if str(value).strip().lower() == NO_RESERVED_CONCURRENCY:
+        return None
+    reserved = int(value)
+    if reserved < 1:
+        raise ValueError(
+            f"context 'reservedConcurrency' must be at least 1 or {NO_RESERVED_CONCURRENCY!r}"
+        )
+    return reserved
+
+
+def _availability_zones(value: Any) -> tuple[str, ...]:
+    """Zone names ("eu-west-1a") or letters ("a", joined to the region), two or more."""
+    if value in (None, ""):
+        return DEFAULT_AVAILABILITY_ZONES
+    items = value if isinstance(value, list) else str(value).split(",")
+    zones = tuple(zone.strip() for zone in items if zone.strip())
+    if len(zones) < 2 or len(set(zones)) != len(zones):
+        raise ValueError(
+            "context 'availabilityZones' needs two or more distinct zones "
+            "(RDS and RDS Proxy subnet groups span at least two)"
+        )
+    return zones
 
 
 def _origins(value: Any) -> tuple[str, ...]:

@@ -1,12 +1,14 @@
 """The users service stack: one construct per concern, wired like the architecture diagram.
 
 browser -> Cognito user pool (sign in: ID/access token)
-browser -> HTTP API (JWT authorizer; public GET /health) -> API function (alias "live", SnapStart)
-                                    -> RDS Proxy (TLS) -> RDS PostgreSQL
-                                    -> S3 bucket (users/*) via the gateway endpoint
-                                    -> Secrets Manager via the interface endpoint
-deploy  -> trigger -> migration function -> RDS Proxy -> RDS PostgreSQL
-CloudWatch alarms (function errors and throttles, HTTP API 5xx) -> SNS topic (-> email)
+browser -> HTTP API (JWT authorizer; public, throttled GET /health)
+        -> API function (alias "live", SnapStart)
+            -> RDS Proxy (TLS, IAM token as users_app) -> RDS PostgreSQL
+            -> S3 bucket (users/*) via the gateway endpoint
+RDS Proxy -> Secrets Manager (users_app's secret) via the interface endpoint
+deploy  -> trigger -> migration function (master secret) -> RDS PostgreSQL, then the proxy
+rotation functions (master and users_app secrets) -> RDS PostgreSQL, Secrets Manager
+CloudWatch alarms (function, HTTP API, proxy, database) -> SNS topic (-> email)
 """
 
 from __future__ import annotations
@@ -84,7 +86,9 @@ class UsersServiceStack(Stack):
             database=self.database,
             settings=settings,
         )
-        self.monitoring = Monitoring(self, "Monitoring", api=self.api, settings=settings)
+        self.monitoring = Monitoring(
+            self, "Monitoring", api=self.api, database=self.database, settings=settings
+        )
 
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
         CfnOutput(

@@ -29,6 +29,7 @@ from infra.bundling import PROJECT_ROOT  # noqa: E402
 from infra.stack import UsersServiceStack  # noqa: E402
 
 TEST_ORIGINS = "https://app.example.com,https://admin.example.com"
+PROD_AVAILABILITY_ZONES = ("us-east-1b", "us-east-1c")
 ALARM_EMAIL = "oncall@example.com"
 
 
@@ -72,7 +73,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """prod with reserved concurrency, an alarm email and a quieter log level.
+    """prod with reserved concurrency, an alarm email, named zones and a quieter log level.
 
     Bundling is skipped (the asset is the same as dev's).
     """
@@ -82,5 +83,6 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         reservedConcurrency="20",
         alarmEmail=ALARM_EMAIL,
         logLevel="WARNING",
+        availabilityZones=",".join(PROD_AVAILABILITY_ZONES),
         **{"aws:cdk:bundling-stacks": []},
     )

@@ -6,6 +6,8 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
+from infra.capacity import default_reserved_concurrency
+from infra.database import PROXY_IDLE_CLIENT_TIMEOUT
 from tests.infra.conftest import Synthesized
 
 
@@ -33,7 +35,7 @@ def test_function_runs_the_app_on_arm64_python_with_snapstart(dev: Synthesized) 
     assert function["MemorySize"] == 1024
     assert function["Timeout"] <= 29  # below the HTTP API's integration timeout
     assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"}
-    assert "ReservedConcurrentExecutions" not in function
+    assert function["ReservedConcurrentExecutions"] == default_reserved_concurrency("t4g.micro")
 
 
 def test_function_runs_in_the_isolated_subnets_with_its_security_group(dev: Synthesized) -> None:
@@ -48,9 +50,13 @@ def test_function_runs_in_the_isolated_subnets_with_its_security_group(dev: Synt
 def test_function_environment_holds_only_non_secret_settings(dev: Synthesized) -> None:
     variables = _function(dev)["Environment"]["Variables"]
     assert set(variables) == {
-        "DB_SECRET_ARN",
         "DB_HOST",
+        "DB_PORT",
+        "DB_NAME",
+        "DB_USER",
+        "DB_IAM_AUTH",
         "DB_SSL",
+        "DB_POOL_RECYCLE",
         "S3_BUCKET",
         "API_BASE_PATH",
         "LOG_LEVEL",
@@ -63,7 +69,10 @@ def test_function_environment_holds_only_non_secret_settings(dev: Synthesized) -
     assert variables["DB_HOST"] == {
         "Fn::GetAtt": [dev.logical_id(dev.stack.database.proxy), "Endpoint"]
     }
-    assert variables["DB_SECRET_ARN"] == {"Ref": dev.logical_id(dev.stack.database.secret)}
+    assert variables["DB_PORT"] == "5432"
+    assert variables["DB_NAME"] == "users"
+    assert variables["DB_USER"] == "users_app"
+    assert variables["DB_IAM_AUTH"] == "true"
     assert variables["S3_BUCKET"] == {"Ref": dev.logical_id(dev.stack.storage.bucket)}
     assert variables["API_BASE_PATH"] == ""
     assert variables["DB_SSL"] == "true"
@@ -135,11 +144,33 @@ def test_superseded_versions_are_deleted(dev: Synthesized) -> None:
         assert version.get("DeletionPolicy", "Delete") == "Delete"
 
 
-def test_function_reads_only_its_database_secret(dev: Synthesized) -> None:
+def test_function_reads_no_secret(dev: Synthesized) -> None:
     statements = _policy_statements(dev, dev.stack.api.function)
-    secret_statements = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
-    assert len(secret_statements) == 1
-    assert secret_statements[0]["Resource"] == {"Ref": dev.logical_id(dev.stack.database.secret)}
+    actions = {str(a) for s in statements for a in _list(s["Action"])}
+    assert not any(a.startswith(("secretsmanager:", "kms:")) for a in actions)
+
+
+def test_function_may_connect_to_the_proxy_only_as_the_app_role(dev: Synthesized) -> None:
+    statements = _policy_statements(dev, dev.stack.api.function)
+    (connect,) = [s for s in statements if s["Action"] == "rds-db:connect"]
+    parts = connect["Resource"]["Fn::Join"][1]
+    proxy_id = dev.logical_id(dev.stack.database.proxy)
+    # arn:<partition>:rds-db:<region>:<account>:dbuser:<proxy resource id>/users_app
+    assert ":dbuser:" in parts
+    assert parts[-1] == "/users_app"
+    assert parts[-2] == {
+        "Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": [proxy_id, "DBProxyArn"]}]}]
+    }
+
+
+def test_pooled_connections_are_replaced_before_the_proxy_drops_idle_clients(
+    dev: Synthesized,
+) -> None:
+    recycle = int(_function(dev)["Environment"]["Variables"]["DB_POOL_RECYCLE"])
+    (proxy,) = dev.resources("AWS::RDS::DBProxy").values()
+    idle_timeout = proxy["Properties"]["IdleClientTimeout"]
+    assert idle_timeout == PROXY_IDLE_CLIENT_TIMEOUT.to_seconds()
+    assert 0 < recycle < idle_timeout
 
 
 def test_function_may_touch_only_objects_under_users_prefix(dev: Synthesized) -> None:
@@ -284,6 +315,23 @@ def test_default_stage_throttles_and_writes_json_access_logs(dev: Synthesized) -
     log_settings = stage["AccessLogSettings"]
     assert log_settings["DestinationArn"]["Fn::GetAtt"][1] == "Arn"
     assert '"requestId":"$context.requestId"' in log_settings["Format"].replace(" ", "")
+
+
+def test_public_health_route_has_its_own_tighter_throttle(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    for synth in (dev, prod):
+        (stage_id, stage) = next(iter(synth.resources("AWS::ApiGatewayV2::Stage").items()))
+        properties = stage["Properties"]
+        health = properties["RouteSettings"]["GET /health"]
+        assert health == {"ThrottlingRateLimit": 5, "ThrottlingBurstLimit": 10}
+        default = properties["DefaultRouteSettings"]
+        assert health["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+        assert health["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+        assert set(properties["RouteSettings"]) == {"GET /health"}
+        # The stage names the route by key, so the route must exist first.
+        health_route = synth.logical_id(synth.stack.api.public_routes["/health"])
+        assert health_route in stage["DependsOn"], stage_id
 
 
 def test_access_logs_record_the_authorizer_error_and_the_caller(dev: Synthesized) -> None:

@@ -12,8 +12,9 @@ import pytest
 from aws_cdk import App
 
 from infra.bundling import PROJECT_ROOT
+from infra.capacity import default_reserved_concurrency
 from infra.functions import application_log_level, metrics_safe_log_level
-from infra.settings import DEFAULT_ALLOWED_ORIGINS, Settings
+from infra.settings import DEFAULT_ALLOWED_ORIGINS, DEFAULT_AVAILABILITY_ZONES, Settings
 from tests.infra.conftest import cdk_json_context
 
 
@@ -38,7 +39,8 @@ def test_settings_defaults_for_dev() -> None:
     settings = Settings.from_context(App().node)
     assert settings.stage == "dev"
     assert settings.python_version == "3.13"
-    assert settings.reserved_concurrency is None
+    assert settings.reserved_concurrency == default_reserved_concurrency("t4g.micro")
+    assert settings.availability_zones == DEFAULT_AVAILABILITY_ZONES == ("a", "b")
     assert settings.allowed_origins == DEFAULT_ALLOWED_ORIGINS
     assert settings.db_multi_az is False
     assert settings.self_sign_up is False
@@ -55,10 +57,12 @@ def test_settings_read_strings_from_the_command_line() -> None:
             "reservedConcurrency": "50",
             "dbMultiAz": "false",
             "alarmEmail": " oncall@example.com ",
+            "availabilityZones": "eu-west-1a, eu-west-1c",
         }
     )
     settings = Settings.from_context(app.node)
     assert settings.allowed_origins == ("https://a.example", "https://b.example")
+    assert settings.availability_zones == ("eu-west-1a", "eu-west-1c")
     assert settings.reserved_concurrency == 50
     assert settings.db_multi_az is False
     assert settings.backup_retention_days == 7
@@ -75,11 +79,23 @@ def test_settings_read_strings_from_the_command_line() -> None:
         ("logRetentionDays", "8"),
         ("alarmEmail", "oncall"),
         ("alarmEmail", "on call@example.com"),
+        ("availabilityZones", "a"),
+        ("availabilityZones", "a,a"),
+        ("reservedConcurrency", "0"),
+        ("dbInstanceType", "x9.huge"),
     ],
 )
 def test_settings_reject_unknown_values(key: str, value: str) -> None:
     with pytest.raises(ValueError, match=key):
         Settings.from_context(App(context={key: value}).node)
+
+
+def test_reserved_concurrency_follows_the_instance_class_and_can_be_unset() -> None:
+    larger = Settings.from_context(App(context={"dbInstanceType": "t4g.medium"}).node)
+    assert larger.reserved_concurrency == default_reserved_concurrency("t4g.medium")
+    assert larger.reserved_concurrency > default_reserved_concurrency("t4g.micro")
+    unset = Settings.from_context(App(context={"reservedConcurrency": "none"}).node)
+    assert unset.reserved_concurrency is None
 
 
 @pytest.mark.parametrize(

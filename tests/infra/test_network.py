@@ -6,7 +6,16 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import PROD_AVAILABILITY_ZONES, Synthesized
+
+
+def _egress_rules(dev: Synthesized, group: Any) -> list[dict[str, Any]]:
+    group_id = dev.logical_id(group)
+    return [
+        resource["Properties"]
+        for resource in dev.resources("AWS::EC2::SecurityGroupEgress").values()
+        if resource["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    ]
 
 
 def _ingress_rules(dev: Synthesized, group: Any) -> list[dict[str, Any]]:
@@ -23,11 +32,23 @@ def test_vpc_has_two_isolated_subnets_and_no_internet_route(dev: Synthesized) ->
     subnets = dev.resources("AWS::EC2::Subnet")
     assert len(subnets) == 2
     assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
-    zones = [s["Properties"]["AvailabilityZone"]["Fn::Select"][0] for s in subnets.values()]
-    assert sorted(zones) == [0, 1]
+    # Zone letters joined to the deploy region: explicit, and no lookup at synth.
+    zones = [s["Properties"]["AvailabilityZone"] for s in subnets.values()]
+    assert sorted(zones, key=str) == [
+        {"Fn::Join": ["", [{"Ref": "AWS::Region"}, "a"]]},
+        {"Fn::Join": ["", [{"Ref": "AWS::Region"}, "b"]]},
+    ]
     dev.template.resource_count_is("AWS::EC2::NatGateway", 0)
     dev.template.resource_count_is("AWS::EC2::InternetGateway", 0)
     dev.template.resource_count_is("AWS::EC2::EIP", 0)
+
+
+def test_availability_zones_come_from_context(prod: Synthesized) -> None:
+    subnets = prod.resources("AWS::EC2::Subnet").values()
+    zones = sorted(s["Properties"]["AvailabilityZone"] for s in subnets)
+    assert zones == sorted(PROD_AVAILABILITY_ZONES)
+    (proxy,) = prod.resources("AWS::RDS::DBProxy").values()
+    assert len(proxy["Properties"]["VpcSubnetIds"]) == len(PROD_AVAILABILITY_ZONES)
 
 
 def test_vpc_endpoints_for_s3_gateway_and_secrets_manager_interface(dev: Synthesized) -> None:
@@ -60,18 +81,19 @@ def test_vpc_endpoints_for_s3_gateway_and_secrets_manager_interface(dev: Synthes
     )
 
 
-def test_database_admits_only_the_proxy_and_the_rotation_on_postgres_port(
+def test_database_admits_only_the_proxy_migrations_and_rotation_on_postgres_port(
     dev: Synthesized,
 ) -> None:
     network = dev.stack.network
     rules = _ingress_rules(dev, network.database_security_group)
     instance_id = dev.logical_id(dev.stack.database.instance)
-    assert len(rules) == 2
+    assert len(rules) == 3
     for rule in rules:
         assert rule["IpProtocol"] == "tcp"
         assert rule["FromPort"] == rule["ToPort"] == {"Fn::GetAtt": [instance_id, "Endpoint.Port"]}
     assert {rule["SourceSecurityGroupId"]["Fn::GetAtt"][0] for rule in rules} == {
         dev.logical_id(network.proxy_security_group),
+        dev.logical_id(network.migration_security_group),
         dev.logical_id(network.rotation_security_group),
     }
     dev.template.has_resource_properties(
@@ -102,7 +124,7 @@ def test_no_security_group_allows_all_traffic_or_public_ingress(dev: Synthesized
         assert "CidrIp" not in rule["Properties"]
 
 
-def test_functions_reach_only_postgres_on_the_proxy_and_https(dev: Synthesized) -> None:
+def test_api_function_reaches_only_postgres_on_the_proxy_and_https(dev: Synthesized) -> None:
     group = dev.stack.network.function_security_group
     properties = dev.template.to_json()["Resources"][dev.logical_id(group)]["Properties"]
     inline = {
@@ -114,7 +136,40 @@ def test_functions_reach_only_postgres_on_the_proxy_and_https(dev: Synthesized) 
         for r in dev.resources("AWS::EC2::SecurityGroupEgress").values()
         if r["Properties"]["GroupId"] == {"Fn::GetAtt": [dev.logical_id(group), "GroupId"]}
     ]
-    assert sorted(r["FromPort"] for r in separate) == [443, 5432]
+    # PostgreSQL to the proxy only; no Secrets Manager: the API reads no secret.
+    assert [(r["FromPort"], r["DestinationSecurityGroupId"]) for r in separate] == [
+        (5432, {"Fn::GetAtt": [dev.logical_id(dev.stack.network.proxy_security_group), "GroupId"]})
+    ]
+
+
+def test_migrations_reach_only_the_database_and_the_secrets_manager_endpoint(
+    dev: Synthesized,
+) -> None:
+    network = dev.stack.network
+    group_id = dev.logical_id(network.migration_security_group)
+    assert "SecurityGroupEgress" not in dev.template.to_json()["Resources"][group_id]["Properties"]
+    destinations = {
+        rule["DestinationSecurityGroupId"]["Fn::GetAtt"][0]: rule
+        for rule in _egress_rules(dev, network.migration_security_group)
+    }
+    assert set(destinations) == {
+        dev.logical_id(network.database_security_group),
+        dev.logical_id(network.endpoint_security_group),
+    }
+    assert destinations[dev.logical_id(network.endpoint_security_group)]["FromPort"] == 443
+
+
+def test_proxy_reaches_the_database_and_the_secrets_manager_endpoint(dev: Synthesized) -> None:
+    network = dev.stack.network
+    destinations = {
+        rule["DestinationSecurityGroupId"]["Fn::GetAtt"][0]: rule["FromPort"]
+        for rule in _egress_rules(dev, network.proxy_security_group)
+    }
+    instance_port = {"Fn::GetAtt": [dev.logical_id(dev.stack.database.instance), "Endpoint.Port"]}
+    assert destinations == {
+        dev.logical_id(network.database_security_group): instance_port,
+        dev.logical_id(network.endpoint_security_group): 443,
+    }
 
 
 def test_rotation_reaches_only_the_database_and_the_secrets_manager_endpoint(
@@ -138,7 +193,11 @@ def test_rotation_reaches_only_the_database_and_the_secrets_manager_endpoint(
         rule["SourceSecurityGroupId"]["Fn::GetAtt"][0]
         for rule in _ingress_rules(dev, network.endpoint_security_group)
     }
-    assert endpoint_sources == {dev.logical_id(network.function_security_group), group_id}
+    assert endpoint_sources == {
+        dev.logical_id(network.migration_security_group),
+        dev.logical_id(network.proxy_security_group),
+        group_id,
+    }
 
 
 def test_vpc_flow_logs_record_rejected_traffic(dev: Synthesized) -> None:
