@@ -119,19 +119,20 @@ def user_id_by_email(url: str, email: str) -> str:
 
 
 def point_handlers_at(url: str) -> None:
-    """Make the app and the raw floor use database `url` from their next request on.
+    """Make the app and both floors use database `url` from their next request on.
 
-    Both read `DATABASE_URL`; the app caches its settings and engine, the floor its
-    connection, so all three are dropped (as the test suite's `settings_env` does).
+    All read `DATABASE_URL`; the app caches its settings and engine, each floor its
+    connection, so all are dropped (as the test suite's `settings_env` does).
     """
-    from bench.raw_handler import close_connection
+    from bench import floor_handler, raw_handler
     from lambda_app.config import get_settings
     from lambda_app.db import dispose_engine
 
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
     dispose_engine()
-    close_connection()
+    raw_handler.close_connection()
+    floor_handler.close_connection()
 
 
 def server_version(url: str) -> str:

@@ -2,7 +2,7 @@
 
 `python -m bench.profile [--route get_user|list_users|create_user] [--calls N]` runs on its
 own database of the bench server (embedded, or `BENCH_DATABASE_URL`) and prints:
-the statements and round trips each handler needs for one request, then the app's own
+the round trips each handler needs for one request and the statements of each, then the app's own
 time (cProfile self time) summed per package over N requests, and the top functions.
 """
 
@@ -22,10 +22,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pg8000.core import CoreConnection
-
 from bench import database
 from bench.events import http_api_event, lambda_context
+from bench.round_trips import recording
 from bench.runner import ADMIN_EMAIL, ADMIN_SUBJECT, AWS_DEFAULTS, SEED_USERS, TARGET_EMAIL
 from bench.timing import Handler
 
@@ -33,34 +32,6 @@ DATABASE_NAME = "users_bench_profile"
 SITE_PACKAGES = re.compile(r"site-packages/([A-Za-z0-9_]+)")
 STDLIB = re.compile(r"python3\.\d+/([A-Za-z0-9_]+)")
 IDLE = "idle"
-
-
-@contextmanager
-def recorded_sql() -> Iterator[list[str]]:
-    """Record every statement pg8000 sends and every wait for the server ("round trip")."""
-    sent: list[str] = []
-    originals = {
-        name: getattr(CoreConnection, name)
-        for name in ("execute_simple", "execute_unnamed", "execute_named", "handle_messages")
-    }
-
-    def recording(name: str) -> Callable[..., Any]:
-        def wrapper(self: CoreConnection, *args: Any, **kwargs: Any) -> Any:
-            if name == "handle_messages":
-                sent.append("  <- wait for the server")
-            else:
-                sent.append(" ".join(str(args[0] if name != "execute_named" else args[1]).split()))
-            return originals[name](self, *args, **kwargs)
-
-        return wrapper
-
-    for name in originals:
-        setattr(CoreConnection, name, recording(name))
-    try:
-        yield sent
-    finally:
-        for name, original in originals.items():
-            setattr(CoreConnection, name, original)
 
 
 @contextmanager
@@ -134,11 +105,10 @@ def profile(route: str, calls: int, handlers: dict[str, Handler], user_id: str) 
     for handler in handlers.values():
         handler(make_event(), lambda_context())  # connections open, caches warm
     for name, handler in handlers.items():
-        with recorded_sql() as sent:
+        with recording() as recorded:
             handler(make_event(), lambda_context())
-        waits = sum(1 for line in sent if line.endswith("server"))
-        print(f"\n{name}: {waits} round trips for one {route}")
-        print("\n".join(f"  {line}" for line in sent))
+        print(f"\n{name}: {recorded.round_trips} round trips for one {route}, statements of each:")
+        print("\n".join(f"  {line}" for line in recorded.describe()))
     app = handlers["app"]
     events = [make_event() for _ in range(calls)]
     started = time.perf_counter()
@@ -174,16 +144,20 @@ def main(argv: list[str] | None = None) -> None:
             database.migrate_and_bootstrap(url, email=ADMIN_EMAIL, subject=ADMIN_SUBJECT)
             database.seed_users(url, SEED_USERS, prefix="seed")
             user_id = database.user_id_by_email(url, TARGET_EMAIL)
-            from bench.raw_handler import close_connection
-            from bench.raw_handler import handler as raw_handler
+            from bench import floor_handler, raw_handler
             from lambda_app.db import dispose_engine
             from lambda_app.handler import handler as app_handler
 
             try:
-                handlers: dict[str, Handler] = {"app": app_handler, "raw": raw_handler}
+                handlers: dict[str, Handler] = {
+                    "app": app_handler,
+                    "raw": raw_handler.handler,
+                    "floor": floor_handler.handler,
+                }
                 profile(arguments.route, arguments.calls, handlers, user_id)
             finally:
-                close_connection()
+                raw_handler.close_connection()
+                floor_handler.close_connection()
                 dispose_engine()
         finally:
             database.drop_database(server_url, DATABASE_NAME)

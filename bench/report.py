@@ -7,22 +7,28 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results.json"
-# (results path, limit) of every target in issue 5: a ratio must not exceed its limit.
+# (results path, limit) of every target in issues 5 and 10: a value must not exceed its limit.
 TARGETS = {
     "get_user.ratio": 2.0,
     "list_users.ratio": 2.0,
     "create_user.ratio": 2.0,
     "cold_start.ratio_vs_empty_fastapi": 1.5,
     "list_scaling.growth": 3.0,
+    "latency.get_user.ratio_vs_floor": 1.3,
+    "round_trips.get_user.app": 1,
+    "round_trips.list_users.app": 2,
 }
+WARM_ROUTES = ("get_user", "list_users", "create_user")
+HANDLERS = ("app", "raw", "floor")
 
 
 def check_targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each target's measured value, its limit and whether it is met."""
     checked = {}
     for path, limit in TARGETS.items():
-        section, field = path.split(".")
-        value = results[section][field]
+        value: Any = results
+        for key in path.split("."):
+            value = value[key]
         checked[path] = {"value": value, "limit": limit, "met": value <= limit}
     return checked
 
@@ -40,7 +46,45 @@ def _cell(fields: dict[str, Any], name: str) -> str:
 def _target(targets: dict[str, dict[str, Any]], path: str) -> str:
     target = targets[path]
     verdict = "met" if target["met"] else "MISSED"
-    return f"<= {target['limit']:.1f} {verdict}"
+    return f"<= {target['limit']:g} {verdict}"
+
+
+def _median_p99(fields: dict[str, Any], name: str) -> str:
+    return f"{fields[name]:,.0f} / {fields[f'{name}_p99']:,.0f}"
+
+
+def _latency_table(results: dict[str, Any]) -> list[str]:
+    """Per route and handler: round trips, then median / p99 at 0 ms and with the delay."""
+    latency, trips = results["latency"], results["round_trips"]
+    delay, added = latency["delay_ms_per_direction"], latency["round_trip_added_us"]
+    lines = [
+        f"network: +{delay} ms per direction through bench.latency_proxy "
+        f"(measured +{added:,.0f} us per round trip); median / p99 in us",
+        f"{'route':<14}{'handler':<9}{'round trips':>12}{'at 0 ms':>22}"
+        f"{f'at +{delay} ms':>22}{'vs floor':>10}",
+    ]
+    for route in WARM_ROUTES:
+        for handler in HANDLERS:
+            name = f"{handler}_us"
+            versus = latency[route][name] / latency[route]["floor_us"]
+            lines.append(
+                f"{route if handler == 'app' else '':<14}{handler:<9}{trips[route][handler]:>12}"
+                f"{_median_p99(results[route], name):>22}{_median_p99(latency[route], name):>22}"
+                f"{versus:>10.2f}"
+            )
+    targets = results["targets"]
+    lines.append(
+        f"{'app get_user vs floor at +' + str(delay) + ' ms':<35}"
+        f"{latency['get_user']['ratio_vs_floor']:>8.2f}  "
+        f"{_target(targets, 'latency.get_user.ratio_vs_floor')}"
+    )
+    for route in ("get_user", "list_users"):
+        path = f"round_trips.{route}.app"
+        lines.append(
+            f"{'app ' + route + ' round trips':<35}{trips[route]['app']:>8}  "
+            f"{_target(targets, path)}"
+        )
+    return lines
 
 
 def table(results: dict[str, Any]) -> str:
@@ -51,18 +95,17 @@ def table(results: dict[str, Any]) -> str:
         f"{machine['python']}, PostgreSQL {machine['postgresql']}",
         "medians with (p10-p90); ratios compare medians measured interleaved in this run",
         "",
-        f"{'warm path, us':<26}{'app':>24}{'raw':>24}{'ratio':>8}  target",
+        f"{'warm path, us':<26}{'app':>24}{'raw':>24}{'floor':>24}{'ratio':>8}  target",
     ]
-    for name, label in (
-        ("get_user", "get_user"),
-        ("list_users", f"list_users ({results['list_users']['rows']} rows)"),
-        ("create_user", "create_user"),
-    ):
+    for name in WARM_ROUTES:
         fields = results[name]
+        label = f"{name} ({results[name]['rows']} rows)" if name == "list_users" else name
         lines.append(
             f"{label:<26}{_cell(fields, 'app_us'):>24}{_cell(fields, 'raw_us'):>24}"
-            f"{fields['ratio']:>8.2f}  {_target(targets, f'{name}.ratio')}"
+            f"{_cell(fields, 'floor_us'):>24}{fields['ratio']:>8.2f}  "
+            f"{_target(targets, f'{name}.ratio')}"
         )
+    lines += ["", *_latency_table(results)]
     cold = results["cold_start"]
     lines += [
         "",
@@ -78,11 +121,14 @@ def table(results: dict[str, Any]) -> str:
         f"{_target(targets, 'cold_start.ratio_vs_empty_fastapi')}"
     )
     scaling = results["list_scaling"]
-    lines += ["", f"{'list_scaling limit=20, us':<26}{'app':>24}{'raw':>24}"]
+    lines += ["", f"{'list_scaling limit=20, us':<26}{'app':>24}{'raw':>24}{'floor':>24}"]
     for size in ("1000", "100000"):
         fields = scaling[size]
         label = f"{int(size):,} users"
-        lines.append(f"{label:<26}{_cell(fields, 'app_us'):>24}{_cell(fields, 'raw_us'):>24}")
+        lines.append(
+            f"{label:<26}{_cell(fields, 'app_us'):>24}{_cell(fields, 'raw_us'):>24}"
+            f"{_cell(fields, 'floor_us'):>24}"
+        )
     lines.append(
         f"{'app 100k / app 1k':<26}{scaling['growth']:>24.2f}  "
         f"{_target(targets, 'list_scaling.growth')}"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench import bundle, cold_start, database, machine, report, warm
+from sqlalchemy.engine import make_url
+
+from bench import bundle, cold_start, database, latency_proxy, machine, report, warm
 from bench.events import http_api_event
 from bench.quiet import app_output_to
 from bench.timing import Handler
@@ -40,6 +42,12 @@ class Plan:
     scaling_samples: int
     warmup: int
     cold_samples: int
+    latency_samples: int
+
+    def through_latency(self) -> Plan:
+        """The warm path's plan for the pass through the latency proxy: fewer, slower calls."""
+        fewer = self.latency_samples
+        return replace(self, get_samples=fewer, list_samples=fewer, create_samples=fewer)
 
     def as_json(self) -> dict[str, int]:
         """The plan as recorded in results.json."""
@@ -48,9 +56,17 @@ class Plan:
 
 METHOD = {
     "figures": "median with p10/p90 (suffixes _p10, _p90) over _samples samples",
-    "warm": "in-process Lambda calls (event, context); app and raw alternate every call, "
-    "who goes first alternating too; fresh event per call; GC on; the app's stdout "
+    "warm": "in-process Lambda calls (event, context); app, raw and floor take turns every "
+    "round, who goes first alternating too; fresh event per call; GC on; the app's stdout "
     "(JSON logs, metrics) goes to .local/bench-app.log",
+    "handlers": "app: lambda_app.handler; raw: bench.raw_handler, stock pg8000, the same "
+    "statements as the app had (caller lookup, then the work); floor: bench.floor_handler, "
+    "one statement per request in one exchange (SingleExchangeConnection)",
+    "latency": "the warm path again, every handler connected through bench.latency_proxy, a "
+    "TCP relay adding a fixed delay per direction; round_trip_added_us is the measured "
+    "extra time of one SELECT 1 exchange through the relay",
+    "round_trips": "waits for PostgreSQL in one warm request (bench.round_trips: a read of "
+    "the socket after a write); round_trip_sql lists the statements of each exchange",
     "cold_start": "python -m bench.cold_child per sample, kinds rotated per round, one unmeasured "
     "start each first (byte code caches); CLOCK_MONOTONIC (system-wide on Linux) read by "
     "the parent just before the spawn and by the child once the first response is built",
@@ -58,24 +74,65 @@ METHOD = {
     "25 calls (5 untimed after each switch), app and raw interleaved within",
 }
 
-FULL = Plan(1500, 600, 800, 400, 100, 20)
-QUICK = Plan(60, 40, 40, 30, 10, 3)
+FULL = Plan(1500, 600, 800, 400, 100, 20, 500)
+QUICK = Plan(60, 40, 40, 30, 10, 3, 30)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="few samples: a smoke run")
     parser.add_argument("--cold-samples", type=int, help="cold starts per kind (default 20)")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=latency_proxy.DEFAULT_DELAY_MS,
+        help="delay per direction of the second warm pass (default 0.5)",
+    )
     parser.add_argument("--output", type=Path, default=report.RESULTS_FILE)
     return parser.parse_args(argv)
 
 
 def _handlers() -> dict[str, Handler]:
-    """The app's real entry point and the floor; imported once DATABASE_URL is set."""
+    """The app's real entry point and the floors; imported once DATABASE_URL is set."""
+    from bench.floor_handler import handler as floor_handler
     from bench.raw_handler import handler as raw_handler
     from lambda_app.handler import handler as app_handler
 
-    return {"app": app_handler, "raw": raw_handler}
+    return {"app": app_handler, "raw": raw_handler, "floor": floor_handler}
+
+
+def _round_trips(caller: warm.Caller, user_id: str) -> dict[str, dict[str, list[str]]]:
+    """Each handler's exchanges with PostgreSQL for one warm request of each route."""
+    handlers = _handlers()
+    return {
+        "get_user": warm.round_trips(
+            handlers, warm.get_user_event(caller, user_id), expected_status=200
+        ),
+        "list_users": warm.round_trips(
+            handlers, warm.list_users_event(caller), expected_status=200
+        ),
+        "create_user": warm.round_trips(
+            handlers, warm.create_user_event(caller), expected_status=201
+        ),
+    }
+
+
+def _with_latency(
+    plan: Plan, url: str, delay_ms: float, caller: warm.Caller, user_id: str, console: TextIO
+) -> dict[str, Any]:
+    """The warm path again, every handler connected through the latency proxy."""
+    parsed = make_url(url)
+    target = (parsed.host or "127.0.0.1", parsed.port or 5432)
+    with latency_proxy.running(*target, delay_ms) as (host, port):
+        proxied = parsed.set(host=host, port=port).render_as_string(hide_password=False)
+        added = latency_proxy.added_round_trip_us(url, proxied)
+        console.write(f"warm path through the latency proxy (+{delay_ms} ms per direction)\n")
+        database.point_handlers_at(proxied)
+        try:
+            timed = _warm(plan.through_latency(), caller, user_id, console)
+        finally:
+            database.point_handlers_at(url)
+    return {"delay_ms_per_direction": delay_ms, "round_trip_added_us": added, **timed}
 
 
 def _warm(plan: Plan, caller: warm.Caller, user_id: str, console: TextIO) -> dict[str, Any]:
@@ -144,6 +201,15 @@ def main(argv: list[str] | None = None) -> None:
             caller = warm.Caller(subject=ADMIN_SUBJECT, email=ADMIN_EMAIL)
             with app_output_to(APP_LOG) as console:
                 results = _warm(plan, caller, user_id, console)
+                sql = _round_trips(caller, user_id)
+                results["round_trips"] = {
+                    route: {name: len(lines) for name, lines in found.items()}
+                    for route, found in sql.items()
+                }
+                results["round_trip_sql"] = sql
+                results["latency"] = _with_latency(
+                    plan, url, arguments.latency_ms, caller, user_id, console
+                )
                 console.write(f"cold start: {plan.cold_samples} x app, raw, empty_fastapi\n")
                 event = http_api_event(
                     "GET", f"/users/{user_id}", subject=ADMIN_SUBJECT, email=ADMIN_EMAIL
@@ -154,10 +220,11 @@ def main(argv: list[str] | None = None) -> None:
                 postgres_version = database.server_version(url)
                 results["list_scaling"] = _scaling(plan, server_url, databases, console)
         finally:
-            from bench.raw_handler import close_connection
+            from bench import floor_handler, raw_handler
             from lambda_app.db import dispose_engine
 
-            close_connection()
+            raw_handler.close_connection()
+            floor_handler.close_connection()
             dispose_engine()
             for name in databases:
                 database.drop_database(server_url, name)

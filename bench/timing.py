@@ -17,28 +17,34 @@ EventFactory = Callable[[], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Summary:
-    """The median of a set of samples and its spread (10th and 90th percentiles)."""
+    """The median of a set of samples and its spread (10th, 90th and 99th percentiles)."""
 
     median: float
     p10: float
     p90: float
+    p99: float
     samples: int
 
     def as_json(self, name: str) -> dict[str, Any]:
-        """`{name: median, name_p10: ..., name_p90: ..., samples: n}` for results.json."""
+        """`{name: median, name_p10: ..., name_p90: ..., name_p99: ..., samples: n}`."""
         return {
             name: round(self.median, 1),
             f"{name}_p10": round(self.p10, 1),
             f"{name}_p90": round(self.p90, 1),
+            f"{name}_p99": round(self.p99, 1),
             f"{name}_samples": self.samples,
         }
 
 
 def summarize(samples: list[float]) -> Summary:
-    """Median, 10th and 90th percentiles of `samples` (at least two)."""
-    deciles = statistics.quantiles(samples, n=10, method="inclusive")
+    """Median, 10th, 90th and 99th percentiles of `samples` (at least two)."""
+    percentiles = statistics.quantiles(samples, n=100, method="inclusive")
     return Summary(
-        median=statistics.median(samples), p10=deciles[0], p90=deciles[-1], samples=len(samples)
+        median=statistics.median(samples),
+        p10=percentiles[9],
+        p90=percentiles[89],
+        p99=percentiles[98],
+        samples=len(samples),
     )
 
 

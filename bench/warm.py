@@ -1,17 +1,17 @@
-"""Warm-path benchmarks: the app's handler and the raw floor, interleaved, in this process."""
+"""Warm-path benchmarks: the app's handler and the floors, interleaved, in this process."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bench.database import point_handlers_at
-from bench.events import http_api_event
-from bench.timing import Handler, Summary, summarize, time_interleaved
+from bench.events import http_api_event, lambda_context
+from bench.round_trips import recording
+from bench.timing import EventFactory, Handler, Summary, summarize, time_interleaved
 
 LIST_ROWS = 100
 SCALING_PAGE = 20
@@ -29,28 +29,34 @@ class Caller:
 
 @dataclass(frozen=True)
 class Comparison:
-    """App and raw timings of one route, measured interleaved in the same run."""
+    """Timings of one route per handler (app, raw, floor), measured interleaved in one run."""
 
-    app: Summary
-    raw: Summary
+    summaries: dict[str, Summary]
+
+    @property
+    def app(self) -> Summary:
+        """The app's timings."""
+        return self.summaries["app"]
 
     @property
     def ratio(self) -> float:
-        """App's median over raw's median."""
-        return self.app.median / self.raw.median
+        """App's median over the raw floor's."""
+        return self.app.median / self.summaries["raw"].median
 
     def as_json(self) -> dict[str, Any]:
         """The fields of results.json for this route, medians and spreads in microseconds."""
-        return {
-            **self.app.as_json("app_us"),
-            **self.raw.as_json("raw_us"),
-            "ratio": round(self.ratio, 2),
-        }
+        fields: dict[str, Any] = {}
+        for name, summary in self.summaries.items():
+            fields.update(summary.as_json(f"{name}_us"))
+        fields["ratio"] = round(self.ratio, 2)
+        if "floor" in self.summaries:
+            fields["ratio_vs_floor"] = round(self.app.median / self.summaries["floor"].median, 2)
+        return fields
 
 
 def _compare(
     handlers: dict[str, Handler],
-    make_event: Callable[[], dict[str, Any]],
+    make_event: EventFactory,
     *,
     expected_status: int,
     samples: int,
@@ -59,12 +65,10 @@ def _compare(
     timings = time_interleaved(
         handlers, make_event, expected_status=expected_status, samples=samples, warmup=warmup
     )
-    return Comparison(app=summarize(timings["app"]), raw=summarize(timings["raw"]))
+    return Comparison({name: summarize(taken) for name, taken in timings.items()})
 
 
-def get_user(
-    handlers: dict[str, Handler], caller: Caller, user_id: str, *, samples: int, warmup: int
-) -> Comparison:
+def get_user_event(caller: Caller, user_id: str) -> EventFactory:
     """`GET /users/{id}` of another user than the caller.
 
     Not the caller's own record: the app's ORM session would find that one in its identity
@@ -76,6 +80,39 @@ def get_user(
             "GET", f"/users/{user_id}", subject=caller.subject, email=caller.email
         )
 
+    return event
+
+
+def list_users_event(caller: Caller, limit: int = LIST_ROWS) -> EventFactory:
+    """`GET /users?limit=...`."""
+
+    def event() -> dict[str, Any]:
+        return http_api_event(
+            "GET", "/users", query={"limit": str(limit)}, subject=caller.subject, email=caller.email
+        )
+
+    return event
+
+
+def create_user_event(caller: Caller) -> EventFactory:
+    """`POST /users` with a new email every call; the rows stay (the table grows)."""
+    run = uuid.uuid4().hex[:8]
+    numbers = itertools.count()
+
+    def event() -> dict[str, Any]:
+        body = {"email": f"Bench-{run}-{next(numbers)}@Example.com", "full_name": "Bench User"}
+        return http_api_event(
+            "POST", "/users", body=body, subject=caller.subject, email=caller.email
+        )
+
+    return event
+
+
+def get_user(
+    handlers: dict[str, Handler], caller: Caller, user_id: str, *, samples: int, warmup: int
+) -> Comparison:
+    """Time `GET /users/{id}` of another user than the caller."""
+    event = get_user_event(caller, user_id)
     return _compare(handlers, event, expected_status=200, samples=samples, warmup=warmup)
 
 
@@ -87,13 +124,8 @@ def list_users(
     samples: int,
     warmup: int,
 ) -> Comparison:
-    """`GET /users?limit=...`; the table must hold at least `limit` users."""
-
-    def event() -> dict[str, Any]:
-        return http_api_event(
-            "GET", "/users", query={"limit": str(limit)}, subject=caller.subject, email=caller.email
-        )
-
+    """Time `GET /users?limit=...`; the table must hold at least `limit` users."""
+    event = list_users_event(caller, limit)
     for name, handler in handlers.items():
         page = json.loads(handler(event(), None)["body"])
         if len(page["items"]) != limit:
@@ -104,17 +136,24 @@ def list_users(
 def create_user(
     handlers: dict[str, Handler], caller: Caller, *, samples: int, warmup: int
 ) -> Comparison:
-    """`POST /users` with a new email every call; the rows stay (the table grows)."""
-    run = uuid.uuid4().hex[:8]
-    numbers = itertools.count()
-
-    def event() -> dict[str, Any]:
-        body = {"email": f"Bench-{run}-{next(numbers)}@Example.com", "full_name": "Bench User"}
-        return http_api_event(
-            "POST", "/users", body=body, subject=caller.subject, email=caller.email
-        )
-
+    """Time `POST /users` with a new email every call."""
+    event = create_user_event(caller)
     return _compare(handlers, event, expected_status=201, samples=samples, warmup=warmup)
+
+
+def round_trips(
+    handlers: dict[str, Handler], make_event: EventFactory, *, expected_status: int
+) -> dict[str, list[str]]:
+    """The exchanges with PostgreSQL of one warm request per handler, one line each."""
+    found: dict[str, list[str]] = {}
+    for name, handler in handlers.items():
+        handler(make_event(), lambda_context())  # connection open, caches warm
+        with recording() as recorded:
+            response = handler(make_event(), lambda_context())
+        if response["statusCode"] != expected_status:
+            raise RuntimeError(f"{name} answered {response['statusCode']}, not {expected_status}")
+        found[name] = recorded.describe()
+    return found
 
 
 def list_scaling(
@@ -158,6 +197,6 @@ def list_scaling(
             for name, kept in taken.items():
                 timings[size][name].extend(kept)
     return {
-        size: Comparison(app=summarize(taken["app"]), raw=summarize(taken["raw"]))
+        size: Comparison({name: summarize(kept) for name, kept in taken.items()})
         for size, taken in timings.items()
     }

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
-from bench import raw_handler
+from bench import floor_handler, raw_handler
 from bench.events import http_api_event, lambda_context
 from tests.conftest import ADMIN_EMAIL, ADMIN_SUBJECT, insert_user
 
@@ -19,12 +20,14 @@ GENERATED_FIELDS = ("id", "created_at", "updated_at")
 
 @pytest.fixture
 def handlers(admin: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The app's Lambda entry point and the raw floor, both on the test database."""
+    """The app's Lambda entry point and both floors, all on the test database."""
     from lambda_app.handler import handler as app_handler
 
-    raw_handler.close_connection()  # opened again on the test database
-    yield {"app": app_handler, "raw": raw_handler.handler}
-    raw_handler.close_connection()
+    for floor in (raw_handler, floor_handler):
+        floor.close_connection()  # opened again on the test database
+    yield {"app": app_handler, "raw": raw_handler.handler, "floor": floor_handler.handler}
+    for floor in (raw_handler, floor_handler):
+        floor.close_connection()
 
 
 def as_admin(method: str, path: str, **options: Any) -> dict[str, Any]:
@@ -44,9 +47,9 @@ def test_get_user_answers_the_same(handlers: dict[str, Any], db_engine: Engine) 
     user_id = insert_user(db_engine, email="ada@example.com", user_type="staff", subject=None)
     event = as_admin("GET", f"/users/{user_id}")
 
-    app, raw = answer(handlers["app"], event), answer(handlers["raw"], event)
+    app, raw, floor = (answer(handlers[name], event) for name in ("app", "raw", "floor"))
 
-    assert app == raw
+    assert app == raw == floor
     assert app[0] == 200
     assert app[2]["email"] == "ada@example.com"
 
@@ -54,9 +57,9 @@ def test_get_user_answers_the_same(handlers: dict[str, Any], db_engine: Engine) 
 def test_get_missing_user_answers_the_same_404(handlers: dict[str, Any]) -> None:
     event = as_admin("GET", "/users/00000000-0000-4000-8000-000000000000")
 
-    app, raw = answer(handlers["app"], event), answer(handlers["raw"], event)
+    app, raw, floor = (answer(handlers[name], event) for name in ("app", "raw", "floor"))
 
-    assert app == raw
+    assert app == raw == floor
     assert app[:2] == (404, "application/problem+json")
 
 
@@ -72,9 +75,9 @@ def test_list_users_answers_the_same_page(handlers: dict[str, Any], db_engine: E
         )
     event = as_admin("GET", "/users", query={"limit": "100"})
 
-    app, raw = answer(handlers["app"], event), answer(handlers["raw"], event)
+    app, raw, floor = (answer(handlers[name], event) for name in ("app", "raw", "floor"))
 
-    assert app == raw
+    assert app == raw == floor
     assert app[:2] == (200, "application/json")
     assert len(app[2]["items"]) == 100
     assert app[2]["total"] == 121
@@ -93,28 +96,82 @@ def test_create_user_answers_the_same_and_stores_both(
         for name, handler in handlers.items()
     }
 
-    app, raw = answers["app"], answers["raw"]
-    assert app[:2] == raw[:2] == (201, "application/json")
+    app, raw, floor = answers["app"], answers["raw"], answers["floor"]
+    assert app[:2] == raw[:2] == floor[:2] == (201, "application/json")
     for name, (_, _, user) in answers.items():
         assert user["email"] == f"{name}.bench@example.com"
     ignored = (*GENERATED_FIELDS, "email")
-    assert {k: v for k, v in app[2].items() if k not in ignored} == {
-        k: v for k, v in raw[2].items() if k not in ignored
-    }
-    assert app[2].keys() == raw[2].keys()
+    assert (
+        {k: v for k, v in app[2].items() if k not in ignored}
+        == {k: v for k, v in raw[2].items() if k not in ignored}
+        == {k: v for k, v in floor[2].items() if k not in ignored}
+    )
+    assert app[2].keys() == raw[2].keys() == floor[2].keys()
     with db_engine.connect() as connection:
         stored = connection.scalars(
-            text("SELECT email FROM users WHERE id IN (:app, :raw)"),
-            {"app": app[2]["id"], "raw": raw[2]["id"]},
+            text("SELECT email FROM users WHERE id IN (:app, :raw, :floor)"),
+            {"app": app[2]["id"], "raw": raw[2]["id"], "floor": floor[2]["id"]},
         ).all()
-    assert sorted(stored) == ["app.bench@example.com", "raw.bench@example.com"]
+    assert sorted(stored) == [
+        "app.bench@example.com",
+        "floor.bench@example.com",
+        "raw.bench@example.com",
+    ]
 
 
 def test_create_user_with_a_taken_email_answers_the_same_409(handlers: dict[str, Any]) -> None:
     event = as_admin("POST", "/users", body={"email": "taken@example.com"})
     assert answer(handlers["app"], event)[0] == 201
 
-    app, raw = answer(handlers["app"], event), answer(handlers["raw"], event)
+    app, raw, floor = (answer(handlers[name], event) for name in ("app", "raw", "floor"))
 
-    assert app == raw
+    assert app == raw == floor
     assert app[:2] == (409, "application/problem+json")
+
+
+@pytest.mark.parametrize(
+    ("caller_type", "method", "path", "body"),
+    [
+        ("customer", "GET", "/users/{other}", None),
+        ("customer", "GET", "/users/{self}", None),
+        ("staff", "GET", "/users/{other}", None),
+        ("customer", "GET", "/users", None),
+        ("staff", "GET", "/users", None),
+        ("staff", "POST", "/users", {"email": "new@example.com"}),
+        ("unregistered", "GET", "/users/{other}", None),
+        ("unregistered", "GET", "/users", None),
+        ("unregistered", "POST", "/users", {"email": "new@example.com"}),
+    ],
+)
+def test_every_handler_applies_the_same_permissions(
+    handlers: dict[str, Any],
+    db_engine: Engine,
+    caller_type: str,
+    method: str,
+    path: str,
+    body: dict[str, str] | None,
+) -> None:
+    other = insert_user(db_engine, email="other@example.com", user_type="customer", subject=None)
+    subject = f"{caller_type}-subject"
+    own = (
+        insert_user(db_engine, email="me@example.com", user_type=caller_type, subject=subject)
+        if caller_type != "unregistered"
+        else uuid.uuid4()
+    )
+    event = http_api_event(
+        method,
+        path.format(other=other, self=own),
+        subject=subject,
+        email="me@example.com",
+        query={"limit": "5"} if path == "/users" and method == "GET" else None,
+        body=body,
+    )
+
+    app, raw, floor = (answer(handlers[name], event) for name in ("app", "raw", "floor"))
+
+    assert app == raw == floor
+    with db_engine.connect() as connection:
+        created = connection.scalar(
+            text("SELECT count(*) FROM users WHERE email = 'new@example.com'")
+        )
+    assert created == (1 if app[0] == 201 else 0)

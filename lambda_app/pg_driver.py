@@ -1,0 +1,129 @@
+"""pg8000's connection, sending each statement to PostgreSQL in one exchange.
+
+Stock pg8000 1.31 runs a statement with parameters in three exchanges (Parse+Sync,
+Describe+Sync, Bind+Execute+Sync). Each Sync ends the implicit transaction of an autocommit
+statement, so a transaction-mode pooler may hand the server connection to another client
+between the Parse and the Bind: that client's statement then runs with our parameters.
+Here Parse, Bind, Describe (portal), Execute and Sync go out together under the unnamed
+statement, as psycopg 3, pgx and asyncpg send them: one exchange, nothing spans a Sync.
+
+The BEGIN that pg8000 sends before a transaction's first statement (when not in autocommit)
+is held back and written in the same exchange as that statement. See
+docs/pg8000-single-exchange.md; tests/test_pg_driver.py pins the internals relied on here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pg8000
+from pg8000 import core
+from pg8000.converters import make_params
+from pg8000.exceptions import DatabaseError, InterfaceError
+
+# What pg8000's Cursor.execute runs before a statement when no transaction is open.
+IMPLICIT_BEGIN = "begin transaction"
+_UNNAMED = core.NULL_BYTE
+_DESCRIBE_UNNAMED_PORTAL = core.PORTAL + core.NULL_BYTE
+
+
+# pg8000.Connection (pg8000.legacy's) is what pg8000.connect() returns and SQLAlchemy's
+# pg8000 dialect uses: its cursor maps SQLSTATEs to IntegrityError and ProgrammingError.
+class SingleExchangeConnection(pg8000.Connection):  # type: ignore[misc]
+    """pg8000's DB-API connection, every statement in one write and one wait."""
+
+    # What is sent, in the statement's exchange, for the BEGIN that pg8000 asked for.
+    begin_statement = IMPLICIT_BEGIN
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._begin_pending = False
+
+    @property
+    def _in_transaction(self) -> bool:
+        # A held-back BEGIN counts: pg8000 must not send a second one, and rollback() must
+        # not skip a transaction it believes is open.
+        return bool(self._begin_pending or super()._in_transaction)
+
+    def execute_simple(self, statement: str) -> core.Context:
+        """Run a statement without parameters (simple query); hold back pg8000's own BEGIN."""
+        if statement == IMPLICIT_BEGIN and not self.autocommit and not self._in_transaction:
+            # Only Cursor.execute sends this, right before the statement it precedes.
+            self._begin_pending = True
+            return core.Context(statement)
+        context = core.Context(statement)
+        self._exchange(_query(statement, self._client_encoding), context)
+        return context
+
+    def execute_unnamed(
+        self, statement: str, vals: Any = (), oids: Any = (), stream: Any = None
+    ) -> core.Context:
+        """Parse, Bind, Describe, Execute and Sync under the unnamed statement, flushed once."""
+        context = core.Context(statement, stream=stream)
+        encoding = self._client_encoding
+        params = make_params(self.py_types, vals)
+        self._exchange(
+            _parse(statement, oids, encoding)
+            + _bind(params, encoding)
+            + _message(core.DESCRIBE, _DESCRIBE_UNNAMED_PORTAL)
+            + core.EXECUTE_MSG
+            + core.SYNC_MSG,
+            context,
+        )
+        return context
+
+    def _exchange(self, messages: bytes, context: core.Context) -> None:
+        """Write the messages (after a held-back BEGIN) in one flush, then read to ReadyForQuery."""
+        begin = None
+        if self._begin_pending:
+            self._begin_pending = False
+            begin = core.Context(self.begin_statement)
+            messages = _query(self.begin_statement, self._client_encoding) + messages
+        if self._sock is None:
+            raise InterfaceError("connection is closed")
+        try:
+            core._write(self._sock, messages)
+        except ValueError as error:  # the file object was closed under us
+            raise InterfaceError("connection is closed") from error
+        core._flush(self._sock)
+        if begin is not None:
+            try:
+                self.handle_messages(begin)
+            except DatabaseError:
+                # The statement's answer follows the BEGIN's: read it so the next
+                # exchange starts in step, then report the BEGIN's error.
+                with contextlib.suppress(DatabaseError):
+                    self.handle_messages(context)
+                raise
+        self.handle_messages(context)
+
+
+def _message(code: bytes, data: bytes) -> bytes:
+    length: bytes = core.i_pack(len(data) + 4)
+    return code + length + data
+
+
+def _query(statement: str, encoding: str) -> bytes:
+    return _message(core.QUERY, statement.encode(encoding) + core.NULL_BYTE)
+
+
+def _parse(statement: str, oids: Any, encoding: str) -> bytes:
+    data = bytearray(_UNNAMED + statement.encode(encoding) + core.NULL_BYTE)
+    data += core.H_pack(len(oids))
+    for oid in oids:
+        data += core.i_pack(0 if oid == -1 else oid)
+    return _message(core.PARSE, bytes(data))
+
+
+def _bind(params: Any, encoding: str) -> bytes:
+    # Portal "" of statement "", every parameter and result column in text format.
+    data = bytearray(core.NULL_BYTE + _UNNAMED + core.H_pack(0) + core.H_pack(len(params)))
+    for value in params:
+        if value is None:
+            data += core.i_pack(-1)
+        else:
+            encoded = value.encode(encoding)
+            data += core.i_pack(len(encoded)) + encoded
+    data += core.H_pack(0)
+    return _message(core.BIND, bytes(data))

@@ -1,0 +1,471 @@
+"""SingleExchangeConnection: stock pg8000's answers, one exchange per statement."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from importlib.metadata import version
+from typing import Any
+
+import pg8000
+import pg8000.legacy
+import pytest
+from pg8000 import core
+from pg8000.exceptions import DatabaseError, InterfaceError
+from sqlalchemy import create_engine, exc, text
+from sqlalchemy.dialects.postgresql.pg8000 import PGDialect_pg8000
+from sqlalchemy.engine import make_url
+
+from lambda_app import pg_driver
+from lambda_app.pg_driver import IMPLICIT_BEGIN, SingleExchangeConnection
+from tests.conftest import ROOT
+
+Connect = Callable[..., Any]
+
+
+class CountingSocketFile:
+    """Wraps a connection's socket file: a read after a write is one round trip."""
+
+    def __init__(self, wrapped: Any) -> None:
+        self._wrapped = wrapped
+        self._wrote = False
+        self.round_trips = 0
+        self.flushes = 0
+
+    def write(self, data: bytes) -> int:
+        self._wrote = True
+        return int(self._wrapped.write(data))
+
+    def flush(self) -> None:
+        self.flushes += 1
+        self._wrapped.flush()
+
+    def read(self, size: int) -> bytes:
+        if self._wrote:
+            self.round_trips += 1
+            self._wrote = False
+        return bytes(self._wrapped.read(size))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)
+
+
+@pytest.fixture
+def connect_args(database_url: str) -> dict[str, Any]:
+    url = make_url(database_url)
+    return {
+        "user": url.username,
+        "password": url.password,
+        "host": url.host,
+        "port": url.port or 5432,
+        "database": url.database,
+    }
+
+
+@pytest.fixture
+def opened(connect_args: dict[str, Any]) -> Iterator[Connect]:
+    """Open connections of a given class on the test database; close them afterwards."""
+    connections: list[Any] = []
+
+    def open_connection(cls: type = SingleExchangeConnection, *, autocommit: bool = True) -> Any:
+        connection = cls(**connect_args)
+        connection.autocommit = autocommit
+        connections.append(connection)
+        return connection
+
+    yield open_connection
+    for connection in connections:
+        with contextlib.suppress(InterfaceError):
+            connection.close()
+
+
+def counted(connection: Any) -> CountingSocketFile:
+    """Count the connection's round trips from now on."""
+    counter = CountingSocketFile(connection._sock)
+    connection._sock = counter
+    return counter
+
+
+def run(connection: Any, sql: str, args: Any = ()) -> tuple[Any, Any, int]:
+    """Rows, column description and row count of one statement."""
+    cursor = connection.cursor()
+    cursor.execute(sql, args)
+    rows = cursor.fetchall() if cursor.description is not None else None
+    return rows, cursor.description, cursor.rowcount
+
+
+def sqlstate(error: BaseException) -> str:
+    return str(error.args[0]["C"])
+
+
+TYPED_QUERY = (
+    "SELECT %s::uuid AS id, %s::timestamptz AS at, %s::text AS name, %s::int AS small, "
+    "%s::bigint AS big, %s::numeric AS amount, %s::bool AS flag, %s::text AS missing, "
+    "%s::user_type AS kind, ARRAY[%s, %s]::user_type[] AS kinds, %s::int[] AS numbers, "
+    "%s::text[] AS words, now() - now() AS span, '{}'::jsonb AS doc, NULL AS nothing"
+)
+TYPED_ARGS = (
+    uuid.UUID("6f1c1a52-2b4e-4e0c-9d1b-3e0e7e3c9a10"),
+    "2024-02-29 23:59:59.123456+05:30",
+    "Zoë \u2603 O'Brien",
+    -7,
+    2**62,
+    Decimal("12345678901234567890.000001"),
+    True,
+    None,
+    "staff",
+    "admin",
+    "customer",
+    [1, None, 3],
+    ["a", "b,c", ""],
+)
+
+
+def test_results_and_types_are_stock_pg8000s(opened: Connect) -> None:
+    stock, single = opened(pg8000.Connection), opened()
+
+    expected = run(stock, TYPED_QUERY, TYPED_ARGS)
+    answered = run(single, TYPED_QUERY, TYPED_ARGS)
+
+    assert answered == expected
+    row = answered[0][0]
+    assert [type(value).__name__ for value in row] == [
+        "UUID",
+        "datetime",
+        "str",
+        "int",
+        "int",
+        "Decimal",
+        "bool",
+        "NoneType",
+        "str",
+        "str",  # an array of an enum: pg8000 knows not its oid, and hands over the text
+        "list",
+        "list",
+        "timedelta",
+        "dict",
+        "NoneType",
+    ]
+
+
+def test_statements_without_rows_are_stock_pg8000s(opened: Connect) -> None:
+    stock, single = opened(pg8000.Connection), opened()
+    for connection in (stock, single):
+        run(connection, "CREATE TEMPORARY TABLE notes (n int, body text)")
+
+    for connection in (stock, single):
+        assert run(connection, "INSERT INTO notes VALUES (%s, %s), (2, 'b')", (1, "a")) == (
+            None,
+            None,
+            2,
+        )
+        assert run(connection, "UPDATE notes SET body = %s WHERE n > %s", ("z", 0))[2] == 2
+        assert run(connection, "SELECT * FROM notes WHERE n = %s", (9,))[0] == ()
+        assert run(connection, "DELETE FROM notes WHERE n = %s", (1,))[2] == 1
+
+
+def test_every_statement_is_one_exchange_in_autocommit(opened: Connect) -> None:
+    connection = opened()
+    counter = counted(connection)
+
+    run(connection, "SELECT %s::int + 1", (1,))
+    run(connection, "SELECT 1")
+    run(connection, TYPED_QUERY, TYPED_ARGS)
+
+    assert (counter.round_trips, counter.flushes) == (3, 3)
+
+
+def test_stock_pg8000_needs_three_exchanges_per_statement(opened: Connect) -> None:
+    connection = opened(pg8000.Connection)
+    counter = counted(connection)
+
+    run(connection, "SELECT %s::int + 1", (1,))
+
+    assert counter.round_trips == 3
+
+
+def test_a_transaction_costs_one_exchange_per_statement_and_one_for_commit(
+    opened: Connect,
+) -> None:
+    connection = opened(autocommit=False)
+    run(connection, "CREATE TEMPORARY TABLE notes (n int) ON COMMIT PRESERVE ROWS")
+    connection.commit()
+    counter = counted(connection)
+
+    run(connection, "INSERT INTO notes VALUES (%s)", (1,))  # BEGIN rides with it
+    assert connection._transaction_status == core.IN_TRANSACTION
+    run(connection, "INSERT INTO notes VALUES (%s)", (2,))
+    connection.commit()
+
+    assert counter.round_trips == 3
+    assert run(connection, "SELECT count(*) FROM notes")[0] == ([2],)
+
+
+def test_rollback_undoes_the_transaction(opened: Connect) -> None:
+    connection = opened(autocommit=False)
+    run(connection, "CREATE TEMPORARY TABLE notes (n int) ON COMMIT PRESERVE ROWS")
+    connection.commit()
+
+    run(connection, "INSERT INTO notes VALUES (%s)", (1,))
+    connection.rollback()
+    rows = run(connection, "SELECT count(*) FROM notes")[0]
+    connection.commit()
+
+    assert rows == ([0],)
+    assert connection._transaction_status == core.IDLE
+
+
+def test_a_held_back_begin_is_sent_by_commit_and_rollback(opened: Connect) -> None:
+    connection = opened(autocommit=False)
+    counter = counted(connection)
+
+    connection.execute_simple(IMPLICIT_BEGIN)
+    assert connection._in_transaction
+    connection.rollback()
+    connection.execute_simple(IMPLICIT_BEGIN)
+    connection.commit()
+
+    assert counter.round_trips == 2
+    assert connection._transaction_status == core.IDLE
+    assert not connection._in_transaction
+
+
+def test_a_statement_without_parameters_carries_the_begin_too(opened: Connect) -> None:
+    connection = opened(autocommit=False)
+    counter = counted(connection)
+
+    rows = run(connection, "SELECT txid_current_if_assigned() IS NULL, now() = now()")[0]
+    connection.rollback()
+
+    assert rows == ([True, True],)
+    assert counter.round_trips == 2
+
+
+def test_the_transaction_spans_statements(opened: Connect) -> None:
+    connection = opened(autocommit=False)
+
+    first = run(connection, "SELECT %s::int, txid_current()", (1,))[0][0][1]
+    second = run(connection, "SELECT txid_current()")[0][0][0]
+    connection.commit()
+    third = run(connection, "SELECT %s::int, txid_current()", (1,))[0][0][1]
+    connection.commit()
+
+    assert first == second != third
+
+
+ERRORS = [
+    pytest.param("SELEC %s", (1,), "42601", id="syntax error at Parse"),
+    pytest.param("SELECT %s::uuid", ("not-a-uuid",), "22P02", id="bad input at Bind"),
+    pytest.param("SELECT 1 / %s::int", (0,), "22012", id="division by zero at Execute"),
+    pytest.param("SELECT pg_sleep(%s)", (2,), "57014", id="statement timeout at Execute"),
+    pytest.param(
+        "SELECT * FROM generate_series(1, 3) g WHERE 1 / (g - %s) > 0",
+        (2,),
+        "22012",
+        id="error after the first row",
+    ),
+    pytest.param("SELECT no_such_column FROM users WHERE id = %s", (1,), "42703", id="bad column"),
+]
+
+
+@pytest.mark.parametrize(("sql", "args", "state"), ERRORS)
+def test_errors_are_stock_pg8000s_and_the_connection_stays_usable(
+    opened: Connect, sql: str, args: Any, state: str
+) -> None:
+    stock, single = opened(pg8000.Connection), opened()
+    raised: list[BaseException] = []
+    for connection in (stock, single):
+        run(connection, "SET statement_timeout = '100ms'")
+        with pytest.raises(DatabaseError) as caught:
+            run(connection, sql, args)
+        raised.append(caught.value)
+
+    assert type(raised[1]) is type(raised[0]) is pg8000.ProgrammingError
+    assert [sqlstate(error) for error in raised] == [state, state]
+    assert raised[1].args[0]["M"] == raised[0].args[0]["M"]
+    assert run(single, "SELECT %s::text", ("still here",))[0] == (["still here"],)
+
+
+def test_a_constraint_violation_leaves_the_connection_usable(opened: Connect) -> None:
+    connection = opened()
+    run(connection, "CREATE TEMPORARY TABLE notes (n int PRIMARY KEY)")
+    run(connection, "INSERT INTO notes VALUES (%s)", (1,))
+
+    with pytest.raises(pg8000.IntegrityError) as caught:
+        run(connection, "INSERT INTO notes VALUES (%s)", (1,))
+
+    assert sqlstate(caught.value) == "23505"
+    assert run(connection, "INSERT INTO notes VALUES (%s) RETURNING n", (2,))[0] == ([2],)
+
+
+def test_a_failed_transaction_refuses_statements_until_rolled_back(opened: Connect) -> None:
+    stock, single = opened(pg8000.Connection, autocommit=False), opened(autocommit=False)
+    for connection in (stock, single):
+        with pytest.raises(DatabaseError):
+            run(connection, "SELECT 1 / %s::int", (0,))
+        with pytest.raises(DatabaseError) as caught:
+            run(connection, "SELECT %s::int", (1,))
+        assert sqlstate(caught.value) == "25P02"
+        with pytest.raises(InterfaceError, match="in failed transaction block"):
+            connection.commit()  # the server answers ROLLBACK; pg8000 says so
+        assert connection._transaction_status == core.IDLE
+        assert run(connection, "SELECT %s::int", (3,))[0] == ([3],)
+        connection.rollback()
+
+
+def test_an_error_in_the_first_statement_of_a_transaction_is_reported(opened: Connect) -> None:
+    connection = opened(autocommit=False)
+    counter = counted(connection)
+
+    with pytest.raises(DatabaseError) as caught:
+        run(connection, "SELEC %s", (1,))
+    connection.rollback()
+
+    assert sqlstate(caught.value) == "42601"
+    assert counter.round_trips == 2
+    assert run(connection, "SELECT %s::int", (1,))[0] == ([1],)
+
+
+class BadBeginConnection(SingleExchangeConnection):  # type: ignore[misc]
+    begin_statement = "BEGIN ISOLATION LEVEL SOMETIMES"
+
+
+def test_a_failed_begin_is_reported_and_the_connection_stays_in_step(opened: Connect) -> None:
+    connection = opened(BadBeginConnection, autocommit=False)
+
+    with pytest.raises(DatabaseError) as caught:
+        run(connection, "SELECT %s::int", (1,))
+    connection.autocommit = True
+
+    assert sqlstate(caught.value) == "42601"
+    assert run(connection, "SELECT %s::int", (2,))[0] == ([2],)
+    assert run(connection, "SELECT 3")[0] == ([3],)
+
+
+def test_many_statements_on_one_connection(opened: Connect) -> None:
+    connection = opened()
+    counter = counted(connection)
+
+    answers = [run(connection, "SELECT %s::int * 2, %s::text", (n, str(n)))[0] for n in range(500)]
+
+    assert answers == [([n * 2, str(n)],) for n in range(500)]
+    assert counter.round_trips == 500
+
+
+def test_a_large_statement_and_result_come_through(opened: Connect) -> None:
+    stock, single = opened(pg8000.Connection), opened()
+    words = [f"word-{n}-" + "x" * 50 for n in range(2_000)]  # parameters well over a buffer
+    sql = "SELECT w, length(w) FROM unnest(%s::text[]) AS w"
+
+    assert run(single, sql, (words,)) == run(stock, sql, (words,))
+
+
+def test_a_closed_connection_says_so(opened: Connect) -> None:
+    connection = opened()
+    connection.close()
+
+    with pytest.raises(InterfaceError, match="connection is closed"):
+        run(connection, "SELECT %s::int", (1,))
+    with pytest.raises(InterfaceError, match="connection is closed"):
+        connection.commit()
+
+
+def test_sqlalchemy_maps_its_errors_as_for_stock_pg8000(connect_args: dict[str, Any]) -> None:
+    def engine(cls: type) -> Any:
+        return create_engine("postgresql+pg8000://", creator=lambda: cls(**connect_args))
+
+    mapped = []
+    for cls in (pg8000.Connection, SingleExchangeConnection):
+        with engine(cls).connect() as connection:
+            connection.execute(text("CREATE TEMPORARY TABLE notes (n int PRIMARY KEY)"))
+            connection.execute(text("INSERT INTO notes VALUES (:n)"), {"n": 1})
+            with pytest.raises(exc.DBAPIError) as caught:
+                connection.execute(text("INSERT INTO notes VALUES (:n)"), {"n": 1})
+            mapped.append(type(caught.value))
+            connection.rollback()
+            assert connection.execute(text("SELECT CAST(:n AS int)"), {"n": 5}).scalar_one() == 5
+
+    assert mapped == [exc.IntegrityError, exc.IntegrityError]
+
+
+# --- pg8000's internals this class relies on: fail loudly when an upgrade changes them.
+
+CORE_NAMES = (
+    "NULL_BYTE",
+    "PORTAL",
+    "DESCRIBE",
+    "PARSE",
+    "BIND",
+    "QUERY",
+    "EXECUTE_MSG",
+    "SYNC_MSG",
+    "IDLE",
+    "IN_TRANSACTION",
+    "i_pack",
+    "H_pack",
+    "_write",
+    "_flush",
+    "Context",
+)
+
+
+def test_pg8000_is_the_pinned_version() -> None:
+    pins = (ROOT / "requirements.txt").read_text()
+    pinned = re.search(r"^pg8000==(\S+)$", pins, re.MULTILINE)
+
+    assert pinned is not None
+    assert version("pg8000") == pinned.group(1) == "1.31.6", (
+        "pg_driver.SingleExchangeConnection is written against pg8000 1.31.6's internals: "
+        "review it (docs/pg8000-single-exchange.md) before changing the pin"
+    )
+
+
+def test_the_pg8000_internals_relied_on_are_there() -> None:
+    missing = [name for name in CORE_NAMES if not hasattr(core, name)]
+    assert not missing
+    assert core.EXECUTE_MSG == b"E\x00\x00\x00\x09\x00\x00\x00\x00\x00"  # portal "", all rows
+    assert core.SYNC_MSG == b"S\x00\x00\x00\x04"
+    for name in ("handle_messages", "_send_message", "execute_simple", "execute_unnamed"):
+        assert callable(getattr(core.CoreConnection, name))
+    assert isinstance(pg8000.Connection._in_transaction, property)
+    assert [*inspect.signature(core.CoreConnection.execute_unnamed).parameters] == [
+        "self",
+        "statement",
+        "vals",
+        "oids",
+        "stream",
+    ]
+    assert [*inspect.signature(core.Context).parameters] == [
+        "statement",
+        "stream",
+        "columns",
+        "input_funcs",
+    ]
+    assert [*inspect.signature(pg8000_make_params()).parameters] == ["py_types", "values"]
+
+
+def test_the_base_class_is_what_sqlalchemy_connects_with() -> None:
+    assert PGDialect_pg8000.import_dbapi() is pg8000
+    assert pg8000.Connection is pg8000.legacy.Connection
+    assert "return Connection(" in inspect.getsource(pg8000.legacy.connect)
+    assert issubclass(SingleExchangeConnection, pg8000.legacy.Connection)
+
+
+def test_pg8000_uses_the_entry_points_this_class_overrides() -> None:
+    cursor_execute = inspect.getsource(pg8000.legacy.Cursor.execute)
+    assert f'self._c.execute_simple("{IMPLICIT_BEGIN}")' in cursor_execute
+    assert "self._c.execute_simple(operation)" in cursor_execute
+    assert "self._c.execute_unnamed(" in cursor_execute
+    connection = inspect.getsource(pg8000.Connection)
+    assert 'self.execute_unnamed("commit")' in connection
+    assert 'self.execute_unnamed("rollback")' in connection
+    for name in ("_sock", "_client_encoding", "py_types", "_transaction_status", "autocommit"):
+        assert f"self.{name} = " in inspect.getsource(core.CoreConnection) + connection
+
+
+def pg8000_make_params() -> Any:
+    return pg_driver.make_params
