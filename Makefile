@@ -31,9 +31,12 @@ test: lint typecheck pytest ## Lint, type-check and run the whole test suite
 pytest: $(STAMP) ## Run the test suite only
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check and ruff format --check
+lint: $(STAMP) ## ruff check, ruff format --check, and squawk on the migrations' SQL
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@mkdir -p build
+	$(BIN)/alembic upgrade head --sql > build/migrations.sql
+	$(BIN)/squawk build/migrations.sql
 
 typecheck: $(STAMP) ## mypy, strict on lambda_app/
 	$(BIN)/mypy

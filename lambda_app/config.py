@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 FIVE_MIB = 5 * 1024 * 1024
@@ -20,12 +20,20 @@ class Settings(BaseSettings):
     )
     db_secret_arn: str | None = Field(
         default=None,
-        description="Secrets Manager secret with host, port, username, password, dbname (AWS).",
+        description="Secret with host, port, username, password, dbname (migrations, on AWS).",
     )
     db_host: str | None = Field(
-        default=None, description="Overrides the secret's host, e.g. an RDS Proxy endpoint."
+        default=None, description="Database host (e.g. the RDS Proxy); overrides a secret's."
     )
-    db_name: str | None = Field(default=None, description="Overrides the secret's dbname.")
+    db_port: int = Field(default=5432, gt=0, lt=65536, description="Database port.")
+    db_name: str | None = Field(default=None, description="Database name; overrides a secret's.")
+    db_user: str | None = Field(
+        default=None, description="Role to log in as with DB_IAM_AUTH (the app role on AWS)."
+    )
+    db_iam_auth: bool = Field(
+        default=False,
+        description="Log in with an RDS IAM auth token signed locally (no secret read); AWS only.",
+    )
     db_ssl: bool | None = Field(
         default=None, description="TLS to the server; defaults to on when DB_SECRET_ARN is used."
     )
@@ -35,8 +43,28 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(
         default=4_000,
         ge=0,
-        description="Server-side statement timeout of API connections (0: none); "
+        description="Statement timeout the migration sets on the app role (0: none); "
         "below DB_CONNECT_TIMEOUT so the server cancels before the client gives up.",
+    )
+    migration_lock_timeout_ms: int = Field(
+        default=5_000,
+        gt=0,
+        description="How long a migration waits for a table lock that live requests hold.",
+    )
+    migration_attempts: int = Field(
+        default=4, ge=1, le=20, description="Tries of a migration that found a table lock busy."
+    )
+    app_db_role: str = Field(
+        default="users_app",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="Least-privilege role the API logs in as; the migration maintains it.",
+    )
+    app_db_secret_arn: str | None = Field(
+        default=None, description="Secret with the app role's password (migration, on AWS)."
+    )
+    app_db_password: SecretStr | None = Field(
+        default=None,
+        description="The app role's password where there is no secret (local runs, tests).",
     )
     db_pool_recycle: int = Field(
         default=600, gt=0, description="Seconds before a pooled connection is replaced."

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ssl
 import threading
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Result, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -14,9 +16,13 @@ from sqlalchemy.sql import Executable
 
 from lambda_app.config import Settings, get_settings
 from lambda_app.exceptions import DatabaseUnavailableError
+from lambda_app.external_services.iam_auth import IamTokenLogin
 from lambda_app.external_services.secrets import CachedSecretCredentials, DatabaseCredentials
 
 DRIVER = "postgresql+pg8000"
+# Sent at startup, so the server (and pinning checks) can tell the API's sessions apart.
+API_APPLICATION_NAME = "users-service"
+MIGRATION_APPLICATION_NAME = "users-service-migrate"
 # SQLSTATE of a failed password check: the secret may have been rotated since we cached it.
 AUTH_FAILED_SQLSTATE = "28P01"
 
@@ -34,14 +40,28 @@ def get_engine() -> Engine:
         with _engine_lock:
             if _engine is None:
                 # Requests run each statement in autocommit (no BEGIN, no ROLLBACK); the few
-                # that need a transaction ask for one with `transactional()`.
+                # that need a transaction ask for one with `transaction()`.
                 _engine = create_engine_from_settings(get_settings(), autocommit=True)
     return _engine
 
 
-def transactional(engine: Engine) -> Engine:
-    """The same pool, with statements grouped in a transaction until `commit()`."""
-    return engine.execution_options(isolation_level="READ COMMITTED")
+@contextmanager
+def transaction(connection: Connection) -> Iterator[Connection]:
+    """Run the statements inside in one transaction, committed when the block succeeds.
+
+    The driver starts it with a plain BEGIN. Switching SQLAlchemy's isolation level instead
+    would send `SET SESSION CHARACTERISTICS`, which pins the connection in RDS Proxy.
+    """
+    _driver_connection(connection).autocommit = False
+    try:
+        yield connection
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        if not connection.invalidated:
+            _driver_connection(connection).autocommit = True
 
 
 def execute_first(
@@ -51,8 +71,10 @@ def execute_first(
 
     This replaces a pre-ping (a round trip on every request): a connection killed by the
     server, a proxy's idle timeout or a long-frozen Lambda container fails its first
-    statement, which is then retried once. Nothing was done yet, so the retry is safe.
+    statement, which is then retried once. Nothing was done yet, so the retry is safe, and
+    the fresh connection keeps the old one's transaction mode.
     """
+    autocommit = _driver_connection(connection).autocommit
     try:
         return connection.execute(statement, parameters)
     except DBAPIError as error:
@@ -61,7 +83,13 @@ def execute_first(
         if not connection.invalidated:
             connection.invalidate()
         connection.rollback()
+        _driver_connection(connection).autocommit = autocommit
         return connection.execute(statement, parameters)
+
+
+def _driver_connection(connection: Connection) -> Any:
+    """The pg8000 connection under `connection` (reconnecting first if it was invalidated)."""
+    return connection.connection.dbapi_connection
 
 
 def server_error_field(error: BaseException, code: str) -> str | None:
@@ -99,30 +127,29 @@ def create_engine_from_settings(
     settings: Settings,
     *,
     socket_timeout: float | None = None,
-    statement_timeout_ms: int | None = None,
     pooled: bool = True,
     autocommit: bool = False,
+    application_name: str = API_APPLICATION_NAME,
 ) -> Engine:
-    """Build an engine from `DATABASE_URL`, or from `DB_SECRET_ARN` with fresh credentials."""
+    """Build an engine from `DATABASE_URL`, an IAM token (`DB_IAM_AUTH`) or `DB_SECRET_ARN`.
+
+    The connection sends only `user`, `database` and `application_name` at startup: RDS
+    Proxy refuses any other startup parameter. The statement timeout is the app role's own
+    setting, made by the migration.
+    """
     connect_args: dict[str, Any] = {
         "timeout": socket_timeout if socket_timeout is not None else settings.db_connect_timeout,
-        "application_name": "users-service",
+        "application_name": application_name,
     }
-    timeout_ms = (
-        settings.db_statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
-    )
-    if timeout_ms:
-        connect_args["startup_params"] = {"statement_timeout": str(timeout_ms)}
-
     if settings.database_url:
         url = _pg8000_url(settings.database_url)
         use_ssl = bool(settings.db_ssl)
-    elif settings.db_secret_arn:
+    elif settings.db_iam_auth or settings.db_secret_arn:
         url = URL.create(DRIVER)
         use_ssl = settings.db_ssl is not False
     else:
         raise DatabaseUnavailableError(
-            "No database is configured: set DATABASE_URL, or DB_SECRET_ARN on AWS."
+            "No database is configured: set DATABASE_URL, or DB_IAM_AUTH or DB_SECRET_ARN on AWS."
         )
     # pg8000 would otherwise try TLS without verifying the certificate; be explicit.
     connect_args["ssl_context"] = ssl.create_default_context() if use_ssl else False
@@ -144,21 +171,32 @@ def create_engine_from_settings(
         hide_parameters=True,  # bound values are user data: keep them out of errors and logs
         pool_pre_ping=False,  # see execute_first: recovery without a round trip per request
         pool_recycle=settings.db_pool_recycle,
-        # Set once per connection: switching per request would cost SET and COMMIT trips.
-        isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED",
+        # AUTOCOMMIT only sets the driver's flag; any other level would send a SET per switch.
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
         **pool_args,
     )
-    credentials = (
-        None
-        if settings.database_url or not settings.db_secret_arn
-        else CachedSecretCredentials(
-            settings.db_secret_arn,
-            region=settings.aws_region,
-            max_age=settings.db_credentials_max_age,
-        )
-    )
-    event.listen(engine, "do_connect", _Connector(settings, credentials))
+    event.listen(engine, "do_connect", _Connector(settings, _credential_source(settings)))
     return engine
+
+
+class CredentialSource(Protocol):
+    """Where a new connection's host, user and password come from."""
+
+    def get(self, *, refresh: bool = False) -> DatabaseCredentials:
+        """Return credentials; `refresh` asks for fresh ones after a refused password."""
+        ...
+
+
+def _credential_source(settings: Settings) -> CredentialSource | None:
+    """How to log in on AWS; None when `DATABASE_URL` holds everything."""
+    if settings.database_url:
+        return None
+    if settings.db_iam_auth:
+        return IamTokenLogin(settings)
+    assert settings.db_secret_arn is not None
+    return CachedSecretCredentials(
+        settings.db_secret_arn, region=settings.aws_region, max_age=settings.db_credentials_max_age
+    )
 
 
 def _pg8000_url(database_url: str) -> URL:
@@ -169,9 +207,9 @@ def _pg8000_url(database_url: str) -> URL:
 
 
 class _Connector:
-    """Open DBAPI connections: fresh secret credentials, socket failures as DBAPI errors."""
+    """Open DBAPI connections: fresh credentials, socket failures as DBAPI errors."""
 
-    def __init__(self, settings: Settings, credentials: CachedSecretCredentials | None) -> None:
+    def __init__(self, settings: Settings, credentials: CredentialSource | None) -> None:
         self._settings = settings
         self._credentials = credentials
 

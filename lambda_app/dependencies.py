@@ -13,31 +13,26 @@ from sqlalchemy import Connection
 from lambda_app.auth import Principal, principal_from_bearer, principal_from_lambda_event
 from lambda_app.config import get_settings
 from lambda_app.crud import users as crud
-from lambda_app.crud.users import Caller
-from lambda_app.db import get_engine, transactional
+from lambda_app.crud.users import Caller, CallerAndUser
+from lambda_app.db import get_engine
 
 # Declares the scheme in OpenAPI (Swagger UI's "Authorize"); the header is verified below.
 bearer_scheme = HTTPBearer(
     auto_error=False, description="A JWT from the user pool (an ID token carries the email)."
 )
-# Requests that change several things (a row and S3 objects) run in one transaction.
-TRANSACTIONAL_METHODS = frozenset({"DELETE"})
 
 
-async def get_connection(request: Request) -> AsyncIterator[Connection]:
-    """Yield the request's database connection; whatever it did not commit is rolled back.
+async def get_connection() -> AsyncIterator[Connection]:
+    """Yield the request's database connection, in autocommit.
 
-    Every other request is one statement at a time, so it runs in autocommit: no BEGIN and
-    no ROLLBACK round trips. Routes and dependencies are `async def` and call the (blocking)
-    database directly: a Lambda container serves one request at a time, so a hop to a
-    worker thread buys nothing, and without thread hops a request never holds a pooled
-    connection while waiting for a thread (which deadlocks under load until the pool
-    timeout).
+    Most requests are one statement at a time: no BEGIN and no ROLLBACK round trips. A route
+    that needs several statements to succeed together wraps them in `db.transaction()`.
+    Routes and dependencies are `async def` and call the (blocking) database directly: a
+    Lambda container serves one request at a time, so a hop to a worker thread buys
+    nothing, and without thread hops a request never holds a pooled connection while
+    waiting for a thread (which deadlocks under load until the pool timeout).
     """
-    engine = get_engine()
-    if request.method in TRANSACTIONAL_METHODS:
-        engine = transactional(engine)
-    with engine.connect() as connection:
+    with get_engine().connect() as connection:
         yield connection
 
 
@@ -57,15 +52,31 @@ ConnectionDep = Annotated[Connection, Depends(get_connection)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+UserId = Annotated[uuid.UUID, Path(description="The user's id")]
+
+
 async def get_caller(
     principal: PrincipalDep, connection: ConnectionDep, request: Request
 ) -> Caller | None:
     """Return the caller's user record, or None when they have not registered."""
     caller = crud.find_caller(connection, subject=principal.subject)
-    if caller is not None:
-        request.state.user_id = str(caller.id)  # for the request log line
+    _log_caller(request, caller)
     return caller
 
 
+async def get_caller_and_user(
+    user_id: UserId, principal: PrincipalDep, connection: ConnectionDep, request: Request
+) -> CallerAndUser:
+    """Return the caller and the user in the path, read together in one statement."""
+    found = crud.find_caller_and_user(connection, subject=principal.subject, user_id=user_id)
+    _log_caller(request, found.caller)
+    return found
+
+
+def _log_caller(request: Request, caller: Caller | None) -> None:
+    if caller is not None:
+        request.state.user_id = str(caller.id)  # for the request log line
+
+
 CallerDep = Annotated[Caller | None, Depends(get_caller)]
-UserId = Annotated[uuid.UUID, Path(description="The user's id")]
+CallerAndUserDep = Annotated[CallerAndUser, Depends(get_caller_and_user)]

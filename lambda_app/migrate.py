@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import DBAPIError
 
-from lambda_app.config import get_settings
+from lambda_app.config import Settings, get_settings
+from lambda_app.crud.app_role import ensure_app_role
 from lambda_app.crud.users import promote_to_admin
-from lambda_app.db import create_engine_from_settings
+from lambda_app.db import (
+    MIGRATION_APPLICATION_NAME,
+    create_engine_from_settings,
+    server_error_field,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +26,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATION_LOCK_ID = 0x75736572735F6D67  # "users_mg"
 ACTIONS = ("upgrade", "downgrade", "current", "bootstrap-admin")
 MIGRATION_SOCKET_TIMEOUT_SECONDS = 300.0
+# Below the socket timeout: the server cancels a runaway statement before the client gives up.
+MIGRATION_STATEMENT_TIMEOUT = "240s"
+# Pause before the next try of a migration that found a table lock busy, times the try number.
+LOCK_RETRY_SECONDS = 1.0
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 class MigrationRequestError(ValueError):
@@ -37,24 +47,64 @@ def handler(event: dict[str, Any] | None, _context: Any = None) -> dict[str, Any
     action, revision = _read_request(event)
     if action == "bootstrap-admin":
         return bootstrap_admin(event)
+    settings = get_settings()
     engine = create_engine_from_settings(
-        get_settings(),
+        settings,
         socket_timeout=MIGRATION_SOCKET_TIMEOUT_SECONDS,
-        statement_timeout_ms=0,
         pooled=False,
+        application_name=MIGRATION_APPLICATION_NAME,
     )
     try:
-        with engine.connect() as connection, _migration_lock(connection):
-            before = current_revision(connection)
-            if action == "upgrade":
-                _run_alembic(connection, "upgrade", revision)
-            elif action == "downgrade":
-                _run_alembic(connection, "downgrade", revision)
-            after = current_revision(connection)
+        for attempt in range(1, settings.migration_attempts + 1):
+            try:
+                before, after = _migrate_once(engine, settings, action, revision)
+                break
+            except DBAPIError as error:
+                busy = server_error_field(error, "C") == LOCK_NOT_AVAILABLE
+                if not busy or attempt == settings.migration_attempts:
+                    raise
+                logger.warning("Migration %s: a table lock was busy (try %d)", action, attempt)
+                time.sleep(LOCK_RETRY_SECONDS * attempt)
     finally:
         engine.dispose()
     logger.info("Migration %s: %s -> %s", action, before, after)
     return {"action": action, "before": before, "after": after}
+
+
+def _migrate_once(
+    engine: Engine, settings: Settings, action: str, revision: str | None
+) -> tuple[str | None, str | None]:
+    """One try in one transaction: wait for the other runners, migrate, grant, commit.
+
+    Everything, the lock included, lives and dies with the transaction, so it works through
+    a transaction-pooling proxy. A table lock is waited for only MIGRATION_LOCK_TIMEOUT_MS:
+    a migration that cannot get one fails instead of queueing live requests behind it.
+    """
+    with engine.connect() as connection:
+        connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_ID)))
+        apply_timeouts(connection, settings)
+        before = current_revision(connection)
+        if action in ("upgrade", "downgrade"):
+            _run_alembic(connection, action, revision)
+        if action == "upgrade":
+            ensure_app_role(connection, settings)
+        after = current_revision(connection)
+        connection.commit()
+    return before, after
+
+
+def migration_timeouts(settings: Settings) -> dict[str, str]:
+    """The timeouts every migration runs under, for this transaction only (SET LOCAL)."""
+    return {
+        "lock_timeout": f"{settings.migration_lock_timeout_ms}ms",
+        "statement_timeout": MIGRATION_STATEMENT_TIMEOUT,
+    }
+
+
+def apply_timeouts(connection: Connection, settings: Settings) -> None:
+    """Set the migration timeouts on the transaction `connection` is in."""
+    for name, value in migration_timeouts(settings).items():
+        connection.execute(select(func.set_config(name, value, True)))
 
 
 def bootstrap_admin(event: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +122,9 @@ def bootstrap_admin(event: dict[str, Any]) -> dict[str, Any]:
         raise MigrationRequestError(
             f"bootstrap-admin needs email and subject ({problems})."
         ) from None
-    engine = create_engine_from_settings(get_settings(), pooled=False)
+    engine = create_engine_from_settings(
+        get_settings(), pooled=False, application_name=MIGRATION_APPLICATION_NAME
+    )
     try:
         with engine.begin() as connection:
             user_id, created = promote_to_admin(
@@ -106,9 +158,7 @@ def current_revision(connection: Connection) -> str | None:
     """Return the revision the database is at, or None before the first migration."""
     from alembic.runtime.migration import MigrationContext
 
-    revision = MigrationContext.configure(connection).get_current_revision()
-    connection.commit()
-    return revision
+    return MigrationContext.configure(connection).get_current_revision()
 
 
 def alembic_config() -> Any:
@@ -126,19 +176,3 @@ def _run_alembic(connection: Connection, command_name: str, revision: str | None
     config = alembic_config()
     config.attributes["connection"] = connection
     getattr(command, command_name)(config, revision)
-    connection.commit()
-
-
-@contextmanager
-def _migration_lock(connection: Connection) -> Iterator[None]:
-    """Hold a session-level advisory lock so that migrations never run concurrently."""
-    logger.info("Waiting for the migration lock")
-    connection.execute(select(func.pg_advisory_lock(MIGRATION_LOCK_ID)))
-    connection.commit()
-    try:
-        yield
-    finally:
-        if connection.in_transaction():
-            connection.rollback()
-        connection.execute(select(func.pg_advisory_unlock(MIGRATION_LOCK_ID)))
-        connection.commit()

@@ -26,6 +26,8 @@ LOCAL_DATABASE = "users"
 LOCAL_BUCKET = "users-service-local"
 LOCAL_ADMIN_EMAIL = "admin@example.com"
 LOCAL_ADMIN_SUBJECT = local_subject(LOCAL_ADMIN_EMAIL)
+# The embedded server listens on loopback only; the app logs in as its own role, as on AWS.
+LOCAL_APP_PASSWORD = "users-app-local"  # noqa: S105
 
 
 def local_pg_port() -> int:
@@ -41,6 +43,16 @@ def local_server() -> EmbeddedPostgres:
 def local_database_url() -> str:
     """URL of the local app database on the embedded server."""
     return local_server().url_for(LOCAL_DATABASE)
+
+
+def app_role_url(superuser_url: str) -> str:
+    """The same database as the app's least-privilege role (made by the migration)."""
+    from lambda_app.config import get_settings
+
+    role = get_settings().app_db_role
+    password = os.environ.get("APP_DB_PASSWORD", LOCAL_APP_PASSWORD)
+    url = make_url(superuser_url).set(username=role, password=password)
+    return url.render_as_string(hide_password=False)
 
 
 def dev_key_path() -> Path:
@@ -98,10 +110,11 @@ def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
     with ExitStack() as stack:
-        if not os.environ.get("DATABASE_URL"):
+        embedded_database = not os.environ.get("DATABASE_URL")
+        if embedded_database:
+            # Migrations run as the superuser; the app then logs in as its own role.
             os.environ["DATABASE_URL"] = start_database(stack)
-            shown = make_url(os.environ["DATABASE_URL"]).render_as_string(hide_password=True)
-            print(f"PostgreSQL (embedded): {shown}")
+            os.environ.setdefault("APP_DB_PASSWORD", LOCAL_APP_PASSWORD)
         if not os.environ.get("S3_ENDPOINT_URL") and not os.environ.get("S3_BUCKET"):
             storage = start_storage(stack)
             os.environ["S3_ENDPOINT_URL"] = storage.endpoint_url
@@ -131,6 +144,11 @@ def main() -> int:
         )
         if admin["created"]:
             print(f"Local admin:            {LOCAL_ADMIN_EMAIL} created")
+        if embedded_database:
+            os.environ["DATABASE_URL"] = app_role_url(os.environ["DATABASE_URL"])
+            get_settings.cache_clear()
+            shown = make_url(os.environ["DATABASE_URL"]).render_as_string(hide_password=True)
+            print(f"PostgreSQL (embedded): {shown}")
         print(f"API:                    http://{host}:{port}")
         print(f"Swagger UI:             http://{host}:{port}/docs")
         print("Tokens:                 make token USER_TYPE=admin|staff|customer [EMAIL=...]")

@@ -8,10 +8,12 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from lambda_app.config import get_settings
-from lambda_app.db import create_engine_from_settings
+from lambda_app.db import MIGRATION_APPLICATION_NAME, create_engine_from_settings
+from lambda_app.migrate import apply_timeouts, migration_timeouts
 from lambda_app.models.user import Base
 
 config = context.config
+OFFLINE_URL = "postgresql://offline/users"
 target_metadata = Base.metadata
 
 # Only the alembic command line configures logging; inside the app or the migration
@@ -31,9 +33,8 @@ def _configure(connection: Connection) -> None:
 
 def run_migrations_offline() -> None:
     """Emit SQL to stdout for `alembic upgrade --sql`."""
-    url = get_settings().database_url
-    if url is None:
-        raise RuntimeError("Offline migrations need DATABASE_URL.")
+    # Only the dialect matters offline: nothing connects.
+    url = get_settings().database_url or OFFLINE_URL
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
@@ -42,6 +43,10 @@ def run_migrations_offline() -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        # The same timeouts the migration function applies, so a script run by hand
+        # cannot queue live requests behind a lock either.
+        for name, value in migration_timeouts(get_settings()).items():
+            context.execute(f"SET LOCAL {name} = '{value}'")
         context.run_migrations()
 
 
@@ -54,11 +59,15 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     engine = create_engine_from_settings(
-        get_settings(), socket_timeout=300, statement_timeout_ms=0, pooled=False
+        get_settings(),
+        socket_timeout=300,
+        pooled=False,
+        application_name=MIGRATION_APPLICATION_NAME,
     )
     with engine.connect() as fresh_connection:
         _configure(fresh_connection)
         with context.begin_transaction():
+            apply_timeouts(fresh_connection, get_settings())
             context.run_migrations()
     engine.dispose()
 

@@ -15,7 +15,7 @@ from lambda_app.main import create_app
 from tests.conftest import bearer, settings_env
 from tests.routers.test_users import assert_problem
 
-APP_ROLE = "users_app"
+APP_ROLE = "users_secret_test"
 TERMINATE_APP_SESSIONS = text(
     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :role"
 )

@@ -13,6 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from lambda_app.migrate import MIGRATION_LOCK_ID, MigrationRequestError, handler
 from lambda_app.models.user import Base
@@ -232,3 +233,66 @@ def test_bootstrap_admin_without_valid_email_and_subject_is_a_clear_error(
 ) -> None:
     with pytest.raises(MigrationRequestError, match="bootstrap-admin needs email and subject"):
         handler(event)
+
+
+def test_a_migration_that_cannot_get_a_table_lock_fails_instead_of_stalling_requests(
+    empty_database: str,
+) -> None:
+    handler({})
+    live = create_engine(empty_database)
+    with (
+        settings_env(MIGRATION_LOCK_TIMEOUT_MS="200", MIGRATION_ATTEMPTS="2"),
+        live.connect() as request,
+    ):
+        # A live request's open write holds a lock that dropping 0003's trigger must wait for.
+        request.execute(
+            text("INSERT INTO users (email, user_type) VALUES ('live@example.com', 'customer')")
+        )
+        with pytest.raises(DBAPIError) as failure:
+            handler({"action": "downgrade", "revision": "-1"})
+        request.commit()
+    live.dispose()
+
+    assert "lock timeout" in str(failure.value.orig)
+    assert handler({"action": "current"})["after"] == HEAD
+
+
+def test_upgrade_creates_the_app_role_with_dml_only_and_its_statement_timeout(
+    empty_database: str,
+) -> None:
+    role = f"users_app_{uuid.uuid4().hex[:8]}"
+    with settings_env(
+        APP_DB_ROLE=role, APP_DB_PASSWORD="app-role-pw", DB_STATEMENT_TIMEOUT_MS="1500"
+    ):
+        handler({})
+    engine = create_engine(empty_database)
+    try:
+        with engine.connect() as connection:
+            role_config = connection.scalar(
+                text("SELECT rolconfig FROM pg_roles WHERE rolname = :role"), {"role": role}
+            )
+            stored = connection.scalar(
+                text("SELECT rolpassword FROM pg_authid WHERE rolname = :role"), {"role": role}
+            )
+            grants = connection.execute(
+                text(
+                    "SELECT table_name, privilege_type"
+                    " FROM information_schema.role_table_grants WHERE grantee = :role"
+                ),
+                {"role": role},
+            )
+            privileges = {(row.table_name, row.privilege_type) for row in grants}
+            owned = connection.scalar(
+                text("SELECT count(*) FROM pg_tables WHERE tableowner = :role"), {"role": role}
+            )
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP OWNED BY "{role}"'))
+            connection.execute(text(f'DROP ROLE "{role}"'))
+        engine.dispose()
+
+    assert role_config == ["statement_timeout=1500ms"]
+    assert stored.startswith("SCRAM-SHA-256$4096:")  # never the password itself
+    dml = {"SELECT", "INSERT", "UPDATE", "DELETE"}
+    assert privileges == {(table, kind) for table in ("users", "user_counts") for kind in dml}
+    assert owned == 0

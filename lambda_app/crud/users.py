@@ -23,9 +23,11 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from lambda_app.db import execute_first, server_error_field
 from lambda_app.exceptions import (
@@ -53,11 +55,12 @@ UserRow = Row[*tuple[Any, ...]]
 _CALLER_BY_SUBJECT = select(users.c.id, users.c.user_type).where(
     users.c.subject == bindparam("subject")
 )
-_USER_BY_ID = select(*USER_COLUMNS).where(users.c.id == bindparam("user_id"))
-_INSERT_USER = insert(users).returning(*USER_COLUMNS)
-_COUNT_OF_TYPE = select(user_counts.c.total).where(
-    user_counts.c.user_type == bindparam("user_type")
+_USER_BY_SUBJECT = select(*USER_COLUMNS).where(users.c.subject == bindparam("subject"))
+# The caller and the user they ask about, in one statement: one or two rows.
+_CALLER_AND_USER = select(*USER_COLUMNS, users.c.subject).where(
+    or_(users.c.subject == bindparam("subject"), users.c.id == bindparam("user_id"))
 )
+_INSERT_USER = insert(users).returning(*USER_COLUMNS)
 # sum() of bigint is numeric in PostgreSQL; the total is an integer.
 _COUNT_OF_ALL = select(cast(func.coalesce(func.sum(user_counts.c.total), 0), BigInteger))
 
@@ -79,6 +82,34 @@ def find_caller(connection: Connection, *, subject: str) -> Caller | None:
     return Caller(id=row.id, user_type=row.user_type) if row is not None else None
 
 
+@dataclass(frozen=True)
+class CallerAndUser:
+    """The caller (None before they register) and the user they asked about (None if none)."""
+
+    caller: Caller | None
+    user: UserRow | None
+
+
+def find_user_by_subject(connection: Connection, *, subject: str) -> UserRow | None:
+    """Return the user linked to this identity, as the API shows it; a request's first statement."""
+    return execute_first(connection, _USER_BY_SUBJECT, {"subject": subject}).first()
+
+
+def find_caller_and_user(
+    connection: Connection, *, subject: str, user_id: uuid.UUID
+) -> CallerAndUser:
+    """Return the caller and the user with `user_id` in one round trip; the first statement."""
+    rows = execute_first(connection, _CALLER_AND_USER, {"subject": subject, "user_id": user_id})
+    caller: Caller | None = None
+    user: UserRow | None = None
+    for row in rows:
+        if row.subject == subject:
+            caller = Caller(id=row.id, user_type=row.user_type)
+        if row.id == user_id:
+            user = row
+    return CallerAndUser(caller=caller, user=user)
+
+
 def create_user(
     connection: Connection,
     *,
@@ -93,9 +124,8 @@ def create_user(
         return connection.execute(_INSERT_USER, values).one()
 
 
-def get_user(connection: Connection, *, user_id: uuid.UUID) -> UserRow:
-    """Return the user with this id, or raise `UserNotFoundError`."""
-    row = connection.execute(_USER_BY_ID, {"user_id": user_id}).first()
+def user_or_raise(row: UserRow | None, user_id: uuid.UUID) -> UserRow:
+    """Return `row`, or raise `UserNotFoundError` for `user_id` when there is none."""
     if row is None:
         raise UserNotFoundError(f"No user has id {user_id}.")
     return row
@@ -109,23 +139,35 @@ def list_users(
     user_type: UserType | None = None,
     email: str | None = None,
 ) -> tuple[Sequence[UserRow], int]:
-    """Return one page of users in creation order and the number matching the filters."""
+    """Return one page of users in creation order and the number matching the filters.
+
+    One statement: the total is read first, and the page joined to it, so that an empty
+    page still carries the total.
+    """
     filters: list[Any] = []
     if user_type is not None:
         filters.append(users.c.user_type == user_type)
     if email is not None:
         filters.append(users.c.email == email)
-    page = connection.execute(
+    counted = select(_count_users(user_type=user_type, email=email).label("total")).subquery()
+    page = (
         select(*USER_COLUMNS)
         .where(*filters)
         .order_by(users.c.created_at, users.c.id)
         .limit(limit)
         .offset(offset)
+        .lateral("page")
+    )
+    rows = connection.execute(
+        select(counted.c.total, *page.c)
+        .select_from(counted.outerjoin(page, true()))
+        .order_by(page.c.created_at, page.c.id)
     ).all()
-    return page, _count_users(connection, user_type=user_type, email=email)
+    total = int(rows[0].total) if rows else 0
+    return [row for row in rows if row.id is not None], total
 
 
-def _count_users(connection: Connection, *, user_type: UserType | None, email: str | None) -> int:
+def _count_users(*, user_type: UserType | None, email: str | None) -> ScalarSelect[Any]:
     """Count matching users in constant time, whatever the size of the table.
 
     Counting rows grows with the table; the per-type totals kept by triggers do not. An
@@ -135,10 +177,14 @@ def _count_users(connection: Connection, *, user_type: UserType | None, email: s
         filters = [users.c.email == email]
         if user_type is not None:
             filters.append(users.c.user_type == user_type)
-        return connection.scalar(select(func.count()).select_from(users).where(*filters)) or 0
+        return select(func.count()).select_from(users).where(*filters).scalar_subquery()
     if user_type is not None:
-        return connection.scalar(_COUNT_OF_TYPE, {"user_type": user_type}) or 0
-    return connection.scalar(_COUNT_OF_ALL) or 0
+        return (
+            select(func.coalesce(func.sum(user_counts.c.total), 0))
+            .where(user_counts.c.user_type == user_type)
+            .scalar_subquery()
+        )
+    return _COUNT_OF_ALL.scalar_subquery()
 
 
 def update_user(connection: Connection, *, user_id: uuid.UUID, changes: dict[str, Any]) -> UserRow:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from lambda_app.crud import users as crud
-from lambda_app.dependencies import CallerDep, ConnectionDep, UserId
+from lambda_app.dependencies import CallerAndUserDep, UserId
 from lambda_app.external_services import aws
 from lambda_app.permissions import Action, authorize
 from lambda_app.problems import problem_responses
@@ -22,11 +22,11 @@ router = APIRouter(prefix="/users/{user_id}/avatar", tags=["avatars"])
     responses=problem_responses(401, 403, 404, 413, 415, 422, 502, 503),
 )
 async def create_avatar_upload(
-    user_id: UserId, body: AvatarUploadRequest, caller: CallerDep, connection: ConnectionDep
+    user_id: UserId, body: AvatarUploadRequest, found: CallerAndUserDep
 ) -> AvatarUpload:
     """Return a presigned S3 POST for one image of the given type, up to the size cap."""
-    authorize(caller, Action.UPDATE, target_id=user_id)
-    crud.get_user(connection, user_id=user_id)
+    authorize(found.caller, Action.UPDATE, target_id=user_id)
+    crud.user_or_raise(found.user, user_id)
     upload = aws.presign_avatar_upload(user_id, content_type=body.content_type)
     return AvatarUpload(
         url=upload.url, fields=upload.fields, key=upload.key, expires_in=upload.expires_in
@@ -39,12 +39,10 @@ async def create_avatar_upload(
     summary="Get an avatar download link",
     responses=problem_responses(401, 403, 404, 422, 502, 503),
 )
-async def read_avatar(
-    user_id: UserId, caller: CallerDep, connection: ConnectionDep
-) -> AvatarDownload:
+async def read_avatar(user_id: UserId, found: CallerAndUserDep) -> AvatarDownload:
     """Return a presigned S3 GET of the uploaded avatar."""
-    authorize(caller, Action.READ, target_id=user_id)
-    crud.get_user(connection, user_id=user_id)
+    authorize(found.caller, Action.READ, target_id=user_id)
+    crud.user_or_raise(found.user, user_id)
     download = aws.presign_avatar_download(user_id)
     return AvatarDownload(url=download.url, expires_in=download.expires_in)
 
@@ -55,8 +53,8 @@ async def read_avatar(
     summary="Delete the avatar",
     responses=problem_responses(401, 403, 404, 422, 502, 503),
 )
-async def delete_avatar(user_id: UserId, caller: CallerDep, connection: ConnectionDep) -> None:
+async def delete_avatar(user_id: UserId, found: CallerAndUserDep) -> None:
     """Delete the uploaded avatar."""
-    authorize(caller, Action.UPDATE, target_id=user_id)
-    crud.get_user(connection, user_id=user_id)
+    authorize(found.caller, Action.UPDATE, target_id=user_id)
+    crud.user_or_raise(found.user, user_id)
     aws.delete_avatar(user_id)

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from lambda_app.crud import users as crud
 from lambda_app.crud.users import UserRow
-from lambda_app.dependencies import CallerDep, ConnectionDep, PrincipalDep, UserId
+from lambda_app.db import transaction
+from lambda_app.dependencies import (
+    CallerAndUserDep,
+    CallerDep,
+    ConnectionDep,
+    PrincipalDep,
+    UserId,
+)
 from lambda_app.exceptions import (
     IdentityAlreadyRegisteredError,
     MissingEmailClaimError,
@@ -35,11 +42,13 @@ def _set_location(request: Request, response: Response, user: UserRow) -> None:
     summary="Read my record",
     responses=problem_responses(401, 404, 503),
 )
-async def read_me(caller: CallerDep, connection: ConnectionDep) -> UserRow:
+async def read_me(principal: PrincipalDep, connection: ConnectionDep, request: Request) -> UserRow:
     """Return the caller's own record; 404 until they register."""
-    if caller is None:
+    me = crud.find_user_by_subject(connection, subject=principal.subject)
+    if me is None:
         raise UserNotFoundError("You are not registered yet: POST /users/me.")
-    return crud.get_user(connection, user_id=caller.id)
+    request.state.user_id = str(me.id)  # for the request log line
+    return me
 
 
 @router.post(
@@ -124,10 +133,10 @@ async def list_users(
     summary="Read a user",
     responses=problem_responses(401, 403, 404, 422, 503),
 )
-async def read_user(user_id: UserId, caller: CallerDep, connection: ConnectionDep) -> UserRow:
+async def read_user(user_id: UserId, found: CallerAndUserDep) -> UserRow:
     """Return one user."""
-    authorize(caller, Action.READ, target_id=user_id)
-    return crud.get_user(connection, user_id=user_id)
+    authorize(found.caller, Action.READ, target_id=user_id)
+    return crud.user_or_raise(found.user, user_id)
 
 
 @router.patch(
@@ -156,6 +165,6 @@ async def update_user(
 async def delete_user(user_id: UserId, caller: CallerDep, connection: ConnectionDep) -> None:
     """Delete the user and every file stored for them; if S3 fails, nothing is deleted."""
     authorize(caller, Action.DELETE, target_id=user_id)
-    crud.delete_user(connection, user_id=user_id)  # row locked until the commit
-    aws.delete_user_files(user_id)
-    connection.commit()
+    with transaction(connection):
+        crud.delete_user(connection, user_id=user_id)  # row locked until the commit
+        aws.delete_user_files(user_id)
