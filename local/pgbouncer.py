@@ -30,9 +30,8 @@ STOP_TIMEOUT_SECONDS = 10.0
 
 
 def pgbouncer_path() -> str | None:
-    """Where `pgbouncer` is on PATH (Debian puts it in /usr/sbin), or None."""
-    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
-    return shutil.which(EXECUTABLE, path=search)
+    """Where `pgbouncer` is on PATH, or None (Debian installs it in /usr/sbin)."""
+    return shutil.which(EXECUTABLE)
 
 
 def pgbouncer_version(executable: str) -> tuple[int, int]:

@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -298,12 +299,33 @@ def db_engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+def close_app_role_sessions(engine: Engine, timeout: float = 10.0) -> None:
+    """End every server session of the app's role on the test database, and wait until gone.
+
+    PgBouncer keeps its server connections after its clients leave (it opens new ones when
+    needed): a test that watches the app's own server processes must not see those.
+    """
+    sessions = text(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE usename = :role AND datname = current_database()"
+    )
+    deadline = time.monotonic() + timeout
+    with engine.connect() as connection:
+        while connection.execute(sessions, {"role": APP_DB_ROLE}).all():
+            connection.rollback()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"sessions of {APP_DB_ROLE} did not end")
+            time.sleep(0.05)
+
+
 @pytest.fixture
 def app_env(
     request: pytest.FixtureRequest, database_url: str, app_database_url: str, db_engine: Engine
 ) -> Iterator[dict[str, str]]:
     """Point the app, as its own role, at the test database and bucket; empty the tables after."""
     direct = request.node.get_closest_marker("direct_database") is not None
+    if direct:
+        close_app_role_sessions(db_engine)
     url = as_app_role(database_url) if direct else app_database_url
     variables = {"DATABASE_URL": url, "S3_BUCKET": TEST_BUCKET}
     with settings_env(**variables):
