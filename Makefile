@@ -7,7 +7,7 @@ STAGE ?= dev
 # Names the Node.js major versions whose end-of-life banner jsii should not print.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install run token test bench load pytest lint typecheck format synth package deploy destroy clean
+.PHONY: help install run token test bench load smoke pytest lint typecheck format synth package deploy destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ typecheck: $(STAMP) ## mypy, strict on lambda_app/
 
 load: $(STAMP) ## Mixed load from CLIENTS (50) clients for SECONDS (30) on the local server, or URL= with TOKEN=
 	$(BIN)/python -m local.load --clients $(or $(CLIENTS),50) --seconds $(or $(SECONDS),30) $(if $(URL),--url $(URL)) $(if $(TOKEN),--token $(TOKEN))
+
+smoke: $(STAMP) ## After make deploy: URL= TOKEN= (an admin's) end-to-end check, then cleanup
+	@$(BIN)/python -m local.smoke $(if $(URL),--url '$(URL)')
 
 bench: $(STAMP) ## Benchmark app vs raw pg8000 vs empty FastAPI; writes bench/results.json
 	$(BIN)/python -m bench

@@ -208,19 +208,29 @@ class Api(Construct):
         return self.stage.url
 
     def _grant_user_files(self, storage: Storage) -> None:
-        """Objects under users/ only; listing only of that prefix."""
+        """Objects (every version) under users/ only; listing only of that prefix.
+
+        Deleting a user deletes each version by id (s3:DeleteObjectVersion) after listing
+        them (s3:ListBucketVersions). Both listings need an ``s3:prefix`` under users/,
+        so the app checks an object's existence by listing its key, never by HeadObject.
+        """
         bucket = storage.bucket
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="UserFilesObjects",
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                actions=[
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
+                ],
                 resources=[bucket.arn_for_objects(f"{USER_FILES_PREFIX}*")],
             )
         )
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="UserFilesList",
-                actions=["s3:ListBucket"],
+                actions=["s3:ListBucket", "s3:ListBucketVersions"],
                 resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{USER_FILES_PREFIX}*"]}},
             )

@@ -44,6 +44,22 @@ class DatabaseUnavailableError(ServiceError):
     title = "Database unavailable"
 
 
+class DatabaseTimeoutError(ServiceError):
+    """A statement ran past the statement timeout and the server canceled it."""
+
+    status = 503
+    title = "Database timeout"
+    headers = MappingProxyType({"Retry-After": "1"})
+
+
+class ConcurrentChangeError(ServiceError):
+    """Concurrent changes kept conflicting (serialization failures, deadlocks) after retries."""
+
+    status = 503
+    title = "Concurrent changes"
+    headers = MappingProxyType({"Retry-After": "1"})
+
+
 class StorageUnavailableError(ServiceError):
     """S3 refused, failed or timed out."""
 

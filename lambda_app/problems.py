@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
 from lambda_app.db import is_dead_connection, server_error_field
-from lambda_app.exceptions import DatabaseUnavailableError, ServiceError
+from lambda_app.exceptions import DatabaseTimeoutError, DatabaseUnavailableError, ServiceError
 from lambda_app.schemas.problems import FieldError, Problem
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,16 @@ logger = logging.getLogger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # A statement canceled by statement_timeout: the server is too slow, not the request wrong.
 QUERY_CANCELED_SQLSTATE = "57014"
+# Fields of PostgreSQL's error that name things, never hold row data (unlike DETAIL or, for
+# some errors, the message): SQLSTATE, schema, table, column, constraint, routine.
+LOGGED_ERROR_FIELDS = {
+    "C": "sqlstate",
+    "s": "schema",
+    "t": "table",
+    "c": "column",
+    "n": "constraint",
+    "R": "routine",
+}
 
 
 class ProblemResponse(JSONResponse):
@@ -64,9 +75,14 @@ def is_database_unavailable(error: BaseException) -> bool:
     """Tell whether a database error means the server is unreachable or gone."""
     if isinstance(error, PoolTimeoutError):
         return True
-    if not isinstance(error, DBAPIError):
-        return False
-    return is_dead_connection(error) or server_error_field(error, "C") == QUERY_CANCELED_SQLSTATE
+    return isinstance(error, DBAPIError) and is_dead_connection(error)
+
+
+def is_statement_timeout(error: BaseException) -> bool:
+    """Tell whether the server canceled a statement that ran too long."""
+    return (
+        isinstance(error, DBAPIError) and server_error_field(error, "C") == QUERY_CANCELED_SQLSTATE
+    )
 
 
 def field_errors(raw_errors: Iterable[Any]) -> list[FieldError]:
@@ -97,11 +113,17 @@ async def _service_error(_request: Request, error: Exception) -> ProblemResponse
 
 
 async def _database_error(request: Request, error: Exception) -> ProblemResponse:
+    known: ServiceError | None = None
     if is_database_unavailable(error):
-        unavailable = DatabaseUnavailableError("The database is not answering; try again.")
-        unavailable.__cause__ = error
-        return await _service_error(request, unavailable)
-    return await _unexpected_error(request, error)
+        known = DatabaseUnavailableError("The database is not answering; try again.")
+    elif is_statement_timeout(error):
+        known = DatabaseTimeoutError(
+            "The database did not answer in time; try again, or ask for less at once."
+        )
+    if known is None:
+        return await _unexpected_error(request, error)
+    known.__cause__ = error
+    return await _service_error(request, known)
 
 
 async def _unexpected_error(request: Request, error: Exception) -> ProblemResponse:
@@ -110,7 +132,27 @@ async def _unexpected_error(request: Request, error: Exception) -> ProblemRespon
 
 
 def log_unexpected_error(method: str, path: str, error: BaseException) -> None:
-    """Log an error the service did not expect, once, with its traceback."""
+    """Log an error the service did not expect, once, with its traceback.
+
+    A database error is logged by its naming fields and stack only: its text may quote a
+    row ("Failing row contains ..."), and rows hold personal data.
+    """
+    if isinstance(error, DBAPIError):
+        named = {
+            name: value
+            for code, name in LOGGED_ERROR_FIELDS.items()
+            if (value := server_error_field(error, code)) is not None
+        }
+        stack = "".join(traceback.format_tb(error.__traceback__))
+        logger.error(
+            "Unhandled database error %s on %s %s: %s\n%s",
+            type(error.orig).__name__,
+            method,
+            path,
+            named,
+            stack,
+        )
+        return
     logger.error("Unhandled error on %s %s", method, path, exc_info=error)
 
 

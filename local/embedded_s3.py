@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from local.embedded_postgres import free_port, wait_until_accepting
@@ -36,6 +37,8 @@ class EmbeddedS3:
         """Start the server and create the bucket."""
         import boto3
 
+        # werkzeug's request lines would print presigned URLs, signatures included.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
         wait_until_accepting(self.port)
         client = boto3.client(

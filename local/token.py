@@ -11,8 +11,8 @@ import os
 import sys
 from contextlib import ExitStack
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
 
 from local.dev_auth import load_or_create_key, local_subject, sign_token
 from local.embedded_postgres import wait_until_accepting
@@ -23,21 +23,27 @@ def ensure_user(database_url: str, *, email: str, user_type: str) -> tuple[str, 
     """Return (subject, user_type) of the user with `email`, registering them if needed."""
     from lambda_app.config import get_settings
     from lambda_app.db import create_engine_from_settings
-    from lambda_app.models.user import User
-    from lambda_app.utils.user_type_enum import UserType
+    from lambda_app.models.tables import users
 
     os.environ["DATABASE_URL"] = database_url
     get_settings.cache_clear()
     engine = create_engine_from_settings(get_settings(), pooled=False)
     try:
-        with Session(engine) as session:
-            user = session.scalars(select(User).where(User.email == email)).one_or_none()
-            if user is None:
-                user = User(email=email, user_type=UserType(user_type))
-                session.add(user)
-            if user.subject is None:
-                user.subject = local_subject(email)
-            session.commit()
+        with engine.begin() as connection:
+            connection.execute(
+                insert(users)
+                .values(email=email, user_type=user_type, subject=local_subject(email))
+                .on_conflict_do_nothing(index_elements=[users.c.email])
+            )
+            # A user the API created before has no identity yet: link them, as signing in would.
+            connection.execute(
+                update(users)
+                .where(users.c.email == email, users.c.subject.is_(None))
+                .values(subject=local_subject(email))
+            )
+            user = connection.execute(
+                select(users.c.subject, users.c.user_type).where(users.c.email == email)
+            ).one()
             return str(user.subject), user.user_type.value
     finally:
         engine.dispose()

@@ -10,11 +10,11 @@ from sqlalchemy.engine import Connection
 from lambda_app.config import get_settings
 from lambda_app.db import MIGRATION_APPLICATION_NAME, create_engine_from_settings
 from lambda_app.migrate import apply_timeouts, migration_timeouts
-from lambda_app.models.user import Base
+from lambda_app.models.tables import metadata
 
 config = context.config
 OFFLINE_URL = "postgresql://offline/users"
-target_metadata = Base.metadata
+target_metadata = metadata
 
 # Only the alembic command line configures logging; inside the app or the migration
 # Lambda (which pass a connection) the caller's logging stays as it is.

@@ -16,10 +16,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from lambda_app.migrate import MIGRATION_LOCK_ID, MigrationRequestError, handler
-from lambda_app.models.user import Base
+from lambda_app.models.tables import metadata
 from tests.conftest import settings_env
 
-HEAD = "0003"
+HEAD = "0004"
 ALL_TABLES = {"alembic_version", "users", "user_counts"}
 
 
@@ -86,7 +86,7 @@ def test_models_and_migrations_agree(database_url: str) -> None:
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "compare_server_default": True}
         )
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, metadata)
     engine.dispose()
 
     assert differences == []
@@ -166,6 +166,24 @@ def test_a_downgrade_by_one_step_reverts_only_the_newest_revision(empty_database
     handler({})
 
     result = handler({"action": "downgrade", "revision": "-1"})
+
+    assert result == {"action": "downgrade", "before": HEAD, "after": "0003"}
+    engine = create_engine(empty_database)
+    with engine.connect() as connection:
+        triggers = set(
+            connection.scalars(
+                text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'users'::regclass")
+            )
+        )
+    engine.dispose()
+    assert {"users_count_rows", "users_count_truncate"} <= triggers
+    assert not triggers & {"users_count_inserts_deletes", "users_count_type_changes"}
+
+
+def test_a_downgrade_to_0002_removes_the_counts(empty_database: str) -> None:
+    handler({})
+
+    result = handler({"action": "downgrade", "revision": "0002"})
 
     assert result == {"action": "downgrade", "before": HEAD, "after": "0002"}
     engine = create_engine(empty_database)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
 from lambda_app.main import create_app
 from tests.routers.test_users import assert_problem
@@ -41,3 +45,26 @@ def test_validation_problem_lists_every_invalid_field(client: TestClient) -> Non
         "body.full_name",
         "body.extra",
     }
+
+
+def test_a_database_error_is_logged_without_the_row_it_quotes(
+    app_env: dict[str, str], db_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app()
+
+    @app.get("/bad-row")
+    def bad_row() -> None:
+        # The check constraint's error carries DETAIL "Failing row contains (...)".
+        with db_engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO users (email) VALUES ('Private.Person@Example.com')")
+            )
+
+    with caplog.at_level(logging.ERROR):
+        response = TestClient(app, raise_server_exceptions=False).get("/bad-row")
+
+    assert_problem(response, 500)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "ck_users_email_normalized" in logged
+    assert "Private.Person" not in logged
+    assert "Failing row" not in logged

@@ -23,6 +23,19 @@ if TYPE_CHECKING:
 _client: S3Client | None = None
 _client_lock = threading.Lock()
 
+# DeleteObjects takes at most this many keys per request.
+_DELETE_OBJECTS_LIMIT = 1000
+# A conditional delete of an avatar is retried this often when it changes underneath.
+_DELETE_ATTEMPTS = 3
+# Answers of a conditional delete whose object changed or vanished since it was listed:
+# 412 (another ETag), 409 (a concurrent write won), 404 (deleted meanwhile). 403 is
+# listed too: without an unconditional s3:ListBucket S3 may hide a missing key behind
+# it; the next listing tells which, and a real denial still fails on the last attempt.
+_OBJECT_CHANGED_CODES = frozenset(
+    {"PreconditionFailed", "412", "ConditionalRequestConflict", "409", "NoSuchKey", "404"}
+    | {"AccessDenied", "403"}
+)
+
 
 @dataclass(frozen=True)
 class PresignedPost:
@@ -122,7 +135,7 @@ def presign_avatar_download(user_id: uuid.UUID) -> PresignedGet:
     bucket, key = _bucket(), avatar_key(user_id)
     client = get_s3_client()
     with _storage_errors():
-        if not _object_exists(client, bucket, key):
+        if _current_etag(client, bucket, key) is None:
             raise AvatarNotFoundError(f"User {user_id} has no avatar.")
         url = client.generate_presigned_url(
             "get_object",
@@ -133,46 +146,81 @@ def presign_avatar_download(user_id: uuid.UUID) -> PresignedGet:
 
 
 def delete_avatar(user_id: uuid.UUID) -> None:
-    """Delete the user's avatar; raise when none was uploaded."""
+    """Delete the user's avatar; raise when none was uploaded.
+
+    The delete names the ETag just listed (a conditional delete), so an avatar replaced
+    or deleted in between is listed again instead of being reported from stale state:
+    of two concurrent deletes, one answers 204 and the other 404.
+    """
     bucket, key = _bucket(), avatar_key(user_id)
     client = get_s3_client()
     with _storage_errors():
-        if not _object_exists(client, bucket, key):
-            raise AvatarNotFoundError(f"User {user_id} has no avatar.")
-        client.delete_object(Bucket=bucket, Key=key)
+        for attempt in range(1, _DELETE_ATTEMPTS + 1):
+            etag = _current_etag(client, bucket, key)
+            if etag is None:
+                raise AvatarNotFoundError(f"User {user_id} has no avatar.")
+            if _delete_if_unchanged(
+                client, bucket, key, etag, last_attempt=attempt == _DELETE_ATTEMPTS
+            ):
+                return
 
 
 def delete_user_files(user_id: uuid.UUID) -> int:
-    """Delete every object under the user's prefix; return how many were removed."""
+    """Delete every version of every object under the user's prefix; return how many.
+
+    A versioned bucket keeps a plain delete as a delete marker over the old versions,
+    so each version (delete markers included) is deleted by its version id.
+    """
     bucket = get_settings().s3_bucket
     if not bucket:
         return 0  # nothing can have been stored without a bucket
     client = get_s3_client()
     removed = 0
     with _storage_errors():
-        paginator = client.get_paginator("list_objects_v2")
+        paginator = client.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=bucket, Prefix=user_prefix(user_id)):
-            keys: list[ObjectIdentifierTypeDef] = [
-                {"Key": item["Key"]} for item in page.get("Contents", [])
+            versions: list[ObjectIdentifierTypeDef] = [
+                {"Key": item["Key"], "VersionId": item["VersionId"]}
+                for item in (*page.get("Versions", []), *page.get("DeleteMarkers", []))
             ]
-            if not keys:
-                continue
-            response = client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
-            if response.get("Errors"):
-                raise StorageUnavailableError("S3 could not delete some of the user's files.")
-            removed += len(keys)
+            for start in range(0, len(versions), _DELETE_OBJECTS_LIMIT):
+                batch = versions[start : start + _DELETE_OBJECTS_LIMIT]
+                response = client.delete_objects(
+                    Bucket=bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+                if response.get("Errors"):
+                    raise StorageUnavailableError("S3 could not delete some of the user's files.")
+                removed += len(batch)
     return removed
 
 
-def _object_exists(client: S3Client, bucket: str, key: str) -> bool:
+def _current_etag(client: S3Client, bucket: str, key: str) -> str | None:
+    """Return the ETag of the current version of `key`, or None when there is none.
+
+    A listing of exactly this key rather than HeadObject: S3 answers HeadObject on a
+    missing key with 403 unless the caller may list the bucket, and the function may
+    list only with an `s3:prefix` under users/, which a listing carries and HeadObject
+    does not. The key sorts first among the keys it prefixes, so one result decides.
+    """
+    response = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    for item in response.get("Contents", []):
+        if item["Key"] == key:
+            return item["ETag"]
+    return None
+
+
+def _delete_if_unchanged(
+    client: S3Client, bucket: str, key: str, etag: str, *, last_attempt: bool
+) -> bool:
+    """Delete `key` if its ETag is still `etag`; False when it changed or went away meanwhile."""
     from botocore.exceptions import ClientError
 
     try:
-        client.head_object(Bucket=bucket, Key=key)
+        client.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
     except ClientError as error:
-        if _error_code(error) in {"404", "NoSuchKey", "NotFound"}:
-            return False
-        raise
+        if last_attempt or _error_code(error) not in _OBJECT_CHANGED_CODES:
+            raise
+        return False
     return True
 
 

@@ -1,4 +1,1 @@
-"""The schema: Core tables in `tables` (what requests use), ORM classes in `user`.
-
-Nothing is imported here, so that importing the Core tables never loads the ORM.
-"""
+"""The schema, as SQLAlchemy Core tables in `tables`: one definition of every column."""

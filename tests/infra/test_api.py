@@ -150,12 +150,17 @@ def test_function_may_touch_only_objects_under_users_prefix(dev: Synthesized) ->
     }
     assert set(s3_statements) == {"UserFilesObjects", "UserFilesList"}
     objects = s3_statements["UserFilesObjects"]
-    assert sorted(objects["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert sorted(objects["Action"]) == [
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
     assert objects["Resource"] == {
         "Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/users/*"]]
     }
     listing = s3_statements["UserFilesList"]
-    assert listing["Action"] == "s3:ListBucket"
+    assert sorted(listing["Action"]) == ["s3:ListBucket", "s3:ListBucketVersions"]
     assert listing["Resource"] == {"Fn::GetAtt": [bucket_id, "Arn"]}
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["users/*"]}}
     assert all(s["Resource"] != "*" for s in statements)

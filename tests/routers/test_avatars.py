@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -147,6 +147,89 @@ def test_delete_missing_avatar_is_404(client: TestClient, make_user: Any) -> Non
 
 def test_delete_avatar_of_unknown_user_is_404(client: TestClient) -> None:
     assert_problem(client.delete(f"/users/{uuid.uuid4()}/avatar"), 404)
+
+
+def test_read_avatar_ignores_other_keys_with_the_same_prefix(
+    client: TestClient, make_user: Any, s3: Any
+) -> None:
+    user = make_user()
+    s3.put_object(Bucket=TEST_BUCKET, Key=f"users/{user['id']}/avatar-old", Body=PNG)
+
+    assert_problem(client.get(f"/users/{user['id']}/avatar"), 404)
+    assert_problem(client.delete(f"/users/{user['id']}/avatar"), 404)
+
+
+def test_delete_avatar_in_a_versioned_bucket_leaves_no_current_avatar(
+    client: TestClient, make_user: Any, s3: Any
+) -> None:
+    s3.put_bucket_versioning(Bucket=TEST_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    user = make_user()
+    s3.put_object(Bucket=TEST_BUCKET, Key=f"users/{user['id']}/avatar", Body=PNG)
+
+    assert client.delete(f"/users/{user['id']}/avatar").status_code == 204
+
+    assert_problem(client.get(f"/users/{user['id']}/avatar"), 404)
+    assert_problem(client.delete(f"/users/{user['id']}/avatar"), 404)
+
+
+@pytest.fixture
+def before_avatar_delete(client: TestClient) -> Iterator[list[Callable[[], None]]]:
+    """Run the queued actions, one per call, just before the app's S3 DeleteObject goes out."""
+    from lambda_app.external_services import aws
+
+    queued: list[Callable[[], None]] = []
+
+    def run_next(**_: Any) -> None:
+        if queued:
+            queued.pop(0)()
+
+    events = aws.get_s3_client().meta.events
+    events.register("before-call.s3.DeleteObject", run_next)
+    yield queued
+    events.unregister("before-call.s3.DeleteObject", run_next)
+
+
+def test_delete_avatar_replaced_meanwhile_deletes_the_new_one(
+    client: TestClient, make_user: Any, s3: Any, before_avatar_delete: list[Callable[[], None]]
+) -> None:
+    user = make_user()
+    key = f"users/{user['id']}/avatar"
+    s3.put_object(Bucket=TEST_BUCKET, Key=key, Body=PNG)
+    before_avatar_delete.append(lambda: s3.put_object(Bucket=TEST_BUCKET, Key=key, Body=b"new"))
+
+    assert client.delete(f"/users/{user['id']}/avatar").status_code == 204
+
+    assert not before_avatar_delete  # the replacement did happen between listing and delete
+    assert s3.list_objects_v2(Bucket=TEST_BUCKET).get("KeyCount") == 0
+
+
+def test_delete_avatar_deleted_meanwhile_is_404(
+    client: TestClient, make_user: Any, s3: Any, before_avatar_delete: list[Callable[[], None]]
+) -> None:
+    user = make_user()
+    key = f"users/{user['id']}/avatar"
+    s3.put_object(Bucket=TEST_BUCKET, Key=key, Body=PNG)
+    before_avatar_delete.append(lambda: s3.delete_object(Bucket=TEST_BUCKET, Key=key))
+
+    assert_problem(client.delete(f"/users/{user['id']}/avatar"), 404)
+
+    assert not before_avatar_delete
+
+
+def test_delete_avatar_that_keeps_changing_is_502_not_a_loop(
+    client: TestClient, make_user: Any, s3: Any, before_avatar_delete: list[Callable[[], None]]
+) -> None:
+    user = make_user()
+    key = f"users/{user['id']}/avatar"
+    s3.put_object(Bucket=TEST_BUCKET, Key=key, Body=PNG)
+    for attempt in range(10):
+        before_avatar_delete.append(
+            lambda n=attempt: s3.put_object(Bucket=TEST_BUCKET, Key=key, Body=b"v%d" % n)
+        )
+
+    assert_problem(client.delete(f"/users/{user['id']}/avatar"), 502)
+
+    assert len(before_avatar_delete) == 7  # three conditional deletes, then it gave up
 
 
 # --- end to end against a moto server
