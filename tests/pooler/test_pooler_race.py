@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from tests.pooler.conftest import StartPooler
 
 THREADS = 3
 STATEMENTS_PER_THREAD = 200
+WORKERS_TIMEOUT_SECONDS = 120.0
 
 
 def run_together(threads: int, work: Callable[[int], None]) -> None:
@@ -29,11 +31,15 @@ def run_together(threads: int, work: Callable[[int], None]) -> None:
         barrier.wait()
         work(index)
 
-    workers = [threading.Thread(target=start, args=(index,)) for index in range(threads)]
+    # Daemons: a worker stuck on the pooler must fail the test, not hold the run open.
+    workers = [
+        threading.Thread(target=start, args=(index,), daemon=True) for index in range(threads)
+    ]
     for worker in workers:
         worker.start()
+    deadline = time.monotonic() + WORKERS_TIMEOUT_SECONDS
     for worker in workers:
-        worker.join(timeout=120)
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
     assert not any(worker.is_alive() for worker in workers), "a worker hangs"
 
 
