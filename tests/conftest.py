@@ -1,11 +1,17 @@
-"""Shared fixtures: fake AWS, a real PostgreSQL, a migrated database, the app."""
+"""Shared fixtures: fake AWS, a real PostgreSQL, a migrated database, the app.
+
+The app logs in as a least-privilege role created by the migration, through PgBouncer in
+transaction mode (a local RDS Proxy stand-in) whenever `pgbouncer` is installed.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
+import secrets
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,8 +31,24 @@ os.environ.update(
         "AWS_REGION": "us-east-1",
     }
 )
-for _variable in ("AWS_PROFILE", "DATABASE_URL", "DB_SECRET_ARN", "S3_ENDPOINT_URL", "S3_BUCKET"):
+for _variable in (
+    "AWS_PROFILE",
+    "DATABASE_URL",
+    "DB_SECRET_ARN",
+    "APP_DB_SECRET_ARN",
+    "DB_IAM_AUTH",
+    "S3_ENDPOINT_URL",
+    "S3_BUCKET",
+):
     os.environ.pop(_variable, None)
+
+# The app's least-privilege role, one per run: runs side by side on one server never collide.
+# Every migration of the run (the test database's, test_migrate's) creates or maintains it.
+APP_DB_ROLE = f"users_app_{uuid.uuid4().hex[:10]}"
+APP_DB_PASSWORD = secrets.token_urlsafe(24)
+os.environ.update({"APP_DB_ROLE": APP_DB_ROLE, "APP_DB_PASSWORD": APP_DB_PASSWORD})
+# Set to 1 (CI does) to fail the run when pgbouncer is missing instead of skipping its leg.
+REQUIRE_PGBOUNCER = "REQUIRE_PGBOUNCER"
 
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
@@ -39,6 +61,8 @@ from lambda_app.main import create_app  # noqa: E402
 from lambda_app.utils.json_logs import APP_LOGGER, JsonFormatter  # noqa: E402
 from local.dev_auth import new_private_key_pem, public_key_pem, sign_token  # noqa: E402
 from local.embedded_postgres import EmbeddedPostgres  # noqa: E402
+from local.pgbouncer import INSTALL_HINT, PgBouncer, pgbouncer_path  # noqa: E402
+from tests.pooler.statement_log import StatementRecorder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_BUCKET = "users-service-test"
@@ -77,7 +101,13 @@ def bearer(subject: str = ADMIN_SUBJECT, email: str | None = None, **claims: Any
 
 
 # Values that must never appear in a log line, whatever the test did.
-SECRET_VALUES = ("first-password", "second-password", "hunter2", "certainly-wrong")
+SECRET_VALUES = (
+    "first-password",
+    "second-password",
+    "hunter2",
+    "certainly-wrong",
+    APP_DB_PASSWORD,
+)
 SECRET_PATTERNS = (
     re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*"),
     re.compile(r"(?i)x-amz-signature[=\"':\s]+[0-9a-f]{16}"),
@@ -117,11 +147,50 @@ def logs_hold_no_secrets() -> Iterator[_LogCapture]:
     assert not leaks, f"{len(leaks)} log lines hold secrets, e.g. {leaks[0][:300]}"
 
 
+# Tests that watch the app's own server processes, which a pooler hides by design (its
+# server connections outlive the app's client connections). Better: `pytestmark` in the module.
+DIRECT_DATABASE_MODULES = ("tests/test_snapstart.py",)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers; refuse to run without pgbouncer when REQUIRE_PGBOUNCER=1."""
+    config.addinivalue_line(
+        "markers", "direct_database: the app connects straight to PostgreSQL, not via PgBouncer"
+    )
+    if os.environ.get(REQUIRE_PGBOUNCER) == "1" and pgbouncer_path() is None:
+        raise pytest.UsageError(f"REQUIRE_PGBOUNCER=1 but pgbouncer is not on PATH: {INSTALL_HINT}")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say, in one line, when the PgBouncer leg did not run."""
+    if pgbouncer_path() is None:
+        terminalreporter.write_line(
+            "PgBouncer leg skipped: pgbouncer is not on PATH, so the app connected to PostgreSQL"
+            f" directly; install it with `{INSTALL_HINT}` to test through a transaction pooler."
+        )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs PostgreSQL, so CI can rerun them on another server."""
     for item in items:
         if "database_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.database)
+        if item.nodeid.startswith(DIRECT_DATABASE_MODULES):
+            item.add_marker(pytest.mark.direct_database)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pinning_guard() -> Iterator[StatementRecorder]:
+    """Record what the API's connections send all run long; at the end, nothing may pin."""
+    recorder = StatementRecorder()
+    recorder.install()
+    yield recorder
+    recorder.uninstall()
+    pinned = recorder.pinning()
+    assert not pinned, (
+        f"{len(pinned)} statements pin a pooled connection (RDS Proxy) or leak session state "
+        "(PgBouncer):\n" + "\n".join(recorder.describe(statement) for statement in pinned[:20])
+    )
 
 
 @pytest.fixture(scope="session")
@@ -142,8 +211,27 @@ def postgres_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def pgbouncer(postgres_server_url: str) -> Iterator[PgBouncer | None]:
+    """PgBouncer in transaction mode before the server, fewer server connections than clients.
+
+    None when pgbouncer is not installed: the app then connects to PostgreSQL directly.
+    """
+    if pgbouncer_path() is None:
+        yield None
+        return
+    superuser = make_url(postgres_server_url)
+    users = {str(superuser.username): superuser.password, APP_DB_ROLE: APP_DB_PASSWORD}
+    with PgBouncer(postgres_server_url, users=users, pool_size=3) as bouncer:
+        yield bouncer
+
+
+@pytest.fixture(scope="session")
 def database_url(postgres_server_url: str) -> Iterator[str]:
-    """A fresh database for this test run, migrated to head, dropped at the end."""
+    """A fresh database for this test run, migrated to head, dropped at the end.
+
+    The URL logs in as the server's superuser: for migrations, setup and assertions.
+    The migration also creates the app's role (APP_DB_ROLE); it is dropped at the end too.
+    """
     name = f"users_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -158,7 +246,21 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'DROP ROLE IF EXISTS "{APP_DB_ROLE}"'))
         admin.dispose()
+
+
+def as_app_role(url: str) -> str:
+    """`url` logging in as the app's least-privilege role instead."""
+    app_url = make_url(url).set(username=APP_DB_ROLE, password=APP_DB_PASSWORD)
+    return app_url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def app_database_url(database_url: str, pgbouncer: PgBouncer | None) -> str:
+    """The URL the app uses: its own role, through PgBouncer when installed."""
+    url = as_app_role(database_url)
+    return pgbouncer.url_for(url) if pgbouncer is not None else url
 
 
 @contextmanager
@@ -197,10 +299,35 @@ def db_engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+def close_app_role_sessions(engine: Engine, timeout: float = 10.0) -> None:
+    """End every server session of the app's role on the test database, and wait until gone.
+
+    PgBouncer keeps its server connections after its clients leave (it opens new ones when
+    needed): a test that watches the app's own server processes must not see those.
+    """
+    sessions = text(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE usename = :role AND datname = current_database()"
+    )
+    deadline = time.monotonic() + timeout
+    with engine.connect() as connection:
+        while connection.execute(sessions, {"role": APP_DB_ROLE}).all():
+            connection.rollback()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"sessions of {APP_DB_ROLE} did not end")
+            time.sleep(0.05)
+
+
 @pytest.fixture
-def app_env(database_url: str, db_engine: Engine) -> Iterator[dict[str, str]]:
-    """Point the app at the test database and bucket; empty the tables afterwards."""
-    variables = {"DATABASE_URL": database_url, "S3_BUCKET": TEST_BUCKET}
+def app_env(
+    request: pytest.FixtureRequest, database_url: str, app_database_url: str, db_engine: Engine
+) -> Iterator[dict[str, str]]:
+    """Point the app, as its own role, at the test database and bucket; empty the tables after."""
+    direct = request.node.get_closest_marker("direct_database") is not None
+    if direct:
+        close_app_role_sessions(db_engine)
+    url = as_app_role(database_url) if direct else app_database_url
+    variables = {"DATABASE_URL": url, "S3_BUCKET": TEST_BUCKET}
     with settings_env(**variables):
         yield variables
     with db_engine.begin() as connection:
