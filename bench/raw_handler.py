@@ -159,7 +159,7 @@ def _create_user(subject: str, body: Any) -> dict[str, Any]:
     except pg8000.native.DatabaseError as error:
         details = error.args[0] if error.args else None
         if isinstance(details, dict) and details.get("C") == UNIQUE_VIOLATION:
-            detail = f"A user with email {email} already exists."
+            detail = "Another user already has this email."
             raise ProblemError(409, "Email already registered", detail) from None
         raise
     user = _user(rows[0])

@@ -18,6 +18,7 @@ from lambda_app.config import Settings, get_settings
 from lambda_app.exceptions import DatabaseUnavailableError
 from lambda_app.external_services.iam_auth import IamTokenLogin
 from lambda_app.external_services.secrets import CachedSecretCredentials, DatabaseCredentials
+from lambda_app.pg_driver import SingleExchangeConnection
 
 DRIVER = "postgresql+pg8000"
 # Sent at startup, so the server (and pinning checks) can tell the API's sessions apart.
@@ -217,20 +218,23 @@ class _Connector:
         dbapi = dialect.loaded_dbapi
         try:
             if self._credentials is None:
-                return dialect.connect(*cargs, **cparams)
+                return SingleExchangeConnection(*cargs, **cparams)
             try:
-                credentials = self._credentials.get()
-                return dialect.connect(*cargs, **_params(cparams, credentials, self._settings))
+                return self._connect(cargs, cparams, refresh=False)
             except dbapi.DatabaseError as error:
                 if not _is_auth_failure(error):
                     raise
                 # The password may have been rotated since it was cached: read it again.
-                credentials = self._credentials.get(refresh=True)
-                return dialect.connect(*cargs, **_params(cparams, credentials, self._settings))
+                return self._connect(cargs, cparams, refresh=True)
         except OSError as error:
             # pg8000 lets some socket timeouts escape unwrapped; SQLAlchemy only wraps DBAPI errors.
             reason = f"cannot reach the database: {type(error).__name__}"
             raise dbapi.InterfaceError(reason) from error
+
+    def _connect(self, cargs: Any, cparams: dict[str, Any], *, refresh: bool) -> Any:
+        assert self._credentials is not None
+        credentials = self._credentials.get(refresh=refresh)
+        return SingleExchangeConnection(*cargs, **_params(cparams, credentials, self._settings))
 
 
 def _params(

@@ -35,7 +35,7 @@ NEWCOMER_SUBJECT = "newcomer-subject"
 # Routes that miss their target on this branch: the app still builds stock pg8000
 # connections (3 exchanges per statement) and looks the caller up in a statement of its own.
 # Strict: once a route meets its target, its test fails until it is taken off this list.
-NOT_YET_MET = frozenset(TARGETS)
+NOT_YET_MET: frozenset[str] = frozenset()
 
 
 @pytest.fixture
