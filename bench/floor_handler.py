@@ -26,6 +26,7 @@ from bench.raw_handler import (
     _response,
     _subject,
     _user,
+    next_cursor,
 )
 from lambda_app.pg_driver import SingleExchangeConnection
 
@@ -125,13 +126,14 @@ def _list_users(subject: str, query: dict[str, str]) -> dict[str, Any]:
         raise ProblemError(422, "Unprocessable Entity", "The floor serves only limit and offset.")
     limit = _int_in(query.get("limit", "20"), 1, 100)
     offset = _int_in(query.get("offset", "0"), 0, MAX_OFFSET)
-    rows = _db().run(LIST_USERS, limit=limit, offset=offset, s=subject)
+    rows = _db().run(LIST_USERS, limit=limit + 1, offset=offset, s=subject)
     _unregistered(rows)
     if rows[0][0] not in ("admin", "staff"):
         raise ProblemError(403, "Forbidden", "Only an admin may list users.")
-    items = [_user(row[2:]) for row in rows if row[2] is not None]
-    page = {"items": items, "total": rows[0][1]}
-    return _response(200, {**page, "limit": limit, "offset": offset})
+    found = [row[2:] for row in rows if row[2] is not None]
+    page = {"items": [_user(row) for row in found[:limit]], "total": rows[0][1]}
+    page_fields = {"limit": limit, "offset": offset, "next_cursor": next_cursor(found, limit)}
+    return _response(200, {**page, **page_fields})
 
 
 def _create_user(subject: str, body: Any) -> dict[str, Any]:

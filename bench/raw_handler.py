@@ -18,13 +18,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pg8000.native
 
+from lambda_app.utils.cursors import MAX_OFFSET, encode_cursor
+
 USER_COLUMNS = "id, email, full_name, user_type, created_at, updated_at"
 USER_FIELDS = ("id", "email", "full_name", "user_type", "created_at", "updated_at")
 CREATE_FIELDS = frozenset({"email", "full_name", "user_type"})
 USER_TYPES = frozenset({"admin", "staff", "customer"})
 READ_ANY = frozenset({"admin", "staff"})
 UNIQUE_VIOLATION = "23505"
-MAX_OFFSET = 2**31 - 1
 
 _connection: pg8000.native.Connection | None = None
 
@@ -126,13 +127,22 @@ def _list_users(subject: str, query: dict[str, str]) -> dict[str, Any]:
     rows = _db().run(
         f"SELECT {USER_COLUMNS} FROM users ORDER BY users.created_at, users.id "
         "LIMIT :limit OFFSET :offset",
-        limit=limit,
+        limit=limit + 1,  # one more tells whether a next page exists
         offset=offset,
     )
     # The same total the app reads: the per-type counts its triggers keep (migration 0003).
     total = _db().run("SELECT coalesce(sum(total), 0)::bigint FROM user_counts")[0][0]
-    page = {"items": [_user(row) for row in rows], "total": total}
-    return _response(200, {**page, "limit": limit, "offset": offset})
+    page = {"items": [_user(row) for row in rows[:limit]], "total": total}
+    page_fields = {"limit": limit, "offset": offset, "next_cursor": next_cursor(rows, limit)}
+    return _response(200, {**page, **page_fields})
+
+
+def next_cursor(rows: list[list[Any]], limit: int) -> str | None:
+    """The app's cursor after the page's last row (id first, created_at fifth), if more follow."""
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return encode_cursor(last[4], last[0])
 
 
 def _create_user(subject: str, body: Any) -> dict[str, Any]:

@@ -103,6 +103,13 @@ class MissingEmailClaimError(ServiceError):
     title = "Token has no email"
 
 
+class InvalidPageRequestError(ServiceError):
+    """A page cursor that this API did not give out, or a cursor mixed with an offset."""
+
+    status = 422
+    title = "Invalid page request"
+
+
 class InvalidEmailClaimError(ServiceError):
     """The token's email claim is not a valid email address."""
 

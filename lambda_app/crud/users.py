@@ -27,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
     union_all,
     update,
 )
@@ -42,6 +43,7 @@ from lambda_app.exceptions import (
     UserNotFoundError,
 )
 from lambda_app.models.tables import user_counts, users
+from lambda_app.utils.cursors import UserKey
 from lambda_app.utils.user_type_enum import UserType
 
 UNIQUE_EMAIL_CONSTRAINT = "uq_users_email"
@@ -191,14 +193,17 @@ def list_users(
     connection: Connection,
     *,
     limit: int,
-    offset: int,
+    offset: int = 0,
+    after: UserKey | None = None,
     user_type: UserType | None = None,
     email: str | None = None,
 ) -> tuple[Sequence[UserRow], int]:
-    """Return one page of users in creation order and the number matching the filters.
+    """Return up to `limit` users in (created_at, id) order, after the key `after` if given,
+    and the number matching the filters.
 
     One statement: the total is read first, and the page joined to it, so that an empty
-    page still carries the total.
+    page still carries the total. The key walks the (created_at, id) index: every page
+    costs the same, and pages do not shift when users come or go.
     """
     filters: list[Any] = []
     if user_type is not None:
@@ -206,6 +211,8 @@ def list_users(
     if email is not None:
         filters.append(users.c.email == email)
     counted = select(_count_users(user_type=user_type, email=email).label("total")).subquery()
+    if after is not None:
+        filters.append(tuple_(users.c.created_at, users.c.id) > tuple_(*after))
     page = (
         select(*USER_COLUMNS)
         .where(*filters)

@@ -22,6 +22,7 @@ from lambda_app.exceptions import (
     EmailAlreadyExistsError,
     IdentityAlreadyRegisteredError,
     InvalidEmailClaimError,
+    InvalidPageRequestError,
     MissingEmailClaimError,
     UserNotFoundError,
 )
@@ -36,11 +37,10 @@ from lambda_app.schemas.users import (
     UserRead,
     UserUpdate,
 )
+from lambda_app.utils.cursors import MAX_OFFSET, UserKey, decode_cursor, encode_cursor
 from lambda_app.utils.user_type_enum import UserType
 
 router = APIRouter(prefix="/users", tags=["users"])
-
-MAX_OFFSET = 2**31 - 1
 
 
 def _set_location(request: Request, response: Response, user: UserRow) -> None:
@@ -142,17 +142,42 @@ async def list_users(
     caller: CallerDep,
     connection: ConnectionDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Users to skip.")] = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
+    ] = None,
+    offset: Annotated[
+        int, Query(ge=0, description=f"Users to skip, at most {MAX_OFFSET}; then use `cursor`.")
+    ] = 0,
     user_type: Annotated[UserType | None, Query(description="Only users of this type.")] = None,
     email: Annotated[Email | None, Query(description="Exact email, in any letter case.")] = None,
 ) -> UserPage:
     """List users ordered by creation time, then id, with the total matching the filters."""
     authorize(caller, Action.LIST)
+    after = page_start(cursor, offset)
+    # One user more than the page tells whether there is a next page.
     users, total = crud.list_users(
-        connection, limit=limit, offset=offset, user_type=user_type, email=email
+        connection, limit=limit + 1, offset=offset, after=after, user_type=user_type, email=email
     )
-    items = [UserRead.model_validate(user) for user in users]
-    return UserPage(items=items, total=total, limit=limit, offset=offset)
+    page = users[:limit]
+    last = page[-1] if len(users) > limit else None
+    return UserPage(
+        items=[UserRead.model_validate(user) for user in page],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_cursor=encode_cursor(last.created_at, last.id) if last is not None else None,
+    )
+
+
+def page_start(cursor: str | None, offset: int) -> UserKey | None:
+    """Where a page starts: after the cursor's user, or at `offset` (capped)."""
+    if cursor is not None and offset:
+        raise InvalidPageRequestError("Send either `cursor` or `offset`, not both.")
+    if offset > MAX_OFFSET:
+        raise InvalidPageRequestError(
+            f"`offset` goes up to {MAX_OFFSET}; page further with `cursor` (a page's next_cursor)."
+        )
+    return decode_cursor(cursor) if cursor is not None else None
 
 
 @router.get(

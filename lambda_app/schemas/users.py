@@ -108,6 +108,9 @@ class UserPage(BaseModel):
     total: int = Field(description="Users matching the filters, on every page.")
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class AvatarUploadRequest(BaseModel):
