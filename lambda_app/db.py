@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, Result, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -32,6 +32,10 @@ _engine_lock = threading.Lock()
 # SQLSTATE classes of a connection that is gone: connection exceptions, and the operator
 # intervention codes of a closed session (admin shutdown, crash, restart, dropped database).
 DEAD_CONNECTION_SQLSTATES = ("08", "57P")
+# A transaction that lost to a concurrent one: serialization failure, deadlock detected.
+CONFLICT_SQLSTATES = ("40001", "40P01")
+CONFLICT_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 def get_engine() -> Engine:
@@ -63,6 +67,26 @@ def transaction(connection: Connection) -> Iterator[Connection]:
     finally:
         if not connection.invalidated:
             _driver_connection(connection).autocommit = True
+
+
+def retrying_conflicts(work: Callable[[], T], *, attempts: int = CONFLICT_ATTEMPTS) -> T:
+    """Run `work`, a whole transaction, again when it lost to a concurrent one.
+
+    A deadlock or serialization failure rolls the loser back entirely, so running it again
+    is safe; after `attempts` the error stands (answered 503, never 500).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DBAPIError as error:
+            if not is_conflict(error) or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def is_conflict(error: DBAPIError) -> bool:
+    """Tell whether a transaction lost to a concurrent one (deadlock, serialization failure)."""
+    return server_error_field(error, "C") in CONFLICT_SQLSTATES
 
 
 def execute_first(

@@ -117,6 +117,13 @@ class InvalidEmailClaimError(ServiceError):
     title = "Invalid email claim"
 
 
+class LastAdminError(ServiceError):
+    """The change would leave the service without an admin."""
+
+    status = 409
+    title = "Last admin"
+
+
 class BootstrapConflictError(ServiceError):
     """bootstrap-admin was given an email and a subject that belong to two different users."""
 

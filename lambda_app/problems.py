@@ -15,8 +15,13 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
-from lambda_app.db import is_dead_connection, server_error_field
-from lambda_app.exceptions import DatabaseTimeoutError, DatabaseUnavailableError, ServiceError
+from lambda_app.db import is_conflict, is_dead_connection, server_error_field
+from lambda_app.exceptions import (
+    ConcurrentChangeError,
+    DatabaseTimeoutError,
+    DatabaseUnavailableError,
+    ServiceError,
+)
 from lambda_app.schemas.problems import FieldError, Problem
 
 logger = logging.getLogger(__name__)
@@ -116,6 +121,10 @@ async def _database_error(request: Request, error: Exception) -> ProblemResponse
     known: ServiceError | None = None
     if is_database_unavailable(error):
         known = DatabaseUnavailableError("The database is not answering; try again.")
+    elif isinstance(error, DBAPIError) and is_conflict(error):
+        known = ConcurrentChangeError(
+            "Concurrent changes kept conflicting with this one; try again."
+        )
     elif is_statement_timeout(error):
         known = DatabaseTimeoutError(
             "The database did not answer in time; try again, or ask for less at once."

@@ -20,7 +20,7 @@ CONTRACT = {
     ("get", "/users"): {"200", "422", "503"} | AUTH,
     ("get", "/users/{user_id}"): {"200", "404", "422", "503"} | AUTH,
     ("patch", "/users/{user_id}"): {"200", "404", "409", "422", "503"} | AUTH | BODY,
-    ("delete", "/users/{user_id}"): {"204", "404", "422", "502", "503"} | AUTH,
+    ("delete", "/users/{user_id}"): {"204", "404", "409", "422", "502", "503"} | AUTH,
     ("post", "/users/{user_id}/avatar"): {"201", "404", "422", "502", "503"} | AUTH | BODY,
     ("get", "/users/{user_id}/avatar"): {"200", "404", "422", "502", "503"} | AUTH,
     ("delete", "/users/{user_id}/avatar"): {"204", "404", "422", "502", "503"} | AUTH,

@@ -10,12 +10,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import (
     BigInteger,
     Connection,
     Row,
+    Uuid,
     bindparam,
     cast,
     delete,
@@ -40,6 +41,7 @@ from lambda_app.exceptions import (
     BootstrapConflictError,
     EmailAlreadyExistsError,
     IdentityAlreadyRegisteredError,
+    LastAdminError,
     UserNotFoundError,
 )
 from lambda_app.models.tables import user_counts, users
@@ -152,6 +154,26 @@ def _register_or_link_statement() -> Executable:
 
 
 _REGISTER_OR_LINK = _register_or_link_statement()
+# Any fixed 64-bit number; every change that can remove an admin takes it.
+ADMIN_CHANGES_LOCK_ID = 0x75736572735F6164  # "users_ad"
+_LOCK_ADMIN_CHANGES = select(func.pg_advisory_xact_lock(ADMIN_CHANGES_LOCK_ID))
+_NOT_THE_LAST_ADMIN = or_(
+    users.c.user_type != UserType.ADMIN,
+    exists().where(
+        users.c.user_type == UserType.ADMIN, users.c.id != bindparam("user_id", type_=Uuid)
+    ),
+)
+_USER_TYPE = select(users.c.user_type).where(users.c.id == bindparam("user_id"))
+_DELETE_NON_ADMIN = (
+    delete(users)
+    .where(users.c.id == bindparam("user_id"), users.c.user_type != UserType.ADMIN)
+    .returning(users.c.id)
+)
+_DELETE_UNLESS_LAST_ADMIN = (
+    delete(users)
+    .where(users.c.id == bindparam("user_id"), _NOT_THE_LAST_ADMIN)
+    .returning(users.c.id)
+)
 
 
 def register_or_link(
@@ -250,28 +272,65 @@ def _count_users(*, user_type: UserType | None, email: str | None) -> ScalarSele
     return _COUNT_OF_ALL.scalar_subquery()
 
 
+def demotes_an_admin(changes: dict[str, Any]) -> bool:
+    """Tell whether `changes` could take away an admin (the update then needs a transaction)."""
+    return changes.get("user_type", UserType.ADMIN) is not UserType.ADMIN
+
+
 def update_user(connection: Connection, *, user_id: uuid.UUID, changes: dict[str, Any]) -> UserRow:
-    """Apply `changes`; `updated_at` advances, set by the database, even if nothing differs."""
+    """Apply `changes`; `updated_at` advances, set by the database, even if nothing differs.
+
+    When the change may demote an admin (`demotes_an_admin`), run it in a transaction: it
+    waits for other admin changes, and refuses to demote the last admin.
+    """
+    guard: list[Any] = []
+    if demotes_an_admin(changes):
+        _wait_for_other_admin_changes(connection)
+        guard.append(_NOT_THE_LAST_ADMIN)
     statement = (
         update(users)
-        .where(users.c.id == user_id)
+        .where(users.c.id == user_id, *guard)
         .values(**changes, updated_at=func.clock_timestamp())
         .returning(*USER_COLUMNS)
     )
     with _unique_violations():
-        row = connection.execute(statement).first()
+        row = connection.execute(statement, {"user_id": user_id}).first()
     if row is None:
-        raise UserNotFoundError(f"No user has id {user_id}.")
+        _raise_missing_or_last_admin(connection, user_id)
     return row
 
 
 def delete_user(connection: Connection, *, user_id: uuid.UUID) -> None:
-    """Delete the user (in the caller's transaction), or raise `UserNotFoundError`."""
-    deleted = connection.execute(
-        delete(users).where(users.c.id == user_id).returning(users.c.id)
-    ).first()
-    if deleted is None:
+    """Delete the user in the caller's transaction; never the last admin.
+
+    Deleting anyone but an admin is one statement that locks only that user's row (the
+    per-type counts change at commit). An admin is deleted only after other admin changes
+    are done, and only if another admin remains.
+    """
+    deleted = connection.execute(_DELETE_NON_ADMIN, {"user_id": user_id}).first()
+    if deleted is not None:
+        return
+    if connection.execute(_USER_TYPE, {"user_id": user_id}).first() is None:
         raise UserNotFoundError(f"No user has id {user_id}.")
+    _wait_for_other_admin_changes(connection)
+    deleted = connection.execute(_DELETE_UNLESS_LAST_ADMIN, {"user_id": user_id}).first()
+    if deleted is None:
+        _raise_missing_or_last_admin(connection, user_id)
+
+
+def _wait_for_other_admin_changes(connection: Connection) -> None:
+    """Take the transaction's lock on changes that can remove an admin.
+
+    It is released at commit or rollback (never held by the session), and the statements
+    after it see every admin change committed before.
+    """
+    connection.execute(_LOCK_ADMIN_CHANGES)
+
+
+def _raise_missing_or_last_admin(connection: Connection, user_id: uuid.UUID) -> NoReturn:
+    if connection.execute(_USER_TYPE, {"user_id": user_id}).first() is None:
+        raise UserNotFoundError(f"No user has id {user_id}.")
+    raise LastAdminError("This is the only admin left; make someone else an admin first.")
 
 
 def promote_to_admin(connection: Connection, *, email: str, subject: str) -> tuple[uuid.UUID, bool]:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from lambda_app.auth import Principal
 from lambda_app.crud import users as crud
 from lambda_app.crud.users import UserRow
-from lambda_app.db import transaction
+from lambda_app.db import retrying_conflicts, transaction
 from lambda_app.dependencies import (
     CallerAndUserDep,
     CallerDep,
@@ -208,18 +208,29 @@ async def update_user(
         authorize(caller, Action.SET_USER_TYPE)
     if "email" in changes:
         authorize(caller, Action.CHANGE_EMAIL)
-    return crud.update_user(connection, user_id=user_id, changes=changes)
+    if not crud.demotes_an_admin(changes):
+        return crud.update_user(connection, user_id=user_id, changes=changes)
+
+    def demote() -> UserRow:
+        with transaction(connection):
+            return crud.update_user(connection, user_id=user_id, changes=changes)
+
+    return retrying_conflicts(demote)
 
 
 @router.delete(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a user and their files",
-    responses=problem_responses(401, 403, 404, 422, 502, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 502, 503),
 )
 async def delete_user(user_id: UserId, caller: CallerDep, connection: ConnectionDep) -> None:
     """Delete the user and every file stored for them; if S3 fails, nothing is deleted."""
     authorize(caller, Action.DELETE, target_id=user_id)
-    with transaction(connection):
-        crud.delete_user(connection, user_id=user_id)  # row locked until the commit
-        aws.delete_user_files(user_id)
+
+    def delete() -> None:
+        with transaction(connection):
+            crud.delete_user(connection, user_id=user_id)  # row locked until the commit
+            aws.delete_user_files(user_id)
+
+    retrying_conflicts(delete)

@@ -120,6 +120,9 @@ def people(admin: dict[str, Any], db_engine: Engine, s3: Any) -> dict[str, str]:
     ids["other"] = insert_user(
         db_engine, email="other@example.com", user_type="customer", subject="other-subject"
     )
+    # A second admin, so that an admin removing themselves is not the last admin (that is
+    # its own rule: tests/routers/test_last_admin.py).
+    insert_user(db_engine, email="backup@example.com", user_type="admin", subject="backup-admin")
     for user_id in ids.values():
         s3.put_object(Bucket=TEST_BUCKET, Key=f"users/{user_id}/avatar", Body=b"png")
     return ids
