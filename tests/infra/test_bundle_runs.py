@@ -95,6 +95,7 @@ def _run_in_bare_interpreter(bundle: Path, event_name: str) -> dict[str, Any]:
         text=True,
         timeout=120,
         check=False,
+        cwd=bundle,  # Lambda's working folder is the package's (/var/task)
         # Only what a Lambda environment would set; no DB_* or AWS credentials needed.
         env={"AWS_REGION": "eu-west-1", "LOG_LEVEL": "WARNING", "PATH": "/usr/bin:/bin"},
     )

@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from infra.bundling import APP_SOURCES, INFO_FILE, PROJECT_ROOT, directory_size, ensure_bundle
+from infra.bundling import (
+    APP_SOURCES,
+    INFO_FILE,
+    PROJECT_ROOT,
+    copy_app,
+    directory_size,
+    ensure_bundle,
+)
 from infra.bytecode import NO_INTERPRETER, compile_bytecode, find_matching_python, pyc_magic
 from infra.settings import DEFAULT_PYTHON_VERSION
 from tests.infra.conftest import Synthesized
@@ -261,3 +268,19 @@ def test_interpreter_lookup_pointed_at_nothing_finds_nothing(
     assert find_matching_python(running) is not None
     monkeypatch.setenv("LAMBDA_BUILD_PYTHON", NO_INTERPRETER)
     assert find_matching_python(running) is None
+
+
+def test_local_settings_files_never_reach_the_bundle(bundle: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    for package in APP_SOURCES:
+        (project / package).mkdir(parents=True)
+        (project / package / "module.py").write_text("VALUE = 1\n")
+        (project / package / ".env").write_text("APP_DB_PASSWORD=local-secret\n")
+        (project / package / ".env.local").write_text("APP_DB_PASSWORD=local-secret\n")
+    (project / "alembic.ini").write_text("[alembic]\n")
+    (project / ".env").write_text("APP_DB_PASSWORD=local-secret\n")
+    copy_app(tmp_path / "bundle", project)
+    copied = sorted(p.relative_to(tmp_path / "bundle") for p in (tmp_path / "bundle").rglob("*"))
+    assert [p for p in copied if p.name.startswith(".env")] == []
+    assert Path("lambda_app/module.py") in copied
+    assert list(bundle.rglob(".env*")) == []
