@@ -31,9 +31,11 @@ test: lint typecheck pytest ## Lint, type-check and run the whole test suite
 pytest: $(STAMP) ## Run the test suite only
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check and ruff format --check
+lint: $(STAMP) ## ruff check and format --check; workflows: GitHub's schema and zizmor (offline)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --quiet --min-severity medium .github/workflows
 
 typecheck: $(STAMP) ## mypy, strict on lambda_app/
 	$(BIN)/mypy
