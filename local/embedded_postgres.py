@@ -126,7 +126,10 @@ class EmbeddedPostgres:
     def _initdb(self) -> None:
         self.pgdata.mkdir(parents=True, exist_ok=True)
         password_file = self.pgdata.parent / f".{self.pgdata.name}.pw"
-        password_file.write_text(self.password + "\n")
+        # Readable by its owner only: under DATA_ROOT its folder is open to everyone.
+        password_file.unlink(missing_ok=True)
+        with os.fdopen(os.open(password_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+            handle.write(self.password + "\n")
         try:
             if self._run_as is not None:
                 shutil.chown(self.pgdata, user=self._run_as)
