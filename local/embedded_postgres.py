@@ -105,7 +105,9 @@ class EmbeddedPostgres:
                 "-t",
                 str(START_TIMEOUT_SECONDS),
                 "-o",
-                f"-p {self.port} -h 127.0.0.1 -k {self.pgdata} -c max_connections=200",
+                # TCP only: a Unix socket path is limited to 107 bytes, which a deep project
+                # folder (or pytest's tmp_path) exceeds, and nothing here connects through one.
+                f"-p {self.port} -h 127.0.0.1 -k '' -c max_connections=200",
                 "start",
             ]
         )
