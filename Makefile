@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE ?= dev
+# cdk deploy asks before widening IAM; CI (no terminal) passes APPROVAL=never.
+APPROVAL ?= broadening
 # Names the Node.js major versions whose end-of-life banner jsii should not print.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
@@ -31,12 +33,14 @@ test: lint typecheck pytest ## Lint, type-check and run the whole test suite
 pytest: $(STAMP) ## Run the test suite only
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff check, ruff format --check, and squawk on the migrations' SQL
+lint: $(STAMP) ## ruff, the migrations' SQL (squawk), the workflows (GitHub's schema, zizmor)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@mkdir -p build
 	$(BIN)/alembic upgrade head --sql > build/migrations.sql
 	$(BIN)/squawk build/migrations.sql
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --quiet --min-severity medium .github/workflows
 
 typecheck: $(STAMP) ## mypy, strict on lambda_app/
 	$(BIN)/mypy
@@ -76,7 +80,7 @@ package: $(STAMP) ## Build the Lambda bundle into build/lambda and print its unz
 	$(BIN)/python -m infra.bundling
 
 deploy: $(STAMP) $(NPM_STAMP) ## Deploy the stack for STAGE (needs AWS credentials and cdk bootstrap)
-	$(CDK) deploy $(CDK_ARGS) --require-approval broadening
+	$(CDK) deploy $(CDK_ARGS) --require-approval $(APPROVAL)
 
 destroy: $(STAMP) $(NPM_STAMP) ## Delete the stack for STAGE (prod keeps its database and bucket)
 	$(CDK) destroy $(CDK_ARGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
+from infra.github_deploy_role import add_github_deploy_stack
 from infra.nag import apply_nag_checks
 from infra.settings import Settings
 from infra.stack import UsersServiceStack
@@ -20,6 +21,7 @@ def build_app(context: dict[str, object] | None = None, *, outdir: str | None = 
         description=f"Users service ({settings.stage}): HTTP API, Lambda, RDS PostgreSQL, S3",
     )
     apply_nag_checks(app, stack, settings)
+    add_github_deploy_stack(app)
     return app
 
 

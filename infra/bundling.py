@@ -13,6 +13,7 @@ package ships sources only and says so.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import json
 import os
@@ -41,6 +42,8 @@ APP_SOURCES = ("lambda_app", "migrations")
 APP_FILES = ("alembic.ini",)
 REQUIREMENTS = "requirements.txt"
 PRUNED_DIR_NAMES = frozenset({"__pycache__", "tests", "test"})
+# A developer's local settings (secrets, perhaps): not a source of the package.
+LOCAL_SETTINGS_FILES = (".env", ".env.*")
 # Console scripts (shebangs to this machine's Python) and test helpers no request imports.
 PRUNED_PATHS = ("bin", "sqlalchemy/testing", "alembic/testing")
 AARCH64_STRIP = "aarch64-linux-gnu-strip"
@@ -111,8 +114,10 @@ def fingerprint(python_version: str, platform_tag: str = LAMBDA_PLATFORM) -> str
 
 
 def _is_pruned(relative: Path) -> bool:
-    return any(part in PRUNED_DIR_NAMES for part in relative.parts[:-1]) or (
-        relative.name.endswith(PRUNED_SUFFIXES)
+    return (
+        any(part in PRUNED_DIR_NAMES for part in relative.parts[:-1])
+        or relative.name.endswith(PRUNED_SUFFIXES)
+        or any(fnmatch.fnmatch(relative.name, pattern) for pattern in LOCAL_SETTINGS_FILES)
     )
 
 
@@ -145,12 +150,13 @@ def _pip_install(target: Path, python_version: str, platform_tag: str) -> None:
     )
 
 
-def _copy_app(target: Path) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi")
+def copy_app(target: Path, project: Path = PROJECT_ROOT) -> None:
+    """Copy our sources into ``target``; local settings files (``.env*``) never go along."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi", *LOCAL_SETTINGS_FILES)
     for package in APP_SOURCES:
-        shutil.copytree(PROJECT_ROOT / package, target / package, ignore=ignore)
+        shutil.copytree(project / package, target / package, ignore=ignore)
     for name in APP_FILES:
-        shutil.copy2(PROJECT_ROOT / name, target / name)
+        shutil.copy2(project / name, target / name)
 
 
 def _prune(target: Path) -> None:
@@ -188,6 +194,19 @@ def _strip_debug_info(target: Path, platform_tag: str) -> int:
     return before - sum(library.stat().st_size for library in libraries)
 
 
+def no_bytecode_warning(python_version: str) -> str:
+    """What a bundle without byte code costs, and how to build the faster one."""
+    return (
+        f"bundling: WARNING: no Python {python_version} interpreter found, so the Lambda "
+        "bundle ships sources without byte code. It works, but Lambda cannot cache byte code "
+        "(/var/task is read-only), so every cold start compiles each module it imports: the "
+        "migration function on each cold start, the API function (SnapStart) once per "
+        f"published version. For the faster bundle install Python {python_version} (on PATH "
+        f"as python{python_version}, or `pyenv install {python_version}`) or set "
+        f"LAMBDA_BUILD_PYTHON=/path/to/python{python_version}, then build again."
+    )
+
+
 def directory_size(path: Path) -> int:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
 
@@ -208,15 +227,11 @@ def build_bundle(
     debug_info_bytes = _strip_debug_info(staging, platform_tag)
     interpreter = find_matching_python(python_version)
     if interpreter is None:
-        print(
-            f"bundling: no Python {python_version} interpreter found; the package ships "
-            "sources without byte code (set LAMBDA_BUILD_PYTHON to compile it)",
-            file=sys.stderr,
-        )
+        print(no_bytecode_warning(python_version), file=sys.stderr)
     else:
         # Third-party packages only: our own sources are not there yet.
         compile_bytecode([staging], interpreter, sourceless=True)
-    _copy_app(staging)
+    copy_app(staging)
     if interpreter is not None:
         compile_bytecode([staging / package for package in APP_SOURCES], interpreter)
     info = BundleInfo(
@@ -286,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     unzipped = directory_size(bundle)
     zipped = zip_bundle(bundle, bundle.with_suffix(".zip"))
     info = json.loads((bundle / INFO_FILE).read_text())
-    compiled = info["bytecode_compiled_by"] or "none (sources only)"
+    compiled = info["bytecode_compiled_by"] or "none: sources only, compiled at each cold start"
     stripped = (
         f"stripped ({_mib(info['debug_info_bytes'])} saved)"
         if info["debug_info_stripped"]

@@ -3,7 +3,8 @@
 CPython loads only ``.pyc`` files whose magic number matches its own minor version, and
 Lambda's ``/var/task`` is read-only, so byte code is useful only when an interpreter of
 exactly the runtime's version writes it (``LAMBDA_BUILD_PYTHON``, ``pythonX.Y`` on PATH,
-or a pyenv install). Two layouts, chosen per part of the bundle:
+or a pyenv install; ``LAMBDA_BUILD_PYTHON=none`` looks no further, for a build without
+byte code). Two layouts, chosen per part of the bundle:
 
 - Third-party packages become *sourceless*: each ``module.py`` is compiled to
   ``module.pyc`` beside it (the "legacy" location, the only one CPython imports without
@@ -27,11 +28,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+# LAMBDA_BUILD_PYTHON=none: build without byte code even where an interpreter exists.
+NO_INTERPRETER = "none"
+
 
 def find_matching_python(python_version: str) -> str | None:
     """Return an interpreter of exactly ``python_version`` (e.g. "3.13"), or None."""
+    chosen = os.environ.get("LAMBDA_BUILD_PYTHON")
+    if chosen == NO_INTERPRETER:
+        return None
     candidates = [
-        os.environ.get("LAMBDA_BUILD_PYTHON"),
+        chosen,
         shutil.which(f"python{python_version}"),
         *sorted(
             str(path)

@@ -13,7 +13,7 @@ FIVE_MIB = 5 * 1024 * 1024
 class Settings(BaseSettings):
     """Every setting of the service, read from environment variables of the same name."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; used locally and in tests."

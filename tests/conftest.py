@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import secrets
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -54,13 +53,16 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from lambda_app.config import get_settings  # noqa: E402
+from lambda_app.config import Settings, get_settings  # noqa: E402
 from lambda_app.db import dispose_engine  # noqa: E402
 from lambda_app.external_services.aws import reset_s3_client  # noqa: E402
 from lambda_app.main import create_app  # noqa: E402
 from lambda_app.utils.json_logs import APP_LOGGER, JsonFormatter  # noqa: E402
 from local.dev_auth import new_private_key_pem, public_key_pem, sign_token  # noqa: E402
 from local.embedded_postgres import EmbeddedPostgres  # noqa: E402
+
+# A developer's .env configures `make run`; the tests never read it.
+Settings.model_config["env_file"] = None
 from local.pgbouncer import INSTALL_HINT, PgBouncer, pgbouncer_path  # noqa: E402
 from tests.pooler.statement_log import StatementRecorder  # noqa: E402
 
@@ -206,8 +208,7 @@ def postgres_server_url() -> Iterator[str]:
     try:
         yield server.url
     finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        server.remove()
 
 
 @pytest.fixture(scope="session")

@@ -10,15 +10,18 @@ answers an HTTP API event. A module missing from requirements.txt fails here.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import subprocess
 import sys
+from contextlib import redirect_stderr
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.bundling import build_bundle, host_platform
+from infra.bundling import INFO_FILE, build_bundle, host_platform
+from infra.bytecode import NO_INTERPRETER
 
 EVENTS = Path(__file__).parent / "events"
 HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -64,18 +67,35 @@ def host_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not sys.platform.startswith("linux"):
         pytest.skip("the host twin uses manylinux wheels")
     output = tmp_path_factory.mktemp("host-bundle") / "lambda"
-    build_bundle(output, python_version=HOST_PYTHON, platform_tag=host_platform())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("LAMBDA_BUILD_PYTHON", raising=False)  # the running Python compiles
+        build_bundle(output, python_version=HOST_PYTHON, platform_tag=host_platform())
     return output
+
+
+@pytest.fixture(scope="session")
+def sources_only_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The host twin built with the interpreter lookup pointed at nothing, and its warning."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the host twin uses manylinux wheels")
+    output = tmp_path_factory.mktemp("sources-only-bundle") / "lambda"
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stderr(printed):
+        patch.setenv("LAMBDA_BUILD_PYTHON", NO_INTERPRETER)
+        build_bundle(output, python_version=HOST_PYTHON, platform_tag=host_platform())
+    return output, printed.getvalue()
 
 
 def _run_in_bare_interpreter(bundle: Path, event_name: str) -> dict[str, Any]:
     base_python = getattr(sys, "_base_executable", sys.executable)
     result = subprocess.run(
-        [base_python, "-S", "-I", "-c", RUNNER, str(bundle), str(EVENTS / event_name)],
+        # -B: like Lambda's read-only /var/task, the run never writes byte code.
+        [base_python, "-B", "-S", "-I", "-c", RUNNER, str(bundle), str(EVENTS / event_name)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        cwd=bundle,  # Lambda's working folder is the package's (/var/task)
         # Only what a Lambda environment would set; no DB_* or AWS credentials needed.
         env={"AWS_REGION": "eu-west-1", "LOG_LEVEL": "WARNING", "PATH": "/usr/bin:/bin"},
     )
@@ -101,3 +121,24 @@ def test_bundle_alone_serves_an_http_api_event_with_a_problem_404(host_bundle: P
     raw = response["body"]
     body = json.loads(base64.b64decode(raw) if response["isBase64Encoded"] else raw)
     assert body["status"] == 404
+
+
+def test_without_a_matching_interpreter_the_bundle_ships_sources_and_says_what_it_costs(
+    sources_only_bundle: tuple[Path, str],
+) -> None:
+    bundle, warning = sources_only_bundle
+    assert sorted(bundle.rglob("*.pyc")) == []
+    assert (bundle / "fastapi" / "__init__.py").is_file()
+    assert json.loads((bundle / INFO_FILE).read_text())["bytecode_compiled_by"] is None
+    assert "WARNING" in warning
+    assert "every cold start compiles" in warning
+    assert f"LAMBDA_BUILD_PYTHON=/path/to/python{HOST_PYTHON}" in warning
+
+
+def test_sources_only_bundle_alone_serves_an_http_api_event(
+    sources_only_bundle: tuple[Path, str],
+) -> None:
+    bundle, _ = sources_only_bundle
+    outcome = _run_in_bare_interpreter(bundle, "http_api_get_unknown_route.json")
+    assert outcome["foreign"] == []
+    assert outcome["response"]["statusCode"] == 404

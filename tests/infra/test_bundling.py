@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -16,8 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from infra.bundling import APP_SOURCES, INFO_FILE, PROJECT_ROOT, directory_size, ensure_bundle
-from infra.bytecode import compile_bytecode, pyc_magic
+from infra.bundling import (
+    APP_SOURCES,
+    INFO_FILE,
+    PROJECT_ROOT,
+    copy_app,
+    directory_size,
+    ensure_bundle,
+)
+from infra.bytecode import NO_INTERPRETER, compile_bytecode, find_matching_python, pyc_magic
 from infra.settings import DEFAULT_PYTHON_VERSION
 from tests.infra.conftest import Synthesized
 
@@ -44,6 +52,20 @@ def bundle() -> Path:
 def bundle_info(bundle: Path) -> dict[str, object]:
     info: dict[str, object] = json.loads((bundle / INFO_FILE).read_text())
     return info
+
+
+@pytest.fixture(scope="session")
+def compiled_bundle(bundle: Path, bundle_info: dict[str, object]) -> Path:
+    """The bundle, when a Python of the runtime's version compiled its byte code.
+
+    Without one the build ships sources (tested in test_bundle_runs.py); CI must have one.
+    """
+    if not bundle_info["bytecode_compiled_by"]:
+        reason = f"no Python {DEFAULT_PYTHON_VERSION} here to compile byte code"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}: CI must test the byte-code bundle")
+        pytest.skip(f"{reason}; install it or set LAMBDA_BUILD_PYTHON")
+    return bundle
 
 
 def test_bundle_holds_the_handlers_migrations_and_alembic_config(bundle: Path) -> None:
@@ -122,16 +144,29 @@ def test_tests_stubs_scripts_and_build_sources_are_left_out(bundle: Path) -> Non
     assert not (bundle / "sqlalchemy" / "testing").exists()
 
 
-def test_default_runtime_is_3_13_with_byte_code_from_a_3_13_interpreter(
-    bundle_info: dict[str, object],
-) -> None:
+def test_default_runtime_is_3_13(bundle_info: dict[str, object]) -> None:
     assert DEFAULT_PYTHON_VERSION == "3.13"
     assert bundle_info["python_version"] == "3.13"
-    # Fails on a machine without Python 3.13: install it or set LAMBDA_BUILD_PYTHON.
-    assert bundle_info["bytecode_compiled_by"], "no Python 3.13 found to compile byte code"
 
 
-def test_every_byte_code_file_is_for_cpython_3_13_with_unchecked_hashes(bundle: Path) -> None:
+def test_byte_code_is_compiled_by_a_3_13_interpreter(
+    compiled_bundle: Path, bundle_info: dict[str, object]
+) -> None:
+    interpreter = bundle_info["bytecode_compiled_by"]
+    assert isinstance(interpreter, str)
+    version = subprocess.run(
+        [interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert version.stdout.strip() == "3.13"
+
+
+def test_every_byte_code_file_is_for_cpython_3_13_with_unchecked_hashes(
+    compiled_bundle: Path,
+) -> None:
+    bundle = compiled_bundle
     compiled = sorted(bundle.rglob("*.pyc"))
     assert len(compiled) > 500
     for pyc in compiled:
@@ -140,7 +175,8 @@ def test_every_byte_code_file_is_for_cpython_3_13_with_unchecked_hashes(bundle: 
         assert struct.unpack("<I", header[4:8])[0] == PYC_FLAGS_UNCHECKED_HASH, pyc
 
 
-def test_our_code_keeps_its_sources_beside_cpython_313_byte_code(bundle: Path) -> None:
+def test_our_code_keeps_its_sources_beside_cpython_313_byte_code(compiled_bundle: Path) -> None:
+    bundle = compiled_bundle
     for relative in ("lambda_app/handler.py", "lambda_app/migrate.py", "migrations/env.py"):
         source = bundle / relative
         assert source.is_file(), relative
@@ -151,8 +187,9 @@ def test_our_code_keeps_its_sources_beside_cpython_313_byte_code(bundle: Path) -
         assert stray == [], package
 
 
-def test_third_party_packages_are_sourceless_byte_code(bundle: Path) -> None:
+def test_third_party_packages_are_sourceless_byte_code(compiled_bundle: Path) -> None:
     """Each module is module.pyc where module.py was: the layout CPython imports without source."""
+    bundle = compiled_bundle
     assert (bundle / "pydantic" / "__init__.pyc").is_file()
     assert (bundle / "sqlalchemy" / "orm" / "session.pyc").is_file()
     assert (bundle / "typing_extensions.pyc").is_file()
@@ -221,3 +258,29 @@ def test_cdk_asset_is_the_cached_bundle(bundle: Path, dev: Synthesized) -> None:
     assert len(staged) == 1
     names = {p.relative_to(staged[0]) for p in staged[0].rglob("*")}
     assert names == {p.relative_to(bundle) for p in bundle.rglob("*")}
+
+
+def test_interpreter_lookup_pointed_at_nothing_finds_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    monkeypatch.delenv("LAMBDA_BUILD_PYTHON", raising=False)
+    assert find_matching_python(running) is not None
+    monkeypatch.setenv("LAMBDA_BUILD_PYTHON", NO_INTERPRETER)
+    assert find_matching_python(running) is None
+
+
+def test_local_settings_files_never_reach_the_bundle(bundle: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    for package in APP_SOURCES:
+        (project / package).mkdir(parents=True)
+        (project / package / "module.py").write_text("VALUE = 1\n")
+        (project / package / ".env").write_text("APP_DB_PASSWORD=local-secret\n")
+        (project / package / ".env.local").write_text("APP_DB_PASSWORD=local-secret\n")
+    (project / "alembic.ini").write_text("[alembic]\n")
+    (project / ".env").write_text("APP_DB_PASSWORD=local-secret\n")
+    copy_app(tmp_path / "bundle", project)
+    copied = sorted(p.relative_to(tmp_path / "bundle") for p in (tmp_path / "bundle").rglob("*"))
+    assert [p for p in copied if p.name.startswith(".env")] == []
+    assert Path("lambda_app/module.py") in copied
+    assert list(bundle.rglob(".env*")) == []
