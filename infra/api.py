@@ -15,7 +15,6 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -29,7 +28,7 @@ from infra.functions import (
 )
 from infra.network import Network
 from infra.settings import Settings
-from infra.storage import USER_FILES_PREFIX, Storage
+from infra.storage import Storage
 
 API_HANDLER = "lambda_app.handler.handler"
 ALIAS_NAME = "live"
@@ -143,7 +142,7 @@ class Api(Construct):
         )
         # An IAM token for the app role, signed in the function; no secret is read.
         database.proxy.grant_connect(self.function, APP_USERNAME)
-        self._grant_user_files(storage)
+        storage.grant_user_files(self.function)
 
         # One integration for every route. HttpLambdaIntegration adds one invoke permission
         # per route, each scoped to this API's ARN ($default: any route of this API).
@@ -227,32 +226,3 @@ class Api(Construct):
         }
         # API Gateway refuses route settings for a route that does not exist yet.
         self.stage.node.add_dependency(health_route)
-
-    def _grant_user_files(self, storage: Storage) -> None:
-        """Objects (every version) under users/ only; listing only of that prefix.
-
-        Deleting a user deletes each version by id (s3:DeleteObjectVersion) after listing
-        them (s3:ListBucketVersions). Both listings need an ``s3:prefix`` under users/,
-        so the app checks an object's existence by listing its key, never by HeadObject.
-        """
-        bucket = storage.bucket
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="UserFilesObjects",
-                actions=[
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:DeleteObject",
-                    "s3:DeleteObjectVersion",
-                ],
-                resources=[bucket.arn_for_objects(f"{USER_FILES_PREFIX}*")],
-            )
-        )
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="UserFilesList",
-                actions=["s3:ListBucket", "s3:ListBucketVersions"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{USER_FILES_PREFIX}*"]}},
-            )
-        )

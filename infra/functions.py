@@ -87,6 +87,7 @@ def migration_database_environment(database: Database, settings: Settings) -> di
         "APP_DB_SECRET_ARN": database.app_secret.secret_arn,
         "DB_STATEMENT_TIMEOUT_MS": str(settings.db_statement_timeout_ms),
         "LOG_LEVEL": settings.log_level,
+        "STAGE": settings.stage,
     }
 
 

@@ -51,7 +51,7 @@ def apply_nag_checks(app: App, stack: UsersServiceStack, settings: Settings) -> 
             "dev stacks must be destroyable; prod enables deletion protection.",
         )
     newest = SNAPSTART_PYTHON_VERSIONS[-1]
-    for function in (stack.api.function, stack.migrations.function):
+    for function in (stack.api.function, stack.migrations.function, stack.sweeper.function):
         if settings.python_version != newest:
             _acknowledge(
                 function,
@@ -80,12 +80,13 @@ def apply_nag_checks(app: App, stack: UsersServiceStack, settings: Settings) -> 
         "a published version, so SnapStart applies.",
     )
     bucket_arn = stack.resolve(stack.storage.bucket.bucket_arn)["Fn::GetAtt"][0]
-    _acknowledge(
-        stack.api.function.role,
-        f"AwsSolutions-IAM5[Resource::<{bucket_arn}.Arn>/users/*]",
-        "Object actions (get/put/delete) are limited to the users/ prefix, where every "
-        "key the service writes lives (users/{id}/...); keys are not known in advance.",
-    )
+    for role in (stack.api.function.role, stack.sweeper.function.role):
+        _acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{bucket_arn}.Arn>/users/*]",
+            "Object actions (get/put/delete) are limited to the users/ prefix, where every "
+            "key the service writes lives (users/{id}/...); keys are not known in advance.",
+        )
     _acknowledge(
         stack.storage.bucket,
         "AwsSolutions-S1",

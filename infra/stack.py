@@ -29,6 +29,7 @@ from infra.monitoring import Monitoring
 from infra.network import Network
 from infra.settings import Settings
 from infra.storage import Storage
+from infra.sweeper import Sweeper
 
 
 def lambda_code(settings: Settings) -> lambda_.Code:
@@ -84,6 +85,15 @@ class UsersServiceStack(Stack):
             code=code,
             network=self.network,
             database=self.database,
+            settings=settings,
+        )
+        self.sweeper = Sweeper(
+            self,
+            "Sweeper",
+            code=code,
+            network=self.network,
+            database=self.database,
+            storage=self.storage,
             settings=settings,
         )
         self.monitoring = Monitoring(

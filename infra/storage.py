@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.settings import Settings
+from lambda_app.external_services.aws import USER_FILES_PREFIX
 
-# Every object the service writes lives under this prefix (users/{id}/...).
-USER_FILES_PREFIX = "users/"
+__all__ = ["USER_FILES_PREFIX", "Storage"]
 
 
 class Storage(Construct):
@@ -48,4 +50,33 @@ class Storage(Construct):
             removal_policy=settings.removal_policy,
             # dev buckets are emptied on destroy; prod keeps every object.
             auto_delete_objects=not settings.is_prod,
+        )
+
+    def grant_user_files(self, function: lambda_.IFunction) -> None:
+        """Objects (every version) under users/ only; listing only of that prefix.
+
+        Deleting a user deletes each version by id (s3:DeleteObjectVersion) after listing
+        them (s3:ListBucketVersions). Both listings need an ``s3:prefix`` under users/,
+        so the app checks an object's existence by listing its key, never by HeadObject.
+        """
+        bucket = self.bucket
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="UserFilesObjects",
+                actions=[
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
+                ],
+                resources=[bucket.arn_for_objects(f"{USER_FILES_PREFIX}*")],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="UserFilesList",
+                actions=["s3:ListBucket", "s3:ListBucketVersions"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{USER_FILES_PREFIX}*"]}},
+            )
         )

@@ -130,6 +130,9 @@ class Settings(BaseSettings):
         default="", description="Path prefix in front of the API, e.g. a named stage '/prod'."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    stage: str = Field(
+        default="dev", description="Deployment stage; in prod, downgrading to base needs a confirm."
+    )
 
 
 @lru_cache(maxsize=1)

@@ -31,6 +31,8 @@ MIGRATION_STATEMENT_TIMEOUT = "240s"
 # Pause before the next try of a migration that found a table lock busy, times the try number.
 LOCK_RETRY_SECONDS = 1.0
 LOCK_NOT_AVAILABLE = "55P03"
+# What a prod event must carry to downgrade to base.
+CONFIRM_BASE = "drop every table"
 
 
 class MigrationRequestError(ValueError):
@@ -48,6 +50,7 @@ def handler(event: dict[str, Any] | None, _context: Any = None) -> dict[str, Any
     if action == "bootstrap-admin":
         return bootstrap_admin(event)
     settings = get_settings()
+    _refuse_unconfirmed_wipe(event, settings, revision)
     engine = create_engine_from_settings(
         settings,
         socket_timeout=MIGRATION_SOCKET_TIMEOUT_SECONDS,
@@ -152,6 +155,16 @@ def _read_request(event: dict[str, Any]) -> tuple[str, str | None]:
     if revision is not None and not isinstance(revision, str):
         raise MigrationRequestError('"revision" must be a string.')
     return action, revision
+
+
+def _refuse_unconfirmed_wipe(
+    event: dict[str, Any], settings: Settings, revision: str | None
+) -> None:
+    """In prod, a downgrade to base (every table dropped) needs the event to say so."""
+    if revision == "base" and settings.stage == "prod" and event.get("confirm") != CONFIRM_BASE:
+        raise MigrationRequestError(
+            f'A downgrade to base drops every table; in prod, add "confirm": "{CONFIRM_BASE}".'
+        )
 
 
 def current_revision(connection: Connection) -> str | None:

@@ -149,11 +149,6 @@ def logs_hold_no_secrets() -> Iterator[_LogCapture]:
     assert not leaks, f"{len(leaks)} log lines hold secrets, e.g. {leaks[0][:300]}"
 
 
-# Tests that watch the app's own server processes, which a pooler hides by design (its
-# server connections outlive the app's client connections). Better: `pytestmark` in the module.
-DIRECT_DATABASE_MODULES = ("tests/test_snapstart.py",)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers; refuse to run without pgbouncer when REQUIRE_PGBOUNCER=1."""
     config.addinivalue_line(
@@ -177,8 +172,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "database_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.database)
-        if item.nodeid.startswith(DIRECT_DATABASE_MODULES):
-            item.add_marker(pytest.mark.direct_database)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,11 +10,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from lambda_app.main import create_app
 from local.embedded_postgres import free_port
 from tests.conftest import TEST_BUCKET, bearer, settings_env
 from tests.routers.test_users import assert_problem
+
+KILL_APP_CONNECTIONS = text(
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    "WHERE application_name = 'users-service' AND pid <> pg_backend_pid()"
+)
 
 
 @pytest.fixture
@@ -153,20 +159,31 @@ def test_data_routes_are_503_problem_when_the_database_is_unreachable(
     assert "Traceback" not in body["detail"]
 
 
+@pytest.mark.direct_database  # the app's own server connection must be the one killed
 def test_a_killed_connection_is_replaced_on_the_next_request(
     client: TestClient, database_url: str
 ) -> None:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
     assert client.get("/users").status_code == 200
     admin = create_engine(database_url)
     with admin.begin() as connection:
-        connection.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = 'users-service' AND pid <> pg_backend_pid()"
-            )
-        )
+        connection.execute(KILL_APP_CONNECTIONS)
     admin.dispose()
 
     assert client.get("/users").status_code == 200
+
+
+@pytest.mark.direct_database
+def test_a_delete_on_a_replaced_connection_still_keeps_the_user_when_s3_fails(
+    admin: dict[str, Any], refusing_s3: None, db_engine: Any
+) -> None:
+    client = TestClient(create_app(), headers=admin["headers"])
+    user = client.post("/users", json={"email": "kept-after-reconnect@example.com"}).json()
+    with db_engine.begin() as connection:
+        connection.execute(KILL_APP_CONNECTIONS)
+
+    # The delete's first statement meets the dead connection and runs again on a new one.
+    assert_problem(client.delete(f"/users/{user['id']}"), 502)
+
+    assert client.get(f"/users/{user['id']}").json() == user

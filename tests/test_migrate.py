@@ -334,3 +334,18 @@ def test_bootstrap_admin_with_email_of_one_user_and_subject_of_another_is_a_clea
         ("one@example.com", "customer", None),
         ("two@example.com", "customer", "sub-two"),
     ]
+
+
+def test_prod_refuses_a_downgrade_to_base_unless_the_event_confirms_it(
+    empty_database: str,
+) -> None:
+    handler({})
+
+    with settings_env(STAGE="prod"), pytest.raises(MigrationRequestError, match="confirm"):
+        handler({"action": "downgrade", "revision": "base"})
+    kept = handler({"action": "current"})["after"]
+    with settings_env(STAGE="prod"):
+        wiped = handler({"action": "downgrade", "revision": "base", "confirm": "drop every table"})
+
+    assert kept == HEAD
+    assert wiped["after"] is None

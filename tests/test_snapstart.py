@@ -6,10 +6,14 @@ import random
 import time
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from lambda_app import snapstart
+
+# These tests watch the app's own server processes, which a pooler hides by design.
+pytestmark = pytest.mark.direct_database
 
 APP_CONNECTIONS = text(
     "SELECT pid FROM pg_stat_activity WHERE application_name = 'users-service' "

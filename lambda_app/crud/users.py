@@ -7,16 +7,18 @@ statements to succeed or fail together runs them on a transactional connection.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Connection,
     Row,
     Uuid,
+    any_,
     bindparam,
     cast,
     delete,
@@ -373,3 +375,12 @@ def _unique_violations() -> Iterator[None]:
         if constraint == UNIQUE_SUBJECT_CONSTRAINT:
             raise IdentityAlreadyRegisteredError("This identity is already registered.") from None
         raise
+
+
+def existing_user_ids(connection: Connection, *, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Return which of `user_ids` are users (one statement, whatever the number)."""
+    rows = connection.execute(
+        select(users.c.id).where(users.c.id == any_(bindparam("ids", type_=ARRAY(Uuid)))),
+        {"ids": list(user_ids)},
+    )
+    return {row.id for row in rows}

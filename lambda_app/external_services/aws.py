@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,9 +55,13 @@ class PresignedGet:
     expires_in: int
 
 
+# Every stored file lives under users/{id}/; the IAM policies grant this prefix only.
+USER_FILES_PREFIX = "users/"
+
+
 def user_prefix(user_id: uuid.UUID) -> str:
     """Return the key prefix under which every file of a user lives."""
-    return f"users/{user_id}/"
+    return f"{USER_FILES_PREFIX}{user_id}/"
 
 
 def avatar_key(user_id: uuid.UUID) -> str:
@@ -192,6 +196,21 @@ def delete_user_files(user_id: uuid.UUID) -> int:
                     raise StorageUnavailableError("S3 could not delete some of the user's files.")
                 removed += len(batch)
     return removed
+
+
+def user_ids_with_files() -> set[uuid.UUID]:
+    """Return the ids that have anything stored under `users/{id}/`, old versions included."""
+    bucket = _bucket()
+    client = get_s3_client()
+    ids: set[uuid.UUID] = set()
+    with _storage_errors():
+        paginator = client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=bucket, Prefix=USER_FILES_PREFIX, Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                name = common.get("Prefix", "")[len(USER_FILES_PREFIX) :].rstrip("/")
+                with suppress(ValueError):  # not a user's folder: none of the service's
+                    ids.add(uuid.UUID(name))
+    return ids
 
 
 def _current_etag(client: S3Client, bucket: str, key: str) -> str | None:

@@ -375,10 +375,14 @@ def deployed(request: pytest.FixtureRequest) -> Deployment:
     return deployment(request.getfixturevalue(request.param))
 
 
-def test_both_app_functions_are_in_the_template(deployed: Deployment) -> None:
+def test_every_app_function_is_in_the_template(deployed: Deployment) -> None:
     handlers = {f.handler for f in deployed.functions}
 
-    assert handlers == {"lambda_app.handler.handler", "lambda_app.migrate.handler"}
+    assert handlers == {
+        "lambda_app.handler.handler",
+        "lambda_app.migrate.handler",
+        "lambda_app.sweep.handler",
+    }
 
 
 def test_functions_may_make_every_s3_call_the_code_makes(deployed: Deployment) -> None:
@@ -571,7 +575,10 @@ def deployed_api(prod: Synthesized) -> tuple[Deployment, FunctionRole]:
     bucket_id = prod.logical_id(prod.stack.storage.bucket)
     deployed = deployment(prod, names={bucket_id: TEST_BUCKET})
     (api,) = [
-        f for f in deployed.functions if f.raw_environment.get("S3_BUCKET") == {"Ref": bucket_id}
+        f
+        for f in deployed.functions
+        if f.raw_environment.get("S3_BUCKET") == {"Ref": bucket_id}
+        and f.handler == "lambda_app.handler.handler"
     ]
     return deployed, api
 

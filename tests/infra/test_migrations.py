@@ -43,6 +43,7 @@ def test_migration_function_connects_to_the_instance_as_master_and_maintains_the
         "APP_DB_SECRET_ARN",
         "DB_STATEMENT_TIMEOUT_MS",
         "LOG_LEVEL",
+        "STAGE",
     }
     # The instance itself, not the proxy: the proxy holds only the app role's secret.
     assert variables["DB_HOST"] == {
@@ -53,6 +54,7 @@ def test_migration_function_connects_to_the_instance_as_master_and_maintains_the
     assert variables["APP_DB_ROLE"] == "users_app"
     assert variables["DB_SSL"] == "true"
     assert variables["DB_STATEMENT_TIMEOUT_MS"] == "4000"
+    assert variables["STAGE"] == "dev"  # prod refuses a downgrade to base unless confirmed
 
 
 def test_migration_function_reads_both_database_secrets_and_no_bucket(dev: Synthesized) -> None:

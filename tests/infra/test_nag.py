@@ -77,6 +77,7 @@ def test_the_latest_runtime_rule_is_acknowledged_only_below_python_3_14(
     assert {path for path, rule in _acknowledgments(dev) if "AwsSolutions-L1" in rule} == {
         dev.stack.api.function.node.path,
         dev.stack.migrations.function.node.path,
+        dev.stack.sweeper.function.node.path,
     }
     newest = synthesize(
         tmp_path, stage="dev", pythonVersion="3.14", **{"aws:cdk:bundling-stacks": []}
