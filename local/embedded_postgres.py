@@ -59,7 +59,7 @@ class EmbeddedPostgres:
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
         self.password = password
-        self._run_as = _system_user() if os.geteuid() == 0 else None
+        self._run_as = system_user() if os.geteuid() == 0 else None
         self._bin = POSTGRES_BIN_PATH if self._run_as is None else _readable_install() / "bin"
 
     @property
@@ -197,7 +197,8 @@ class EmbeddedPostgres:
         return result
 
 
-def _system_user() -> str:
+def system_user() -> str:
+    """The unprivileged user the local servers run as on root machines (they refuse root)."""
     try:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:

@@ -8,7 +8,6 @@ client leaves on a session (SET, named prepared statements, advisory locks) leak
 from __future__ import annotations
 
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -21,7 +20,7 @@ from types import TracebackType
 
 from sqlalchemy.engine import make_url
 
-from local.embedded_postgres import SYSTEM_USER, free_port
+from local.embedded_postgres import free_port, system_user
 
 EXECUTABLE = "pgbouncer"
 INSTALL_HINT = "apt-get install pgbouncer"
@@ -72,7 +71,7 @@ class PgBouncer:
         self.pool_size = pool_size
         self.max_clients = max_clients
         self.port = free_port()
-        self._run_as = _system_user() if os.geteuid() == 0 else None
+        self._run_as = system_user() if os.geteuid() == 0 else None
         self._folder: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -203,14 +202,3 @@ class PgBouncer:
         assert self._folder is not None
         stdout = self._folder / "stdout.log"
         return (stdout.read_text(errors="replace") if stdout.exists() else "") + self.log_tail()
-
-
-def _system_user() -> str:
-    """The unprivileged user PgBouncer runs as on root machines (it refuses to run as root)."""
-    try:
-        pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        subprocess.run(
-            ["/usr/sbin/useradd", "--system", "--no-create-home", SYSTEM_USER], check=True
-        )
-    return SYSTEM_USER

@@ -31,6 +31,23 @@ def wait_for(url: str, server: subprocess.Popen[str], timeout: float = 60) -> ht
             time.sleep(0.2)
 
 
+def local_run_environment(data_dir: Path) -> dict[str, str]:
+    """`make run`'s environment on free ports: embedded services, local auth, `data_dir`."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "S3_ENDPOINT_URL", "S3_BUCKET", "DB_SECRET_ARN"}
+        and not key.startswith("AUTH_")
+    }
+    environment.update(
+        PORT=str(free_port()),
+        LOCAL_PG_PORT=str(free_port()),
+        LOCAL_S3_PORT=str(free_port()),
+        LOCAL_DATA_DIR=str(data_dir),
+    )
+    return environment
+
+
 def make_token(environment: dict[str, str], user_type: str, email: str | None = None) -> str:
     """Run what `make token` runs and return the token it prints."""
     command = [sys.executable, "-m", "local.token", "--user-type", user_type]
@@ -54,19 +71,8 @@ def data_dir() -> Iterator[Path]:
 
 
 def test_local_run_serves_the_api_on_embedded_services_and_stops(data_dir: Path) -> None:
-    api_port, pg_port, s3_port = free_port(), free_port(), free_port()
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "S3_ENDPOINT_URL", "S3_BUCKET", "DB_SECRET_ARN"}
-        and not key.startswith("AUTH_")
-    }
-    environment.update(
-        PORT=str(api_port),
-        LOCAL_PG_PORT=str(pg_port),
-        LOCAL_S3_PORT=str(s3_port),
-        LOCAL_DATA_DIR=str(data_dir),
-    )
+    environment = local_run_environment(data_dir)
+    api_port, s3_port = int(environment["PORT"]), int(environment["LOCAL_S3_PORT"])
     server = subprocess.Popen(
         [sys.executable, "-m", "local.run"],
         cwd=ROOT,

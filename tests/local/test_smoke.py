@@ -24,7 +24,7 @@ from local.embedded_postgres import EmbeddedPostgres, free_port
 from local.embedded_s3 import FAKE_CREDENTIALS
 from local.run import LOCAL_BUCKET, LOCAL_DATABASE
 from local.smoke.runner import main, redact, run_smoke
-from tests.local.test_run import make_token, wait_for
+from tests.local.test_run import local_run_environment, make_token, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP_NAMES = [
@@ -60,18 +60,9 @@ def local_api() -> Iterator[LocalApi]:
     """Start `python -m local.run` on free ports with its own data folder, as test_run does."""
     data_dir = ROOT / ".local" / f"smoke-test-{uuid.uuid4().hex[:8]}"
     data_dir.mkdir(parents=True)
-    api_port, pg_port, s3_port = free_port(), free_port(), free_port()
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "S3_ENDPOINT_URL", "S3_BUCKET", "DB_SECRET_ARN"}
-        and not key.startswith("AUTH_")
-    }
-    environment.update(
-        PORT=str(api_port),
-        LOCAL_PG_PORT=str(pg_port),
-        LOCAL_S3_PORT=str(s3_port),
-        LOCAL_DATA_DIR=str(data_dir),
+    environment = local_run_environment(data_dir)
+    api_port, pg_port, s3_port = (
+        int(environment[name]) for name in ("PORT", "LOCAL_PG_PORT", "LOCAL_S3_PORT")
     )
     # A file, not a pipe: a full pipe would block the server's request log.
     log = (data_dir / "server.log").open("w")
