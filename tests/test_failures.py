@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ def silent_server() -> Iterator[int]:
     """A loopback port that accepts TCP connections and never answers."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
+    listener.listen(64)
     try:
         yield int(listener.getsockname()[1])
     finally:
@@ -187,3 +188,57 @@ def test_a_delete_on_a_replaced_connection_still_keeps_the_user_when_s3_fails(
     assert_problem(client.delete(f"/users/{user['id']}"), 502)
 
     assert client.get(f"/users/{user['id']}").json() == user
+
+
+def victim_row_is_locked(db_engine: Any, user_id: str) -> bool:
+    """Whether a transaction holds the user's row (FOR UPDATE NOWAIT fails at once if so)."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with db_engine.begin() as connection:
+            connection.execute(
+                text("SELECT 1 FROM users WHERE id = :id FOR UPDATE NOWAIT"), {"id": user_id}
+            )
+    except DBAPIError:
+        return True
+    return False
+
+
+def test_sign_ups_go_through_while_a_delete_waits_for_a_hanging_s3(
+    admin: dict[str, Any], silent_server: int, db_engine: Any
+) -> None:
+    deletes: list[int] = []
+    signed_up_during_delete = 0
+    with settings_env(
+        S3_ENDPOINT_URL=f"http://127.0.0.1:{silent_server}",
+        S3_READ_TIMEOUT="1",
+        S3_MAX_ATTEMPTS="1",
+        DB_POOL_SIZE="3",
+    ):
+        app = create_app()
+        admins = TestClient(app, headers=admin["headers"], raise_server_exceptions=False)
+        newcomers = TestClient(app, raise_server_exceptions=False)
+        for number in range(20):
+            victim = admins.post("/users", json={"email": f"victim-{number}@example.com"}).json()
+            deleting = threading.Thread(
+                target=lambda user_id=victim["id"]: deletes.append(
+                    admins.delete(f"/users/{user_id}").status_code
+                )
+            )
+            deleting.start()
+            while deleting.is_alive() and not victim_row_is_locked(db_engine, victim["id"]):
+                time.sleep(0.01)
+            headers = bearer(f"newcomer-{number}", f"newcomer-{number}@example.com")
+
+            signed_up = newcomers.post("/users/me", headers=headers)
+
+            # Still held: the sign-up (same user_type) did not wait for the delete to end.
+            signed_up_during_delete += victim_row_is_locked(db_engine, victim["id"])
+            deleting.join(timeout=30)
+            assert signed_up.status_code == 201, signed_up.text
+
+    assert signed_up_during_delete == 20
+    assert deletes == [502] * 20
+    with db_engine.connect() as connection:
+        victims = connection.scalar(text("SELECT count(*) FROM users WHERE email LIKE 'victim-%'"))
+    assert victims == 20  # every failed delete kept its user
