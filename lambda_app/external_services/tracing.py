@@ -5,10 +5,10 @@ Everywhere else (uvicorn, tests, the benchmark) tracing is off, and then neither
 Powertools' tracer nor the X-Ray SDK is imported: `trace_requests` and `trace_handler`
 hand back what they were given.
 
-When on, each invocation gets Powertools' ``## handler`` subsegment (with its
-``ColdStart`` and ``Service`` annotations), the route template, method and status as
-annotations, one ``remote`` subsegment per SQL statement (from SQLAlchemy's engine
-events) and one ``aws`` subsegment per S3 call (the X-Ray SDK's botocore patch).
+When on, each invocation gets Powertools' ``## serve`` subsegment (named after the
+handler function; ``ColdStart`` and ``Service`` annotations), the route template, method
+and status as annotations, one ``remote`` subsegment per SQL statement (from SQLAlchemy's
+engine events) and one ``aws`` subsegment per S3 call (the X-Ray SDK's botocore patch).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _tracer: Tracer | None = None
 _tracer_missing = False
 _tracer_lock = threading.Lock()
-# The statement subsegment open on this connection's current execution, by context id.
+# The statement (its execution context's id) whose subsegment is open in this context.
 _open_statement: ContextVar[int | None] = ContextVar("open_statement", default=None)
 
 
@@ -100,7 +100,7 @@ def trace_requests(app: ASGIApp) -> ASGIApp:
 
 
 def trace_handler(handler: Handler) -> Handler:
-    """Wrap a Lambda handler in Powertools' ``## handler`` subsegment; `handler` when off."""
+    """Wrap a Lambda handler in Powertools' ``## <name>`` subsegment; `handler` when off."""
     tracer = get_tracer() if tracing_enabled() else None
     if tracer is None:
         return handler
