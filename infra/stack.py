@@ -48,6 +48,7 @@ def lambda_code(settings: Settings) -> lambda_.Code:
                 "bash",
                 "-c",
                 "pip install -r requirements.txt -t /asset-output"
+                " && pip install --no-deps -r requirements-nodeps.txt -t /asset-output"
                 " && cp -r lambda_app migrations alembic.ini /asset-output",
             ],
         ),

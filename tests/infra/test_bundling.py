@@ -221,3 +221,10 @@ def test_cdk_asset_is_the_cached_bundle(bundle: Path, dev: Synthesized) -> None:
     assert len(staged) == 1
     names = {p.relative_to(staged[0]) for p in staged[0].rglob("*")}
     assert names == {p.relative_to(bundle) for p in bundle.rglob("*")}
+
+
+def test_the_x_ray_sdk_is_bundled_but_not_the_runtimes_botocore(bundle: Path) -> None:
+    assert _is_bundled(bundle, "aws_xray_sdk")
+    assert _is_bundled(bundle, "wrapt")
+    for module in RUNTIME_PROVIDED:
+        assert not _is_bundled(bundle, module), module
