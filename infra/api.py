@@ -22,6 +22,7 @@ from constructs import Construct
 from infra.auth import Auth
 from infra.database import APP_USERNAME, Database
 from infra.functions import (
+    TRACING_ENVIRONMENT,
     api_database_environment,
     bundle_function,
     metrics_safe_log_level,
@@ -132,8 +133,12 @@ class Api(Construct):
                 "API_DOCS": str(settings.api_docs).lower(),
                 "METRICS_NAMESPACE": settings.metrics_namespace,
                 "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE_NAME,
+                **TRACING_ENVIRONMENT,
             },
             log_level=metrics_safe_log_level(settings.log_level),
+            # Lambda's platform reports carry the restore (cold start) and init durations
+            # that the dashboard and the cold-starts query read; no metric has them.
+            system_log_level=lambda_.SystemLogLevel.INFO,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
             reserved_concurrent_executions=settings.reserved_concurrency,
         )

@@ -36,11 +36,14 @@ BUILD_DIR = PROJECT_ROOT / "build"
 DEFAULT_OUTPUT = BUILD_DIR / "lambda"
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
 # Bump when the recipe below changes, so cached builds are not reused.
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 
 APP_SOURCES = ("lambda_app", "migrations")
 APP_FILES = ("alembic.ini",)
 REQUIREMENTS = "requirements.txt"
+# Installed without their dependencies: the X-Ray SDK's other one is botocore, which the
+# runtime provides and which the bundle must not shadow.
+REQUIREMENTS_WITHOUT_DEPENDENCIES = "requirements-nodeps.txt"
 PRUNED_DIR_NAMES = frozenset({"__pycache__", "tests", "test"})
 # A developer's local settings (secrets, perhaps): not a source of the package.
 LOCAL_SETTINGS_FILES = (".env", ".env.*")
@@ -86,7 +89,11 @@ def host_platform() -> str:
 
 
 def _source_files() -> list[Path]:
-    files = [PROJECT_ROOT / REQUIREMENTS, *(PROJECT_ROOT / name for name in APP_FILES)]
+    files = [
+        PROJECT_ROOT / REQUIREMENTS,
+        PROJECT_ROOT / REQUIREMENTS_WITHOUT_DEPENDENCIES,
+        *(PROJECT_ROOT / name for name in APP_FILES),
+    ]
     for package in APP_SOURCES:
         files.extend(
             path
@@ -122,32 +129,37 @@ def _is_pruned(relative: Path) -> bool:
 
 
 def _pip_install(target: Path, python_version: str, platform_tag: str) -> None:
-    subprocess.run(  # noqa: S603 - fixed arguments, no shell
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            # -qq: errors only (hides find-links notices); the target folder is not an
-            # environment, so conflicts with this venv's packages are noise.
-            "-qq",
-            "--disable-pip-version-check",
-            "--no-warn-conflicts",
-            "--no-compile",
-            "--target",
-            str(target),
-            "--platform",
-            platform_tag,
-            "--implementation",
-            "cp",
-            "--python-version",
-            python_version,
-            "--only-binary=:all:",
-            "--requirement",
-            str(PROJECT_ROOT / REQUIREMENTS),
-        ],
-        check=True,
-    )
+    for requirements, options in (
+        (REQUIREMENTS, ()),
+        (REQUIREMENTS_WITHOUT_DEPENDENCIES, ("--no-deps",)),
+    ):
+        subprocess.run(  # noqa: S603 - fixed arguments, no shell
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                # -qq: errors only (hides find-links notices); the target folder is not an
+                # environment, so conflicts with this venv's packages are noise.
+                "-qq",
+                "--disable-pip-version-check",
+                "--no-warn-conflicts",
+                "--no-compile",
+                "--target",
+                str(target),
+                "--platform",
+                platform_tag,
+                "--implementation",
+                "cp",
+                "--python-version",
+                python_version,
+                "--only-binary=:all:",
+                *options,
+                "--requirement",
+                str(PROJECT_ROOT / requirements),
+            ],
+            check=True,
+        )
 
 
 def copy_app(target: Path, project: Path = PROJECT_ROOT) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -47,6 +47,10 @@ def metrics_safe_log_level(log_level: str) -> lambda_.ApplicationLogLevel:
     level = application_log_level(log_level)
     verbose = (lambda_.ApplicationLogLevel.TRACE, lambda_.ApplicationLogLevel.DEBUG)
     return level if level in verbose else lambda_.ApplicationLogLevel.INFO
+
+
+# Read by lambda_app/external_services/tracing.py: trace requests with Powertools' Tracer.
+TRACING_ENVIRONMENT = {"TRACING": "true"}
 
 
 def function_log_group(scope: Construct, construct_id: str, settings: Settings) -> logs.LogGroup:
@@ -104,10 +108,11 @@ def bundle_function(
     timeout: Duration,
     environment: dict[str, str],
     log_level: lambda_.ApplicationLogLevel,
+    system_log_level: lambda_.SystemLogLevel = lambda_.SystemLogLevel.WARN,
     **options: Any,
 ) -> lambda_.Function:
-    """A function of the Lambda bundle: arm64, in the isolated subnets, JSON logs of its own."""
-    return lambda_.Function(
+    """A function of the bundle: arm64, isolated subnets, JSON logs of its own, X-Ray traced."""
+    function = lambda_.Function(
         scope,
         "Function",
         description=description,
@@ -128,6 +133,25 @@ def bundle_function(
         log_group=function_log_group(scope, "FunctionLogs", settings),
         logging_format=lambda_.LoggingFormat.JSON,
         application_log_level_v2=log_level,
-        system_log_level_v2=lambda_.SystemLogLevel.WARN,
+        system_log_level_v2=system_log_level,
+        # Lambda samples invocations and records its own segments (init or restore, invoke);
+        # the API adds the app's subsegments (TRACING, below).
+        tracing=lambda_.Tracing.ACTIVE,
         **options,
+    )
+    _acknowledge_tracing_permissions(function)
+    return function
+
+
+def _acknowledge_tracing_permissions(function: lambda_.Function) -> None:
+    """Active tracing grants xray:PutTraceSegments and xray:PutTelemetryRecords on "*"."""
+    policy = function.role.node.try_find_child("DefaultPolicy") if function.role else None
+    assert policy is not None, "active tracing adds a statement to the default policy"
+    Validations.of(policy).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::*]",
+            reason="X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
+            "permissions (Service Authorization Reference), so active tracing grants them on "
+            '"*"; these two write-only actions are the only statement on "*".',
+        )
     )

@@ -9,6 +9,8 @@ RDS Proxy -> Secrets Manager (users_app's secret) via the interface endpoint
 deploy  -> trigger -> migration function (master secret) -> RDS PostgreSQL, then the proxy
 rotation functions (master and users_app secrets) -> RDS PostgreSQL, Secrets Manager
 CloudWatch alarms (function, HTTP API, proxy, database) -> SNS topic (-> email)
+CloudWatch dashboard and saved Logs Insights queries (runbook in infra/DEPLOY.md)
+API and migration functions -> X-Ray (active tracing)
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from constructs import Construct
 from infra.api import Api
 from infra.auth import Auth
 from infra.bundling import PROJECT_ROOT, LocalBundler, fingerprint
+from infra.dashboard import Dashboard
 from infra.database import Database
 from infra.functions import python_runtime
 from infra.migrations import Migrations
@@ -46,6 +49,7 @@ def lambda_code(settings: Settings) -> lambda_.Code:
                 "bash",
                 "-c",
                 "pip install -r requirements.txt -t /asset-output"
+                " && pip install --no-deps -r requirements-nodeps.txt -t /asset-output"
                 " && cp -r lambda_app migrations alembic.ini /asset-output",
             ],
         ),
@@ -99,6 +103,14 @@ class UsersServiceStack(Stack):
         self.monitoring = Monitoring(
             self, "Monitoring", api=self.api, database=self.database, settings=settings
         )
+        self.dashboard = Dashboard(
+            self,
+            "Dashboard",
+            api=self.api,
+            database=self.database,
+            monitoring=self.monitoring,
+            settings=settings,
+        )
 
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API")
         CfnOutput(
@@ -134,4 +146,10 @@ class UsersServiceStack(Stack):
             "AlarmTopicArn",
             value=self.monitoring.topic.topic_arn,
             description="SNS topic the alarms notify; subscribe more endpoints here",
+        )
+        CfnOutput(
+            self,
+            "DashboardName",
+            value=self.dashboard.name,
+            description="CloudWatch dashboard of the stage; the runbook is in infra/DEPLOY.md",
         )

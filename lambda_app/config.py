@@ -130,6 +130,9 @@ class Settings(BaseSettings):
         default="", description="Path prefix in front of the API, e.g. a named stage '/prod'."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    tracing: bool = Field(
+        default=False, description="Trace requests with X-Ray (Powertools' Tracer); AWS only."
+    )
     stage: str = Field(
         default="dev", description="Deployment stage; in prod, downgrading to base needs a confirm."
     )

@@ -9,6 +9,7 @@ from mangum.types import ASGI
 
 from lambda_app import snapstart
 from lambda_app.config import get_settings
+from lambda_app.external_services import tracing
 from lambda_app.main import create_app, serve_under
 from lambda_app.middleware.request_log import COLD_START
 from lambda_app.utils.json_logs import configure_logging
@@ -19,13 +20,15 @@ configure_logging(settings.log_level)
 app = create_app()
 # Mangum keeps the stage prefix in the path; the app strips it as its root path, which
 # also makes /docs point at {stage}/openapi.json.
-asgi_handler = Mangum(cast(ASGI, serve_under(app, settings.api_base_path)), lifespan="off")
+asgi_handler = Mangum(
+    cast(ASGI, serve_under(tracing.trace_requests(app), settings.api_base_path)), lifespan="off"
+)
 snapstart.warm_up()
 snapstart.register_hooks()
 _first_invocation = True
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def serve(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Serve one API Gateway event; the first one in a container is flagged as a cold start."""
     global _first_invocation
     cold_start, _first_invocation = _first_invocation, False
@@ -34,3 +37,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return asgi_handler(event, context)
     finally:
         COLD_START.reset(token)
+
+
+# The Lambda entry point: `serve` itself unless TRACING is on.
+handler = tracing.trace_handler(serve)

@@ -284,3 +284,10 @@ def test_local_settings_files_never_reach_the_bundle(bundle: Path, tmp_path: Pat
     assert [p for p in copied if p.name.startswith(".env")] == []
     assert Path("lambda_app/module.py") in copied
     assert list(bundle.rglob(".env*")) == []
+
+
+def test_the_x_ray_sdk_is_bundled_but_not_the_runtimes_botocore(bundle: Path) -> None:
+    assert _is_bundled(bundle, "aws_xray_sdk")
+    assert _is_bundled(bundle, "wrapt")
+    for module in RUNTIME_PROVIDED:
+        assert not _is_bundled(bundle, module), module
