@@ -349,3 +349,24 @@ def test_prod_refuses_a_downgrade_to_base_unless_the_event_confirms_it(
 
     assert kept == HEAD
     assert wiped["after"] is None
+
+
+def test_0004_recounts_the_totals_that_0003_got_wrong(empty_database: str) -> None:
+    handler({"action": "upgrade", "revision": "0003"})
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO users (email, user_type) VALUES ('a@example.com', 'staff')")
+        )
+        # What 0003's backfill could miss: rows committed between its count and its trigger.
+        connection.execute(text("UPDATE user_counts SET total = 0"))
+        connection.execute(text("DELETE FROM user_counts WHERE user_type = 'admin'"))
+
+    handler({})
+
+    with engine.connect() as connection:
+        totals = dict(
+            connection.execute(text("SELECT user_type::text, total FROM user_counts")).all()
+        )
+    engine.dispose()
+    assert totals == {"admin": 0, "staff": 1, "customer": 0}
