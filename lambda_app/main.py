@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lambda_app.config import get_settings
@@ -28,6 +29,7 @@ def create_app() -> FastAPI:
         title="Users service",
         version=API_VERSION,
         summary="Users and their files, on AWS Lambda.",
+        generate_unique_id_function=operation_id,
         **docs_urls,
     )
     add_problem_handlers(app)
@@ -38,8 +40,15 @@ def create_app() -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_allowed_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["authorization", "content-type", "x-request-id"],
-            expose_headers=["location", "x-request-id"],
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "x-request-id",
+                "if-match",
+                "if-none-match",
+                "idempotency-key",
+            ],
+            expose_headers=["location", "x-request-id", "etag", "idempotent-replayed"],
             max_age=3600,
         )
     app.add_middleware(RequestLogMiddleware)
@@ -47,6 +56,15 @@ def create_app() -> FastAPI:
     app.include_router(users.router)
     app.include_router(avatars.router)
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI operationId: its function's name, e.g. `create_user`.
+
+    Generated clients name their methods after it; FastAPI's default appends the path and
+    method (`create_user_users_post`). Route function names are unique across routers.
+    """
+    return route.name
 
 
 def serve_under(app: ASGIApp, root_path: str) -> ASGIApp:
