@@ -121,7 +121,12 @@ def test_the_generated_client_drives_the_whole_contract(admin: dict[str, Any], s
         async with api_client(token) as client:
             await contract(client)
 
-    asyncio.run(run())
+    # Not asyncio.run: it unsets the thread's loop, which Mangum's handler (other tests) needs.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()
 
 
 def test_the_client_was_generated_from_the_served_openapi() -> None:
