@@ -9,7 +9,7 @@ APPROVAL ?= broadening
 # Names the Node.js major versions whose end-of-life banner jsii should not print.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install run token test bench load smoke pytest lint typecheck format synth package deploy destroy clean
+.PHONY: help install run token test bench load smoke pytest lint typecheck format client synth package deploy destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,11 @@ smoke: $(STAMP) ## After make deploy: URL= TOKEN= (an admin's) end-to-end check,
 
 bench: $(STAMP) ## Benchmark app vs raw pg8000 vs empty FastAPI; writes bench/results.json
 	$(BIN)/python -m bench
+
+client: $(STAMP) ## Regenerate the typed Python client in clients/python from the served OpenAPI
+	$(BIN)/python -m clients.openapi > clients/openapi.json
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/openapi-python-client generate --path clients/openapi.json \
+		--output-path clients/python --overwrite --config clients/openapi-python-client.yaml
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -136,3 +136,32 @@ class IdentityAlreadyRegisteredError(ServiceError):
 
     status = 409
     title = "Already registered"
+
+
+class UserChangedError(ServiceError):
+    """`If-Match` names a version of the user that is no longer the current one."""
+
+    status = 412
+    title = "User changed"
+
+
+class InvalidIdempotencyKeyError(ServiceError):
+    """The Idempotency-Key header is empty, too long or holds non-printable characters."""
+
+    status = 400
+    title = "Invalid idempotency key"
+
+
+class IdempotencyKeyReusedError(ServiceError):
+    """The Idempotency-Key was first used for a different request."""
+
+    status = 422
+    title = "Idempotency key reused"
+
+
+class IdempotencyKeyInFlightError(ServiceError):
+    """A request with the same Idempotency-Key is still being processed."""
+
+    status = 409
+    title = "Idempotency key in flight"
+    headers = MappingProxyType({"Retry-After": "1"})

@@ -6,13 +6,15 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lambda_app.config import get_settings
 from lambda_app.middleware.request_body import RequestBodyMiddleware
 from lambda_app.middleware.request_log import RequestLogMiddleware
-from lambda_app.problems import add_problem_handlers
+from lambda_app.problems import PROBLEM_MEDIA_TYPE, add_problem_handlers
 from lambda_app.routers import avatars, health, users
+from lambda_app.schemas.problems import Problem
 from lambda_app.utils.json_logs import install_request_id_stamp
 
 API_VERSION = "1.0.0"
@@ -28,6 +30,7 @@ def create_app() -> FastAPI:
         title="Users service",
         version=API_VERSION,
         summary="Users and their files, on AWS Lambda.",
+        generate_unique_id_function=operation_id,
         **docs_urls,
     )
     add_problem_handlers(app)
@@ -38,15 +41,52 @@ def create_app() -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_allowed_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["authorization", "content-type", "x-request-id"],
-            expose_headers=["location", "x-request-id"],
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "x-request-id",
+                "if-match",
+                "if-none-match",
+                "idempotency-key",
+            ],
+            expose_headers=["location", "x-request-id", "etag", "idempotent-replayed"],
             max_age=3600,
         )
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(avatars.router)
+    describe_openapi = app.openapi
+    app.openapi = lambda: share_problem_schema(describe_openapi())  # type: ignore[method-assign]
     return app
+
+
+def share_problem_schema(spec: dict[str, Any]) -> dict[str, Any]:
+    """Point every problem+json response at one `Problem` component (in place; idempotent).
+
+    Each response otherwise carries its own copy of the schema with nested `$defs`, which
+    client generators cannot resolve: they would drop every error response.
+    """
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = spec.setdefault("components", {}).setdefault("schemas", {})
+    components.update(schema.pop("$defs", {}))
+    components[Problem.__name__] = schema
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            for response in operation.get("responses", {}).values():
+                problem = response.get("content", {}).get(PROBLEM_MEDIA_TYPE)
+                if problem is not None:
+                    problem["schema"] = {"$ref": f"#/components/schemas/{Problem.__name__}"}
+    return spec
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI operationId: its function's name, e.g. `create_user`.
+
+    Generated clients name their methods after it; FastAPI's default appends the path and
+    method (`create_user_users_post`). Route function names are unique across routers.
+    """
+    return route.name
 
 
 def serve_under(app: ASGIApp, root_path: str) -> ASGIApp:

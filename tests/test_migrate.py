@@ -19,8 +19,8 @@ from lambda_app.migrate import MIGRATION_LOCK_ID, MigrationRequestError, handler
 from lambda_app.models.tables import metadata
 from tests.conftest import settings_env
 
-HEAD = "0004"
-ALL_TABLES = {"alembic_version", "users", "user_counts"}
+HEAD = "0005"
+ALL_TABLES = {"alembic_version", "users", "user_counts", "idempotency_keys"}
 
 
 @pytest.fixture
@@ -167,6 +167,28 @@ def test_a_downgrade_by_one_step_reverts_only_the_newest_revision(empty_database
 
     result = handler({"action": "downgrade", "revision": "-1"})
 
+    assert result == {"action": "downgrade", "before": HEAD, "after": "0004"}
+    engine = create_engine(empty_database)
+    with engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        columns = {column["name"] for column in inspect(connection).get_columns("users")}
+        triggers = set(
+            connection.scalars(
+                text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'users'::regclass")
+            )
+        )
+    engine.dispose()
+    assert "idempotency_keys" not in tables
+    assert "version" not in columns
+    assert "users_bump_version" not in triggers
+    assert {"users_count_inserts_deletes", "users_count_type_changes"} <= triggers
+
+
+def test_a_downgrade_to_0003_brings_back_its_count_trigger(empty_database: str) -> None:
+    handler({})
+
+    result = handler({"action": "downgrade", "revision": "0003"})
+
     assert result == {"action": "downgrade", "before": HEAD, "after": "0003"}
     engine = create_engine(empty_database)
     with engine.connect() as connection:
@@ -312,7 +334,9 @@ def test_upgrade_creates_the_app_role_with_dml_only_and_its_statement_timeout(
     assert role_config == ["statement_timeout=1500ms"]
     assert stored.startswith("SCRAM-SHA-256$4096:")  # never the password itself
     dml = {"SELECT", "INSERT", "UPDATE", "DELETE"}
-    assert privileges == {(table, kind) for table in ("users", "user_counts") for kind in dml}
+    assert privileges == {
+        (table, kind) for table in ALL_TABLES - {"alembic_version"} for kind in dml
+    }
     assert owned == 0
 
 

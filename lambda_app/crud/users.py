@@ -44,6 +44,7 @@ from lambda_app.exceptions import (
     EmailAlreadyExistsError,
     IdentityAlreadyRegisteredError,
     LastAdminError,
+    UserChangedError,
     UserNotFoundError,
 )
 from lambda_app.models.tables import user_counts, users
@@ -60,6 +61,7 @@ USER_COLUMNS = (
     users.c.user_type,
     users.c.created_at,
     users.c.updated_at,
+    users.c.version,  # not in the body: the ETag
 )
 UserRow = Row[*tuple[Any, ...]]
 
@@ -165,7 +167,7 @@ _NOT_THE_LAST_ADMIN = or_(
         users.c.user_type == UserType.ADMIN, users.c.id != bindparam("user_id", type_=Uuid)
     ),
 )
-_USER_TYPE = select(users.c.user_type).where(users.c.id == bindparam("user_id"))
+_USER_TYPE = select(users.c.user_type, users.c.version).where(users.c.id == bindparam("user_id"))
 _DELETE_NON_ADMIN = (
     delete(users)
     .where(users.c.id == bindparam("user_id"), users.c.user_type != UserType.ADMIN)
@@ -176,6 +178,14 @@ _DELETE_UNLESS_LAST_ADMIN = (
     .where(users.c.id == bindparam("user_id"), _NOT_THE_LAST_ADMIN)
     .returning(users.c.id)
 )
+# Versions = None: no precondition. Otherwise the row must be at one of them: the check is in
+# the statement that writes, so of two writers holding one ETag only the first can match
+# (the second waits for the row lock, then sees the raised version).
+Versions = Collection[int] | None
+
+
+def _at_versions(versions: Versions) -> list[Any]:
+    return [] if versions is None else [users.c.version.in_(list(versions))]
 
 
 def register_or_link(
@@ -279,11 +289,18 @@ def demotes_an_admin(changes: dict[str, Any]) -> bool:
     return changes.get("user_type", UserType.ADMIN) is not UserType.ADMIN
 
 
-def update_user(connection: Connection, *, user_id: uuid.UUID, changes: dict[str, Any]) -> UserRow:
-    """Apply `changes`; `updated_at` advances, set by the database, even if nothing differs.
+def update_user(
+    connection: Connection,
+    *,
+    user_id: uuid.UUID,
+    changes: dict[str, Any],
+    versions: Versions = None,
+) -> UserRow:
+    """Apply `changes`; `updated_at` and `version` advance, even if nothing differs.
 
     When the change may demote an admin (`demotes_an_admin`), run it in a transaction: it
-    waits for other admin changes, and refuses to demote the last admin.
+    waits for other admin changes, and refuses to demote the last admin. With `versions`,
+    the user must be at one of them (else `UserChangedError`).
     """
     guard: list[Any] = []
     if demotes_an_admin(changes):
@@ -291,33 +308,41 @@ def update_user(connection: Connection, *, user_id: uuid.UUID, changes: dict[str
         guard.append(_NOT_THE_LAST_ADMIN)
     statement = (
         update(users)
-        .where(users.c.id == user_id, *guard)
+        .where(users.c.id == user_id, *guard, *_at_versions(versions))
         .values(**changes, updated_at=func.clock_timestamp())
         .returning(*USER_COLUMNS)
     )
     with _unique_violations():
         row = connection.execute(statement, {"user_id": user_id}).first()
     if row is None:
-        _raise_missing_or_last_admin(connection, user_id)
+        _raise_missing_changed_or_last_admin(connection, user_id, versions)
     return row
 
 
-def delete_user(connection: Connection, *, user_id: uuid.UUID) -> None:
+def delete_user(connection: Connection, *, user_id: uuid.UUID, versions: Versions = None) -> None:
     """Delete the user in the caller's transaction; never the last admin.
 
     Deleting anyone but an admin is one statement that locks only that user's row (the
     per-type counts change at commit). An admin is deleted only after other admin changes
-    are done, and only if another admin remains.
+    are done, and only if another admin remains. With `versions`, the user must be at one
+    of them (else `UserChangedError`).
     """
-    deleted = connection.execute(_DELETE_NON_ADMIN, {"user_id": user_id}).first()
+    first = _DELETE_NON_ADMIN
+    last = _DELETE_UNLESS_LAST_ADMIN
+    if versions is not None:
+        first = first.where(*_at_versions(versions))
+        last = last.where(*_at_versions(versions))
+    deleted = connection.execute(first, {"user_id": user_id}).first()
     if deleted is not None:
         return
-    if connection.execute(_USER_TYPE, {"user_id": user_id}).first() is None:
+    found = connection.execute(_USER_TYPE, {"user_id": user_id}).first()
+    if found is None:
         raise UserNotFoundError(f"No user has id {user_id}.")
+    _raise_if_changed(found.version, versions)
     _wait_for_other_admin_changes(connection)
-    deleted = connection.execute(_DELETE_UNLESS_LAST_ADMIN, {"user_id": user_id}).first()
+    deleted = connection.execute(last, {"user_id": user_id}).first()
     if deleted is None:
-        _raise_missing_or_last_admin(connection, user_id)
+        _raise_missing_changed_or_last_admin(connection, user_id, versions)
 
 
 def _wait_for_other_admin_changes(connection: Connection) -> None:
@@ -329,9 +354,20 @@ def _wait_for_other_admin_changes(connection: Connection) -> None:
     connection.execute(_LOCK_ADMIN_CHANGES)
 
 
-def _raise_missing_or_last_admin(connection: Connection, user_id: uuid.UUID) -> NoReturn:
-    if connection.execute(_USER_TYPE, {"user_id": user_id}).first() is None:
+def _raise_if_changed(version: int, versions: Versions) -> None:
+    if versions is not None and version not in versions:
+        raise UserChangedError(
+            "The user changed since the version in If-Match; read it again (GET) and retry."
+        )
+
+
+def _raise_missing_changed_or_last_admin(
+    connection: Connection, user_id: uuid.UUID, versions: Versions
+) -> NoReturn:
+    found = connection.execute(_USER_TYPE, {"user_id": user_id}).first()
+    if found is None:
         raise UserNotFoundError(f"No user has id {user_id}.")
+    _raise_if_changed(found.version, versions)
     raise LastAdminError("This is the only admin left; make someone else an admin first.")
 
 

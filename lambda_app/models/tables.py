@@ -10,12 +10,14 @@ from sqlalchemy import (
     Enum,
     Index,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Uuid,
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from lambda_app.utils.user_type_enum import UserType
 
@@ -30,6 +32,8 @@ NAMING_CONVENTION = {
 EMAIL_MAX_LENGTH = 320
 FULL_NAME_MAX_LENGTH = 200
 SUBJECT_MAX_LENGTH = 255
+# The IETF Idempotency-Key draft leaves the length to the server; Stripe's is 255 too.
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -50,6 +54,8 @@ users = Table(
     Column("subject", String(SUBJECT_MAX_LENGTH), nullable=True, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Raised by a trigger on every UPDATE (migration 0005): the ETag, whatever the statement.
+    Column("version", BigInteger, nullable=False, server_default="1"),
     # Stored emails are normalised, so the unique constraint is case-insensitive.
     CheckConstraint("email = lower(btrim(email))", name="email_normalized"),
     Index("ix_users_created_at_id", "created_at", "id"),
@@ -62,4 +68,20 @@ user_counts = Table(
     Column("user_type", user_type_enum, primary_key=True),
     Column("total", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("total >= 0", name="total_not_negative"),
+)
+
+# A caller's first successful answer to an Idempotency-Key, written in the transaction of the
+# change it answers; expired rows are purged by later keyed requests (crud/idempotency.py).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("subject", String(SUBJECT_MAX_LENGTH), nullable=False),
+    Column("idempotency_key", String(IDEMPOTENCY_KEY_MAX_LENGTH), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status_code", BigInteger, nullable=False),
+    Column("body", JSONB, nullable=True),
+    Column("headers", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("subject", "idempotency_key"),
+    Index("ix_idempotency_keys_created_at", "created_at"),
 )

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
 
 from lambda_app.crud import users as crud
-from lambda_app.dependencies import CallerAndUserDep, UserId
+from lambda_app.dependencies import CallerAndUserDep, ConnectionDep, PrincipalDep, UserId
 from lambda_app.external_services import aws
+from lambda_app.idempotent_requests import (
+    REPLAY_HEADERS,
+    IdempotencyKeyDep,
+    keyed_request,
+    run_once,
+)
 from lambda_app.permissions import Action, authorize
 from lambda_app.problems import problem_responses
 from lambda_app.schemas.users import AvatarDownload, AvatarUpload, AvatarUploadRequest
@@ -19,17 +25,37 @@ router = APIRouter(prefix="/users/{user_id}/avatar", tags=["avatars"])
     status_code=status.HTTP_201_CREATED,
     response_model=AvatarUpload,
     summary="Start an avatar upload",
-    responses=problem_responses(401, 403, 404, 413, 415, 422, 502, 503),
+    responses={
+        201: {"headers": REPLAY_HEADERS},
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503),
+    },
 )
 async def create_avatar_upload(
-    user_id: UserId, body: AvatarUploadRequest, found: CallerAndUserDep
-) -> AvatarUpload:
+    user_id: UserId,
+    body: AvatarUploadRequest,
+    found: CallerAndUserDep,
+    principal: PrincipalDep,
+    connection: ConnectionDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKeyDep,
+) -> AvatarUpload | Response:
     """Return a presigned S3 POST for one image of the given type, up to the size cap."""
     authorize(found.caller, Action.UPDATE, target_id=user_id)
     crud.user_or_raise(found.user, user_id)
-    upload = aws.presign_avatar_upload(user_id, content_type=body.content_type)
-    return AvatarUpload(
-        url=upload.url, fields=upload.fields, key=upload.key, expires_in=upload.expires_in
+
+    def presign() -> AvatarUpload:
+        upload = aws.presign_avatar_upload(user_id, content_type=body.content_type)
+        return AvatarUpload(
+            url=upload.url, fields=upload.fields, key=upload.key, expires_in=upload.expires_in
+        )
+
+    keyed = keyed_request(idempotency_key, subject=principal.subject, request=request, body=body)
+    if keyed is None:
+        return presign()
+    # A retry gets the same form, not a second one, while the key lives.
+    return run_once(
+        connection, keyed, response=response, status_code=status.HTTP_201_CREATED, answer=presign
     )
 
 

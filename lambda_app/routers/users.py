@@ -27,7 +27,24 @@ from lambda_app.exceptions import (
     UserNotFoundError,
 )
 from lambda_app.external_services import aws
+from lambda_app.idempotent_requests import (
+    REPLAY_HEADERS,
+    IdempotencyKeyDep,
+    keyed_request,
+    run_once,
+)
 from lambda_app.permissions import Action, authorize
+from lambda_app.preconditions import (
+    ETAG,
+    ETAG_HEADER,
+    IF_NONE_MATCH_PARAMETER,
+    NOT_MODIFIED,
+    IfMatchHeader,
+    IfNoneMatchHeader,
+    etag_of,
+    read_answer,
+    versions_in_if_match,
+)
 from lambda_app.problems import problem_responses
 from lambda_app.schemas.users import (
     Email,
@@ -47,19 +64,31 @@ def _set_location(request: Request, response: Response, user: UserRow) -> None:
     response.headers["Location"] = f"{request.scope.get('root_path', '')}/users/{user.id}"
 
 
+def _written(user: UserRow, response: Response) -> UserRow:
+    response.headers[ETAG] = etag_of(user)
+    return user
+
+
+# A write's answer: the user's new ETag, and on a retry the saved answer, marked.
+WRITTEN_HEADERS = {**ETAG_HEADER, **REPLAY_HEADERS}
+
+
 @router.get(
     "/me",
     response_model=UserRead,
     summary="Read my record",
-    responses=problem_responses(401, 404, 503),
+    responses={200: {"headers": ETAG_HEADER}, **NOT_MODIFIED, **problem_responses(401, 404, 503)},
+    openapi_extra={"parameters": [IF_NONE_MATCH_PARAMETER]},
 )
-async def read_me(principal: PrincipalDep, connection: ConnectionDep, request: Request) -> UserRow:
+async def read_me(
+    principal: PrincipalDep, connection: ConnectionDep, request: Request, response: Response
+) -> UserRow | Response:
     """Return the caller's own record; 404 until they register."""
     me = crud.find_user_by_subject(connection, subject=principal.subject)
     if me is None:
         raise UserNotFoundError("You are not registered yet: POST /users/me.")
     request.state.user_id = str(me.id)  # for the request log line
-    return me
+    return read_answer(me, request.headers.get("if-none-match"), response)
 
 
 @router.post(
@@ -68,8 +97,13 @@ async def read_me(principal: PrincipalDep, connection: ConnectionDep, request: R
     response_model=UserRead,
     summary="Register myself",
     responses={
-        200: {"model": UserRead, "description": "An account an admin made for my email, now mine"},
-        **problem_responses(401, 409, 413, 415, 422, 503),
+        200: {
+            "model": UserRead,
+            "description": "An account an admin made for my email, now mine",
+            "headers": WRITTEN_HEADERS,
+        },
+        201: {"headers": WRITTEN_HEADERS},
+        **problem_responses(400, 401, 409, 413, 415, 422, 503),
     },
 )
 async def register_me(
@@ -78,22 +112,37 @@ async def register_me(
     connection: ConnectionDep,
     request: Request,
     response: Response,
-) -> UserRow:
+    idempotency_key: IdempotencyKeyDep,
+) -> UserRow | Response:
     """Register with the token's verified email; 200 when it takes over an admin-made account."""
-    if caller is not None:
-        raise IdentityAlreadyRegisteredError("You are already registered: GET /users/me.")
-    email = verified_email(principal)
-    registered = crud.register_or_link(connection, email=email, subject=principal.subject)
-    if registered is None:
-        raise EmailAlreadyExistsError(
-            "The account with your email is linked to another sign-in; ask an admin."
-        )
-    user, created = registered
-    if created:
-        _set_location(request, response, user)
-    else:
-        response.status_code = status.HTTP_200_OK
-    return user
+
+    def register() -> UserRow:
+        # Checked here, not first: the retry of a registration that worked is a replay.
+        if caller is not None:
+            raise IdentityAlreadyRegisteredError("You are already registered: GET /users/me.")
+        email = verified_email(principal)
+        registered = crud.register_or_link(connection, email=email, subject=principal.subject)
+        if registered is None:
+            raise EmailAlreadyExistsError(
+                "The account with your email is linked to another sign-in; ask an admin."
+            )
+        user, created = registered
+        if created:
+            _set_location(request, response, user)
+        else:
+            response.status_code = status.HTTP_200_OK
+        return _written(user, response)
+
+    keyed = keyed_request(idempotency_key, subject=principal.subject, request=request, body=None)
+    if keyed is None:
+        return register()
+    return run_once(
+        connection,
+        keyed,
+        response=response,
+        status_code=status.HTTP_201_CREATED,
+        answer=lambda: UserRead.model_validate(register()),
+    )
 
 
 def verified_email(principal: Principal) -> str:
@@ -114,22 +163,40 @@ def verified_email(principal: Principal) -> str:
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
     summary="Create a user",
-    responses=problem_responses(401, 403, 409, 413, 415, 422, 503),
+    responses={
+        201: {"headers": WRITTEN_HEADERS},
+        **problem_responses(400, 401, 403, 409, 413, 415, 422, 503),
+    },
 )
 async def create_user(
     body: UserCreate,
+    principal: PrincipalDep,
     caller: CallerDep,
     connection: ConnectionDep,
     request: Request,
     response: Response,
-) -> UserRow:
+    idempotency_key: IdempotencyKeyDep,
+) -> UserRow | Response:
     """Create a user (admins only); the email must not be registered yet, in any letter case."""
     authorize(caller, Action.CREATE)
-    user = crud.create_user(
-        connection, email=body.email, full_name=body.full_name, user_type=body.user_type
+
+    def create() -> UserRow:
+        user = crud.create_user(
+            connection, email=body.email, full_name=body.full_name, user_type=body.user_type
+        )
+        _set_location(request, response, user)
+        return _written(user, response)
+
+    keyed = keyed_request(idempotency_key, subject=principal.subject, request=request, body=body)
+    if keyed is None:
+        return create()
+    return run_once(
+        connection,
+        keyed,
+        response=response,
+        status_code=status.HTTP_201_CREATED,
+        answer=lambda: UserRead.model_validate(create()),
     )
-    _set_location(request, response, user)
-    return user
 
 
 @router.get(
@@ -184,22 +251,39 @@ def page_start(cursor: str | None, offset: int) -> UserKey | None:
     "/{user_id}",
     response_model=UserRead,
     summary="Read a user",
-    responses=problem_responses(401, 403, 404, 422, 503),
+    responses={
+        200: {"headers": ETAG_HEADER},
+        **NOT_MODIFIED,
+        **problem_responses(401, 403, 404, 422, 503),
+    },
 )
-async def read_user(user_id: UserId, found: CallerAndUserDep) -> UserRow:
+async def read_user(
+    user_id: UserId,
+    found: CallerAndUserDep,
+    response: Response,
+    if_none_match: IfNoneMatchHeader = None,
+) -> UserRow | Response:
     """Return one user."""
     authorize(found.caller, Action.READ, target_id=user_id)
-    return crud.user_or_raise(found.user, user_id)
+    return read_answer(crud.user_or_raise(found.user, user_id), if_none_match, response)
 
 
 @router.patch(
     "/{user_id}",
     response_model=UserRead,
     summary="Update a user",
-    responses=problem_responses(401, 403, 404, 409, 413, 415, 422, 503),
+    responses={
+        200: {"headers": ETAG_HEADER},
+        **problem_responses(401, 403, 404, 409, 412, 413, 415, 422, 503),
+    },
 )
 async def update_user(
-    user_id: UserId, body: UserUpdate, caller: CallerDep, connection: ConnectionDep
+    user_id: UserId,
+    body: UserUpdate,
+    caller: CallerDep,
+    connection: ConnectionDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
 ) -> UserRow:
     """Change email, full name or user type (admins); others only their own full name."""
     changes = body.changes()
@@ -208,29 +292,35 @@ async def update_user(
         authorize(caller, Action.SET_USER_TYPE)
     if "email" in changes:
         authorize(caller, Action.CHANGE_EMAIL)
+    versions = versions_in_if_match(if_match, user_id)
     if not crud.demotes_an_admin(changes):
-        return crud.update_user(connection, user_id=user_id, changes=changes)
+        user = crud.update_user(connection, user_id=user_id, changes=changes, versions=versions)
+        return _written(user, response)
 
     def demote() -> UserRow:
         with transaction(connection):
-            return crud.update_user(connection, user_id=user_id, changes=changes)
+            return crud.update_user(connection, user_id=user_id, changes=changes, versions=versions)
 
-    return retrying_conflicts(demote)
+    return _written(retrying_conflicts(demote), response)
 
 
 @router.delete(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a user and their files",
-    responses=problem_responses(401, 403, 404, 409, 422, 502, 503),
+    responses=problem_responses(401, 403, 404, 409, 412, 422, 502, 503),
 )
-async def delete_user(user_id: UserId, caller: CallerDep, connection: ConnectionDep) -> None:
+async def delete_user(
+    user_id: UserId, caller: CallerDep, connection: ConnectionDep, if_match: IfMatchHeader = None
+) -> None:
     """Delete the user and every file stored for them; if S3 fails, nothing is deleted."""
     authorize(caller, Action.DELETE, target_id=user_id)
+    versions = versions_in_if_match(if_match, user_id)
 
     def delete() -> None:
         with transaction(connection):
-            crud.delete_user(connection, user_id=user_id)  # row locked until the commit
+            # The row stays locked until the commit.
+            crud.delete_user(connection, user_id=user_id, versions=versions)
             aws.delete_user_files(user_id)
 
     retrying_conflicts(delete)

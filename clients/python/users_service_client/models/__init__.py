@@ -1,0 +1,33 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .avatar_download import AvatarDownload
+from .avatar_upload import AvatarUpload
+from .avatar_upload_fields import AvatarUploadFields
+from .avatar_upload_request import AvatarUploadRequest
+from .avatar_upload_request_content_type import AvatarUploadRequestContentType
+from .field_error import FieldError
+from .health_status import HealthStatus
+from .health_status_status import HealthStatusStatus
+from .problem import Problem
+from .user_create import UserCreate
+from .user_page import UserPage
+from .user_read import UserRead
+from .user_type import UserType
+from .user_update import UserUpdate
+
+__all__ = (
+    "AvatarDownload",
+    "AvatarUpload",
+    "AvatarUploadFields",
+    "AvatarUploadRequest",
+    "AvatarUploadRequestContentType",
+    "FieldError",
+    "HealthStatus",
+    "HealthStatusStatus",
+    "Problem",
+    "UserCreate",
+    "UserPage",
+    "UserRead",
+    "UserType",
+    "UserUpdate",
+)
