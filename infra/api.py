@@ -30,6 +30,11 @@ from infra.functions import (
 from infra.network import Network
 from infra.settings import Settings
 from infra.storage import Storage
+from lambda_app.middleware.cors import (
+    CORS_ALLOWED_HEADERS,
+    CORS_EXPOSED_HEADERS,
+    CORS_MAX_AGE_SECONDS,
+)
 
 API_HANDLER = "lambda_app.handler.handler"
 ALIAS_NAME = "live"
@@ -46,10 +51,7 @@ CORS_METHODS = (
     apigwv2.CorsHttpMethod.DELETE,
     apigwv2.CorsHttpMethod.OPTIONS,
 )
-CORS_ALLOWED_HEADERS = ("authorization", "content-type")
-# Read by browser clients: the request id to quote in a report, a created user's URL.
-CORS_EXPOSED_HEADERS = ("x-request-id", "location")
-CORS_MAX_AGE = Duration.hours(1)
+CORS_MAX_AGE = Duration.seconds(CORS_MAX_AGE_SECONDS)
 # Context variables HTTP APIs support; requestId is mandatory for access logs.
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lambda_app.config import get_settings
+from lambda_app.middleware.cors import add_cors
 from lambda_app.middleware.request_body import RequestBodyMiddleware
 from lambda_app.middleware.request_log import RequestLogMiddleware
 from lambda_app.problems import PROBLEM_MEDIA_TYPE, add_problem_handlers
@@ -37,21 +37,7 @@ def create_app() -> FastAPI:
     # Added last runs first: every request is logged, even one refused for its body.
     app.add_middleware(RequestBodyMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_allowed_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_allowed_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=[
-                "authorization",
-                "content-type",
-                "x-request-id",
-                "if-match",
-                "if-none-match",
-                "idempotency-key",
-            ],
-            expose_headers=["location", "x-request-id", "etag", "idempotent-replayed"],
-            max_age=3600,
-        )
+        add_cors(app, settings.cors_allowed_origins)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health.router)
     app.include_router(users.router)

@@ -325,7 +325,7 @@ def app_env(
     with settings_env(**variables):
         yield variables
     with db_engine.begin() as connection:
-        connection.execute(text("TRUNCATE users"))
+        connection.execute(text("TRUNCATE users, idempotency_keys"))
 
 
 @pytest.fixture

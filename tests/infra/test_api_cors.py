@@ -28,8 +28,17 @@ def test_cors_lets_the_allowed_origins_call_the_api_with_a_bearer_token(
     assert _cors(dev) == {
         "AllowOrigins": ["https://app.example.com", "https://admin.example.com"],
         "AllowMethods": ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-        "AllowHeaders": ["authorization", "content-type"],
-        "ExposeHeaders": ["x-request-id", "location"],
+        # The app's own list (lambda_app/middleware/cors.py): the token, JSON, a request id,
+        # preconditions and idempotency keys; and the headers a client reads back.
+        "AllowHeaders": [
+            "authorization",
+            "content-type",
+            "x-request-id",
+            "if-match",
+            "if-none-match",
+            "idempotency-key",
+        ],
+        "ExposeHeaders": ["x-request-id", "location", "etag", "idempotent-replayed"],
         "AllowCredentials": False,
         "MaxAge": 3600,
     }
