@@ -164,15 +164,30 @@ def test_configured_origins_get_cors_answers(admin: dict[str, Any], s3: Any) -> 
             headers={
                 "origin": "https://app.example.com",
                 "access-control-request-method": "POST",
-                "access-control-request-headers": "authorization,content-type",
+                "access-control-request-headers": "authorization,content-type,idempotency-key",
             },
+        )
+        conditional = client.options(
+            "/users/x",
+            headers={
+                "origin": "https://app.example.com",
+                "access-control-request-method": "PATCH",
+                "access-control-request-headers": "if-match,if-none-match",
+            },
+        )
+        created = client.post(
+            "/users",
+            json={"email": "cors@example.com"},
+            headers={**admin["headers"], "origin": "https://app.example.com"},
         )
         other = client.options(
             "/users",
             headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
         )
 
-    assert preflight.status_code == 200
+    assert preflight.status_code == conditional.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
+    exposed = {name.strip() for name in created.headers["access-control-expose-headers"].split(",")}
+    assert {"etag", "location", "idempotent-replayed", "x-request-id"} <= exposed
     assert other.status_code == 400
     assert "access-control-allow-origin" not in other.headers

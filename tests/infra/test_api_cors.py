@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambda_app.middleware.cors import CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS
 from tests.infra.conftest import Synthesized
 
 
@@ -28,17 +29,9 @@ def test_cors_lets_the_allowed_origins_call_the_api_with_a_bearer_token(
     assert _cors(dev) == {
         "AllowOrigins": ["https://app.example.com", "https://admin.example.com"],
         "AllowMethods": ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-        # The app's own list (lambda_app/middleware/cors.py): the token, JSON, a request id,
-        # preconditions and idempotency keys; and the headers a client reads back.
-        "AllowHeaders": [
-            "authorization",
-            "content-type",
-            "x-request-id",
-            "if-match",
-            "if-none-match",
-            "idempotency-key",
-        ],
-        "ExposeHeaders": ["x-request-id", "location", "etag", "idempotent-replayed"],
+        # One list for the app and API Gateway (lambda_app/middleware/cors.py).
+        "AllowHeaders": list(CORS_ALLOWED_HEADERS),
+        "ExposeHeaders": list(CORS_EXPOSED_HEADERS),
         "AllowCredentials": False,
         "MaxAge": 3600,
     }
