@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 # What the API's statements need on each of its tables, and nothing else (no DDL, no TRUNCATE).
 APP_TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 SCRAM_ITERATIONS = 4096
+_PRESENT_TABLES = text(
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY(:names)"
+)
 
 
 def ensure_app_role(connection: Connection, settings: Settings) -> None:
@@ -44,10 +47,13 @@ def ensure_app_role(connection: Connection, settings: Settings) -> None:
     else:
         connection.exec_driver_sql(f"ALTER ROLE {role} RESET statement_timeout")
     database = preparer.quote_identifier(str(connection.scalar(select(func.current_database()))))
-    tables = ", ".join(preparer.quote_identifier(name) for name in metadata.tables)
+    # The app's tables that this revision has (an upgrade may stop before the newest).
+    present = sorted(connection.scalars(_PRESENT_TABLES, {"names": list(metadata.tables)}))
     connection.exec_driver_sql(f"GRANT CONNECT ON DATABASE {database} TO {role}")
     connection.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {role}")
-    connection.exec_driver_sql(f"GRANT {APP_TABLE_PRIVILEGES} ON TABLE {tables} TO {role}")
+    if present:
+        tables = ", ".join(preparer.quote_identifier(name) for name in present)
+        connection.exec_driver_sql(f"GRANT {APP_TABLE_PRIVILEGES} ON TABLE {tables} TO {role}")
 
 
 def app_role_password(settings: Settings) -> str | None:
