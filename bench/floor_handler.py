@@ -113,7 +113,7 @@ def _read_user(subject: str, raw_id: str) -> dict[str, Any]:
     try:
         user_id = uuid.UUID(raw_id)
     except ValueError:
-        raise ProblemError(422, "Unprocessable Entity", "The user id is not a UUID.") from None
+        raise ProblemError(422, "Unprocessable Content", "The user id is not a UUID.") from None
     rows = _db().run(READ_USER, id=user_id, s=subject)
     _unregistered(rows)
     if rows[0][1] is None:
@@ -123,7 +123,7 @@ def _read_user(subject: str, raw_id: str) -> dict[str, Any]:
 
 def _list_users(subject: str, query: dict[str, str]) -> dict[str, Any]:
     if set(query) - {"limit", "offset"}:
-        raise ProblemError(422, "Unprocessable Entity", "The floor serves only limit and offset.")
+        raise ProblemError(422, "Unprocessable Content", "The floor serves only limit and offset.")
     limit = _int_in(query.get("limit", "20"), 1, 100)
     offset = _int_in(query.get("offset", "0"), 0, MAX_OFFSET)
     rows = _db().run(LIST_USERS, limit=limit + 1, offset=offset, s=subject)
@@ -138,13 +138,13 @@ def _list_users(subject: str, query: dict[str, str]) -> dict[str, Any]:
 
 def _create_user(subject: str, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict) or set(body) - CREATE_FIELDS or "email" not in body:
-        raise ProblemError(422, "Unprocessable Entity", "The request is not valid.")
+        raise ProblemError(422, "Unprocessable Content", "The request is not valid.")
     email, full_name = body["email"], body.get("full_name")
     user_type = body.get("user_type", "customer")
     if not isinstance(email, str) or email.count("@") != 1 or user_type not in USER_TYPES:
-        raise ProblemError(422, "Unprocessable Entity", "The request is not valid.")
+        raise ProblemError(422, "Unprocessable Content", "The request is not valid.")
     if full_name is not None and (not isinstance(full_name, str) or len(full_name) > 200):
-        raise ProblemError(422, "Unprocessable Entity", "The request is not valid.")
+        raise ProblemError(422, "Unprocessable Content", "The request is not valid.")
     email = email.strip().lower()
     try:
         rows = _db().run(

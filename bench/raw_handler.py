@@ -106,7 +106,7 @@ def _read_user(subject: str, raw_id: str) -> dict[str, Any]:
     try:
         user_id = uuid.UUID(raw_id)
     except ValueError:
-        raise ProblemError(422, "Unprocessable Entity", "The user id is not a UUID.") from None
+        raise ProblemError(422, "Unprocessable Content", "The user id is not a UUID.") from None
     caller_id, caller_type = _caller(subject)
     if caller_type not in READ_ANY and caller_id != user_id:
         raise ProblemError(404, "User not found", f"No user has id {user_id}.")
@@ -118,7 +118,7 @@ def _read_user(subject: str, raw_id: str) -> dict[str, Any]:
 
 def _list_users(subject: str, query: dict[str, str]) -> dict[str, Any]:
     if set(query) - {"limit", "offset"}:
-        raise ProblemError(422, "Unprocessable Entity", "The floor serves only limit and offset.")
+        raise ProblemError(422, "Unprocessable Content", "The floor serves only limit and offset.")
     limit = _int_in(query.get("limit", "20"), 1, 100)
     offset = _int_in(query.get("offset", "0"), 0, MAX_OFFSET)
     _, caller_type = _caller(subject)
@@ -147,13 +147,13 @@ def next_cursor(rows: list[list[Any]], limit: int) -> str | None:
 
 def _create_user(subject: str, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict) or set(body) - CREATE_FIELDS or "email" not in body:
-        raise ProblemError(422, "Unprocessable Entity", "The request is not valid.")
+        raise ProblemError(422, "Unprocessable Content", "The request is not valid.")
     email, full_name = body["email"], body.get("full_name")
     user_type = body.get("user_type", "customer")
     if not isinstance(email, str) or email.count("@") != 1 or user_type not in USER_TYPES:
-        raise ProblemError(422, "Unprocessable Entity", "The request is not valid.")
+        raise ProblemError(422, "Unprocessable Content", "The request is not valid.")
     if full_name is not None and (not isinstance(full_name, str) or len(full_name) > 200):
-        raise ProblemError(422, "Unprocessable Entity", "The request is not valid.")
+        raise ProblemError(422, "Unprocessable Content", "The request is not valid.")
     email = email.strip().lower()
     _, caller_type = _caller(subject)
     if caller_type != "admin":
@@ -183,7 +183,7 @@ def _json_body(event: dict[str, Any]) -> Any:
     try:
         return json.loads(raw)
     except ValueError:
-        raise ProblemError(422, "Unprocessable Entity", "The body is not JSON.") from None
+        raise ProblemError(422, "Unprocessable Content", "The body is not JSON.") from None
 
 
 def _int_in(raw: str, low: int, high: int) -> int:
@@ -192,7 +192,7 @@ def _int_in(raw: str, low: int, high: int) -> int:
     except ValueError:
         value = low - 1
     if not low <= value <= high:
-        raise ProblemError(422, "Unprocessable Entity", "The request is not valid.")
+        raise ProblemError(422, "Unprocessable Content", "The request is not valid.")
     return value
 
 

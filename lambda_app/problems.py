@@ -41,6 +41,30 @@ LOGGED_ERROR_FIELDS = {
 }
 
 
+# RFC 9110's reason phrases, fixed here so that every Python answers alike: 3.13 renamed
+# some of http.HTTPStatus's (413 and 422 among them).
+STATUS_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+def status_title(status: int) -> str:
+    """The reason phrase of `status`, the same on every Python version."""
+    return STATUS_TITLES.get(status) or HTTPStatus(status).phrase
+
+
 class ProblemResponse(JSONResponse):
     """A JSON response with the problem media type."""
 
@@ -57,7 +81,7 @@ def problem_response(
 ) -> ProblemResponse:
     """Build the problem response for `status`."""
     problem = Problem(
-        title=title or HTTPStatus(status).phrase, status=status, detail=detail, errors=errors
+        title=title or status_title(status), status=status, detail=detail, errors=errors
     )
     return ProblemResponse(
         problem.model_dump(exclude_none=True), status_code=status, headers=headers
@@ -69,7 +93,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     schema = Problem.model_json_schema()
     return {
         status: {
-            "description": HTTPStatus(status).phrase,
+            "description": status_title(status),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}},
         }
         for status in statuses
@@ -106,7 +130,7 @@ async def _validation_error(_request: Request, error: Exception) -> ProblemRespo
 
 async def _http_error(_request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, HTTPException)
-    detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
+    detail = error.detail if isinstance(error.detail, str) else status_title(error.status_code)
     return problem_response(error.status_code, detail, headers=error.headers)
 
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from lambda_app.db import retrying_conflicts
+from lambda_app.db import retrying_conflicts, server_error_field
 from lambda_app.main import create_app
 from tests.conftest import insert_user
 from tests.routers.test_users import assert_problem
@@ -41,8 +41,9 @@ def a_real_deadlock(db_engine: Engine) -> DBAPIError:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    (error,) = errors
-    return error
+    deadlocks = [error for error in errors if server_error_field(error, "C") == "40P01"]
+    assert len(deadlocks) == 1, errors
+    return deadlocks[0]
 
 
 def test_a_deadlock_that_persists_is_503_not_500(

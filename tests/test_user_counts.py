@@ -84,7 +84,8 @@ def test_an_open_delete_does_not_hold_up_sign_ups_of_the_same_type(counts_engine
         with counts_engine.connect() as deleting:
             deleting.execute(text("DELETE FROM users WHERE id = :id"), {"id": victim})
             with counts_engine.connect() as signing_up:
-                signing_up.execute(text("SET lock_timeout = '1s'"))
+                # Local to the transaction: a pooled connection keeps no session setting.
+                signing_up.execute(text("SET LOCAL lock_timeout = '1s'"))
                 signing_up.execute(
                     text("INSERT INTO users (email, user_type) VALUES (:email, 'customer')"),
                     {"email": f"new{number}@example.com"},
