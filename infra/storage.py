@@ -11,8 +11,6 @@ from constructs import Construct
 from infra.settings import Settings
 from lambda_app.external_services.aws import USER_FILES_PREFIX
 
-__all__ = ["USER_FILES_PREFIX", "Storage"]
-
 
 class Storage(Construct):
     """Bucket with public access blocked, TLS only, encrypted, CORS for browser uploads."""
