@@ -15,14 +15,13 @@ logger = logging.getLogger(__name__)
 def warm_up() -> None:
     """Do the reusable work of the first request during init, which SnapStart snapshots.
 
-    Builds the engine (loading the PostgreSQL dialect and driver) without connecting, and
-    loads the metrics library; the first request then only connects and queries.
+    Builds the engine (loading the PostgreSQL dialect and driver) without connecting; the
+    first request then only connects and queries.
     """
     try:
         get_engine()
     except DatabaseUnavailableError:
         logger.warning("No database configured yet; requests will answer 503")
-    import aws_lambda_powertools.metrics  # noqa: F401 - loaded now rather than on a request
 
 
 def before_snapshot() -> None:

@@ -1,30 +1,57 @@
-"""CloudWatch metrics in embedded metric format, through Powertools for AWS Lambda."""
+"""CloudWatch metrics as embedded metric format (EMF) lines on stdout, which Lambda ships.
+
+Each line is written by hand after AWS's EMF specification: a `_aws` member with the time
+and one directive per metric, the values and dimensions at the root. CloudWatch Logs turns
+such lines into metrics: no API call, no IAM permission, no library on the request path.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import sys
+import time
+from typing import Any
 
 from lambda_app.config import get_settings
 
 logger = logging.getLogger(__name__)
+# Powertools' variable, which the tracer reads too: metrics and traces name one service.
+SERVICE_VARIABLE = "POWERTOOLS_SERVICE_NAME"
+DEFAULT_SERVICE = "users-api"
 
 
 def record_request(route: str, status: int, *, cold_start: bool) -> None:
     """Count one request by route and status class, and a cold start when it was one."""
-    namespace = get_settings().metrics_namespace
     try:
-        # Deferred: only Lambda invocations emit metrics; local runs never import it.
-        from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
-        with single_metric(
-            name="Requests", unit=MetricUnit.Count, value=1, namespace=namespace
-        ) as metric:
-            metric.add_dimension(name="route", value=route)
-            metric.add_dimension(name="status_class", value=f"{status // 100}xx")
-        if cold_start:
-            with single_metric(
-                name="ColdStart", unit=MetricUnit.Count, value=1, namespace=namespace
-            ):
-                pass
+        line = request_metrics(route, status, cold_start=cold_start)
+        sys.stdout.write(line + "\n")
     except Exception:  # a metric must never fail the request it describes
         logger.exception("Could not record request metrics")
+
+
+def request_metrics(route: str, status: int, *, cold_start: bool) -> str:
+    """One request's EMF line: `Requests` by service, route and status class; `ColdStart`."""
+    namespace = get_settings().metrics_namespace
+    values: dict[str, Any] = {
+        "service": os.environ.get(SERVICE_VARIABLE) or DEFAULT_SERVICE,
+        "route": route,
+        "status_class": f"{status // 100}xx",
+        "Requests": 1,
+    }
+    directives = [_count(namespace, "Requests", ["service", "route", "status_class"])]
+    if cold_start:
+        directives.append(_count(namespace, "ColdStart", ["service"]))
+        values["ColdStart"] = 1
+    metadata = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": directives}
+    return json.dumps({"_aws": metadata, **values})
+
+
+def _count(namespace: str, metric: str, dimensions: list[str]) -> dict[str, Any]:
+    """A directive for one Count metric under one set of dimensions."""
+    return {
+        "Namespace": namespace,
+        "Dimensions": [dimensions],
+        "Metrics": [{"Name": metric, "Unit": "Count"}],
+    }
