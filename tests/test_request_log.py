@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lambda_app.main import create_app
-from lambda_app.utils.json_logs import APP_LOGGER, JsonFormatter
+from lambda_app.utils.json_logs import APP_LOGGER, JsonFormatter, redact
 from tests.test_handler import lambda_context, load_event, reload_handler
 
 
@@ -126,6 +126,27 @@ def test_secrets_in_messages_are_masked_in_log_lines() -> None:
     assert "s3cr3t" not in line
     assert "abc.def-ghi" not in line
     assert "postgresql://app:***@db/users" in line
+
+
+@pytest.mark.parametrize(
+    ("secret", "masked"),
+    [
+        ("postgresql://app:s3cr3t@db/users", "postgresql://app:***@db/users"),
+        ("eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl", "<jwt>"),
+        ("avatar?X-Amz-Signature=0123abcdef", "avatar?X-Amz-Signature=***"),
+        ("avatar?x-amz-SIGNATURE=0123abcdef", "avatar?x-amz-SIGNATURE=***"),
+        ("BEARER opaque-token_1", "BEARER ***"),
+        ("bearer opaque-token_1", "bearer ***"),
+    ],
+)
+def test_every_kind_of_secret_is_masked_in_any_letter_case(secret: str, masked: str) -> None:
+    assert redact(f"failed: {secret} (retrying)") == f"failed: {masked} (retrying)"
+
+
+def test_a_line_without_secrets_is_left_as_it_is() -> None:
+    line = '{"message": "GET /users/{user_id} 200", "route": "/users/{user_id}"}'
+
+    assert redact(line) == line
 
 
 # --- on Lambda
