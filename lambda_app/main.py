@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lambda_app.config import get_settings
+from lambda_app.dependencies import BEARER_SCHEME, BEARER_SCHEME_NAME
 from lambda_app.middleware.cors import add_cors
 from lambda_app.middleware.request_body import RequestBodyMiddleware
 from lambda_app.middleware.request_log import RequestLogMiddleware
@@ -43,8 +44,25 @@ def create_app() -> FastAPI:
     app.include_router(users.router)
     app.include_router(avatars.router)
     describe_openapi = app.openapi
-    app.openapi = lambda: share_problem_schema(describe_openapi())  # type: ignore[method-assign]
+    app.openapi = lambda: share_problem_schema(  # type: ignore[method-assign]
+        document_bearer_auth(describe_openapi())
+    )
     return app
+
+
+def document_bearer_auth(spec: dict[str, Any]) -> dict[str, Any]:
+    """Declare the bearer scheme, taken by every operation that can answer 401 (in place).
+
+    Written here rather than by a security dependency, which FastAPI would resolve on every
+    request only to document the header that `get_principal` reads anyway.
+    """
+    schemes = spec.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[BEARER_SCHEME_NAME] = BEARER_SCHEME
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if "401" in operation.get("responses", {}):
+                operation["security"] = [{BEARER_SCHEME_NAME: []}]
+    return spec
 
 
 def share_problem_schema(spec: dict[str, Any]) -> dict[str, Any]:
