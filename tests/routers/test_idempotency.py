@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -280,3 +282,74 @@ def test_a_retried_avatar_upload_gets_the_same_form(client: TestClient, make_use
     assert first.status_code == second.status_code == 201
     assert second.headers[REPLAYED] == "true"
     assert second.json() == first.json()
+
+
+@pytest.fixture
+def slow_user_inserts(db_engine: Engine) -> Iterator[None]:
+    """Hold every INSERT into users for a moment, as a slow change inside a keyed request."""
+    with db_engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE FUNCTION slow_user_insert() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END $$"
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE TRIGGER slow_user_insert BEFORE INSERT ON users "
+                "FOR EACH ROW EXECUTE FUNCTION slow_user_insert()"
+            )
+        )
+    try:
+        yield
+    finally:
+        with db_engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER slow_user_insert ON users"))
+            connection.execute(text("DROP FUNCTION slow_user_insert()"))
+
+
+def sleeping_sessions(db_engine: Engine) -> int:
+    # A transaction of its own each time: within one, PostgreSQL repeats its first reading.
+    with db_engine.connect() as connection:
+        query = (
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event = 'PgSleep' AND datname = current_database()"
+        )
+        return int(connection.scalar(text(query)) or 0)
+
+
+def test_a_twin_answered_while_the_change_ran_makes_it_409_and_roll_back(
+    client: TestClient, db_engine: Engine, slow_user_inserts: None
+) -> None:
+    headers = key()
+    twin_saved = threading.Event()
+
+    def save_a_twin_answer() -> None:
+        # Once the request is inside its INSERT (past its claim of the key), a twin that
+        # had read the key before it commits its own answer.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not sleeping_sessions(db_engine):
+            time.sleep(0.01)
+        with db_engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO idempotency_keys (subject, idempotency_key, fingerprint, "
+                    "status_code, body, headers) VALUES (:subject, :key, 'twin', 201, "
+                    "'{\"twin\": true}', '{}')"
+                ),
+                {"subject": ADMIN_SUBJECT, "key": headers["Idempotency-Key"]},
+            )
+        twin_saved.set()
+
+    twin = threading.Thread(target=save_a_twin_answer)
+    twin.start()
+    response = client.post("/users", json={"email": "raced@example.com"}, headers=headers)
+    twin.join(timeout=15)
+
+    assert twin_saved.is_set()
+    problem = assert_problem(response, 409)
+    assert "answered meanwhile" in problem["detail"]
+    assert client.get("/users", params={"email": "raced@example.com"}).json()["total"] == 0
+    with db_engine.connect() as connection:
+        saved = connection.execute(text("SELECT fingerprint, body FROM idempotency_keys")).all()
+    assert [tuple(row) for row in saved] == [("twin", {"twin": True})]
