@@ -59,18 +59,20 @@ def _latency_table(results: dict[str, Any]) -> list[str]:
     delay, added = latency["delay_ms_per_direction"], latency["round_trip_added_us"]
     lines = [
         f"network: +{delay} ms per direction through bench.latency_proxy "
-        f"(measured +{added:,.0f} us per round trip); median / p99 in us",
+        f"(measured +{added:,.0f} us per round trip); median / p99 in us; CPU: the "
+        "handler's own CPU time per request (median, waits left out) at 0 ms / with the delay",
         f"{'route':<14}{'handler':<9}{'round trips':>12}{'at 0 ms':>22}"
-        f"{f'at +{delay} ms':>22}{'vs floor':>10}",
+        f"{f'at +{delay} ms':>22}{'vs floor':>10}{'CPU':>16}",
     ]
     for route in WARM_ROUTES:
         for handler in HANDLERS:
             name = f"{handler}_us"
             versus = latency[route][name] / latency[route]["floor_us"]
+            cpu = f"{handler}_cpu_us"
             lines.append(
                 f"{route if handler == 'app' else '':<14}{handler:<9}{trips[route][handler]:>12}"
                 f"{_median_p99(results[route], name):>22}{_median_p99(latency[route], name):>22}"
-                f"{versus:>10.2f}"
+                f"{versus:>10.2f}{f'{results[route][cpu]:,.0f} / {latency[route][cpu]:,.0f}':>16}"
             )
     targets = results["targets"]
     lines.append(

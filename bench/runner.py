@@ -55,7 +55,8 @@ class Plan:
 
 
 METHOD = {
-    "figures": "median with p10/p90 (suffixes _p10, _p90) over _samples samples",
+    "figures": "median with p10/p90 (suffixes _p10, _p90) over _samples samples; _cpu_us: "
+    "median CPU time of the calling thread per request (time.thread_time), waits left out",
     "warm": "in-process Lambda calls (event, context); app, raw and floor take turns every "
     "round, who goes first alternating too; fresh event per call; GC on; the app's stdout "
     "(JSON logs, metrics) goes to .local/bench-app.log",

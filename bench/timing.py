@@ -6,7 +6,7 @@ import gc
 import statistics
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.events import lambda_context
@@ -48,6 +48,14 @@ def summarize(samples: list[float]) -> Summary:
     )
 
 
+@dataclass
+class Samples:
+    """One handler's kept samples, in microseconds: wall time, and this thread's CPU time."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
 class UnexpectedResponseError(RuntimeError):
     """A handler answered another status than the benchmark expects: timing it would lie."""
 
@@ -59,28 +67,30 @@ def time_interleaved(
     expected_status: int,
     samples: int,
     warmup: int,
-) -> dict[str, list[float]]:
+) -> dict[str, Samples]:
     """Call every handler `warmup + samples` times, alternating their order per round.
 
     Each call gets a fresh event and context, built outside the timed region. Returns the
-    kept samples in microseconds, per handler name.
+    kept samples per handler name: wall time, and CPU time (the handler's own work, waits
+    for PostgreSQL left out).
     """
     names = list(handlers)
-    timings: dict[str, list[float]] = {name: [] for name in names}
+    timings = {name: Samples() for name in names}
     gc.collect()
     for round_index in range(warmup + samples):
         # Alternate who goes first, so neither always runs right after the other.
         order = names if round_index % 2 == 0 else names[::-1]
         for name in order:
             event, context = make_event(), lambda_context()
-            started = time.perf_counter_ns()
+            started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
             response = handlers[name](event, context)
-            elapsed = time.perf_counter_ns() - started
+            cpu, elapsed = time.thread_time_ns() - cpu_started, time.perf_counter_ns() - started
             if response["statusCode"] != expected_status:
                 raise UnexpectedResponseError(
                     f"{name} answered {response['statusCode']}, not {expected_status}: "
                     f"{str(response.get('body'))[:300]}"
                 )
             if round_index >= warmup:
-                timings[name].append(elapsed / 1000)
+                timings[name].wall.append(elapsed / 1000)
+                timings[name].cpu.append(cpu / 1000)
     return timings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import statistics
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,14 @@ from typing import Any
 from bench.database import point_handlers_at
 from bench.events import http_api_event, lambda_context
 from bench.round_trips import recording
-from bench.timing import EventFactory, Handler, Summary, summarize, time_interleaved
+from bench.timing import (
+    EventFactory,
+    Handler,
+    Samples,
+    Summary,
+    summarize,
+    time_interleaved,
+)
 
 LIST_ROWS = 100
 SCALING_PAGE = 20
@@ -32,6 +40,7 @@ class Comparison:
     """Timings of one route per handler (app, raw, floor), measured interleaved in one run."""
 
     summaries: dict[str, Summary]
+    cpu_medians: dict[str, float]
 
     @property
     def app(self) -> Summary:
@@ -48,6 +57,7 @@ class Comparison:
         fields: dict[str, Any] = {}
         for name, summary in self.summaries.items():
             fields.update(summary.as_json(f"{name}_us"))
+            fields[f"{name}_cpu_us"] = round(self.cpu_medians[name], 1)
         fields["ratio"] = round(self.ratio, 2)
         if "floor" in self.summaries:
             fields["ratio_vs_floor"] = round(self.app.median / self.summaries["floor"].median, 2)
@@ -65,7 +75,15 @@ def _compare(
     timings = time_interleaved(
         handlers, make_event, expected_status=expected_status, samples=samples, warmup=warmup
     )
-    return Comparison({name: summarize(taken) for name, taken in timings.items()})
+    return compared(timings)
+
+
+def compared(timings: dict[str, Samples]) -> Comparison:
+    """The comparison of the handlers' samples: wall-time summaries and CPU medians."""
+    return Comparison(
+        {name: summarize(taken.wall) for name, taken in timings.items()},
+        {name: statistics.median(taken.cpu) for name, taken in timings.items()},
+    )
 
 
 def get_user_event(caller: Caller, user_id: str) -> EventFactory:
@@ -170,9 +188,7 @@ def list_scaling(
     `databases` maps a user count to the URL of a database holding that many users. Each
     switch reconnects both handlers, then `warmup` untimed calls per batch refill caches.
     """
-    timings: dict[int, dict[str, list[float]]] = {
-        size: {name: [] for name in handlers} for size in databases
-    }
+    timings = {size: {name: Samples() for name in handlers} for size in databases}
 
     def event() -> dict[str, Any]:
         return http_api_event(
@@ -195,8 +211,6 @@ def list_scaling(
                 handlers, event, expected_status=200, samples=batch, warmup=warmup
             )
             for name, kept in taken.items():
-                timings[size][name].extend(kept)
-    return {
-        size: Comparison({name: summarize(kept) for name, kept in taken.items()})
-        for size, taken in timings.items()
-    }
+                timings[size][name].wall.extend(kept.wall)
+                timings[size][name].cpu.extend(kept.cpu)
+    return {size: compared(taken) for size, taken in timings.items()}
