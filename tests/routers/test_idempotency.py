@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -223,28 +224,36 @@ def test_a_key_of_255_printable_characters_is_taken(client: TestClient) -> None:
     assert response.status_code == 201
 
 
-@pytest.fixture
-def key_writes_fail(db_engine: Engine) -> Iterator[None]:
-    """Make every write of an idempotency key fail, as a crash right before it would."""
+@contextmanager
+def before_insert_trigger(db_engine: Engine, table: str, name: str, body: str) -> Iterator[None]:
+    """Run the PL/pgSQL `body` before every INSERT into `table` while inside."""
     with db_engine.begin() as connection:
         connection.execute(
             text(
-                "CREATE FUNCTION fail_key_write() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
+                f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+                f"$$ BEGIN {body} END $$"
             )
         )
         connection.execute(
             text(
-                "CREATE TRIGGER fail_key_write BEFORE INSERT ON idempotency_keys "
-                "FOR EACH ROW EXECUTE FUNCTION fail_key_write()"
+                f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {name}()"
             )
         )
     try:
         yield
     finally:
         with db_engine.begin() as connection:
-            connection.execute(text("DROP TRIGGER fail_key_write ON idempotency_keys"))
-            connection.execute(text("DROP FUNCTION fail_key_write()"))
+            connection.execute(text(f"DROP TRIGGER {name} ON {table}"))
+            connection.execute(text(f"DROP FUNCTION {name}()"))
+
+
+@pytest.fixture
+def key_writes_fail(db_engine: Engine) -> Iterator[None]:
+    """Make every write of an idempotency key fail, as a crash right before it would."""
+    failure = "RAISE EXCEPTION 'injected failure';"
+    with before_insert_trigger(db_engine, "idempotency_keys", "fail_key_write", failure):
+        yield
 
 
 def test_a_failure_between_the_change_and_the_key_leaves_neither(
@@ -287,25 +296,9 @@ def test_a_retried_avatar_upload_gets_the_same_form(client: TestClient, make_use
 @pytest.fixture
 def slow_user_inserts(db_engine: Engine) -> Iterator[None]:
     """Hold every INSERT into users for a moment, as a slow change inside a keyed request."""
-    with db_engine.begin() as connection:
-        connection.execute(
-            text(
-                "CREATE FUNCTION slow_user_insert() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$ BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END $$"
-            )
-        )
-        connection.execute(
-            text(
-                "CREATE TRIGGER slow_user_insert BEFORE INSERT ON users "
-                "FOR EACH ROW EXECUTE FUNCTION slow_user_insert()"
-            )
-        )
-    try:
+    pause = "PERFORM pg_sleep(0.3); RETURN NEW;"
+    with before_insert_trigger(db_engine, "users", "slow_user_insert", pause):
         yield
-    finally:
-        with db_engine.begin() as connection:
-            connection.execute(text("DROP TRIGGER slow_user_insert ON users"))
-            connection.execute(text("DROP FUNCTION slow_user_insert()"))
 
 
 def sleeping_sessions(db_engine: Engine) -> int:
