@@ -3,7 +3,8 @@
 `python -m bench.profile [--route get_user|list_users|create_user] [--calls N]` runs on its
 own database of the bench server (embedded, or `BENCH_DATABASE_URL`) and prints:
 the round trips each handler needs for one request and the statements of each, then the app's own
-time (cProfile self time) summed per package over N requests, and the top functions.
+time (cProfile self time) summed per package over N requests, the Python function calls per
+request, and the top functions.
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ def profile(route: str, calls: int, handlers: dict[str, Handler], user_id: str) 
     )
     for name, share in by_package(stats)[:15]:
         print(f"  {share:6.1%}  {name}")
+    total_calls: int = stats.total_calls  # type: ignore[attr-defined]
+    print(f"\napp: {total_calls / calls:,.0f} Python function calls per request")
     print("\napp: top functions by self time (all threads)")
     stats.sort_stats("tottime").print_stats(25)
 
