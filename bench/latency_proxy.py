@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bench.cores import run_on
 from lambda_app.pg_driver import SingleExchangeConnection
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -114,8 +115,10 @@ def _loop() -> asyncio.AbstractEventLoop:
 
 
 @contextmanager
-def running(target_host: str, target_port: int, delay_ms: float) -> Iterator[tuple[str, int]]:
-    """Run the relay in a child process; yield the (host, port) it listens on."""
+def running(
+    target_host: str, target_port: int, delay_ms: float, cores: frozenset[int] | None = None
+) -> Iterator[tuple[str, int]]:
+    """Run the relay in a child process (on `cores`, if given); yield its (host, port)."""
     child = subprocess.Popen(
         [
             sys.executable,
@@ -131,6 +134,8 @@ def running(target_host: str, target_port: int, delay_ms: float) -> Iterator[tup
         cwd=PROJECT_ROOT,
     )
     try:
+        if cores is not None:
+            run_on(cores, child.pid)
         assert child.stdout is not None
         line = child.stdout.readline()
         if not line.startswith(READY):

@@ -96,6 +96,7 @@ def table(results: dict[str, Any]) -> str:
         f"users-service bench, {machine['date']}: {machine['cpu']} ({machine['cores']} cores), "
         f"{machine['python']}, PostgreSQL {machine['postgresql']}",
         "medians with (p10-p90); ratios compare medians measured interleaved in this run",
+        f"cores: {machine.get('core_split', 'not recorded')}",
         "",
         f"{'warm path, us':<26}{'app':>24}{'raw':>24}{'floor':>24}{'ratio':>8}  target",
     ]

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from sqlalchemy.engine import make_url
 
-from bench import bundle, cold_start, database, latency_proxy, machine, report, warm
+from bench import bundle, cold_start, cores, database, latency_proxy, machine, report, warm
 from bench.events import http_api_event
 from bench.quiet import app_output_to
 from bench.timing import Handler
@@ -66,6 +66,8 @@ METHOD = {
     "latency": "the warm path again, every handler connected through bench.latency_proxy, a "
     "TCP relay adding a fixed delay per direction; round_trip_added_us is the measured "
     "extra time of one SELECT 1 exchange through the relay",
+    "cores": "with two or more cores, the handlers (and the cold starts' children) run on the "
+    "first, the embedded PostgreSQL and the latency relay on the others (bench.cores)",
     "round_trips": "waits for PostgreSQL in one warm request (bench.round_trips: a read of "
     "the socket after a write); round_trip_sql lists the statements of each exchange",
     "cold_start": "python -m bench.cold_child per sample, kinds rotated per round, one unmeasured "
@@ -119,12 +121,19 @@ def _round_trips(caller: warm.Caller, user_id: str) -> dict[str, dict[str, list[
 
 
 def _with_latency(
-    plan: Plan, url: str, delay_ms: float, caller: warm.Caller, user_id: str, console: TextIO
+    plan: Plan,
+    url: str,
+    delay_ms: float,
+    caller: warm.Caller,
+    user_id: str,
+    console: TextIO,
+    split: cores.CoreSplit | None,
 ) -> dict[str, Any]:
     """The warm path again, every handler connected through the latency proxy."""
     parsed = make_url(url)
     target = (parsed.host or "127.0.0.1", parsed.port or 5432)
-    with latency_proxy.running(*target, delay_ms) as (host, port):
+    relay_cores = split.servers if split is not None else None
+    with latency_proxy.running(*target, delay_ms, relay_cores) as (host, port):
         proxied = parsed.set(host=host, port=port).render_as_string(hide_password=False)
         added = latency_proxy.added_round_trip_us(url, proxied)
         console.write(f"warm path through the latency proxy (+{delay_ms} ms per direction)\n")
@@ -134,6 +143,14 @@ def _with_latency(
         finally:
             database.point_handlers_at(url)
     return {"delay_ms_per_direction": delay_ms, "round_trip_added_us": added, **timed}
+
+
+def _core_split(split: cores.CoreSplit | None, server_source: str) -> str:
+    if split is None:
+        return "all shared (one core, or no affinity API)"
+    if server_source != "embedded":
+        return f"{split.describe()} (the relay only: the server at BENCH_DATABASE_URL is not ours)"
+    return split.describe()
 
 
 def _warm(plan: Plan, caller: warm.Caller, user_id: str, console: TextIO) -> dict[str, Any]:
@@ -190,7 +207,12 @@ def main(argv: list[str] | None = None) -> None:
         "BENCH_DATABASE_URL" if os.environ.get(database.SERVER_URL_VARIABLE) else "embedded"
     )
     APP_LOG.unlink(missing_ok=True)
+    split = cores.plan()
+    if split is not None:
+        cores.run_on(split.servers)  # the embedded server starts on them and stays there
     with database.bench_server() as server_url:
+        if split is not None:
+            cores.run_on(split.measured)  # the handlers, and the cold starts' children
         print(f"PostgreSQL ({server_source}); the app's log lines go to {APP_LOG}", flush=True)
         url = database.recreate_database(server_url, DATABASE_NAME)
         databases = [DATABASE_NAME]
@@ -209,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
                 }
                 results["round_trip_sql"] = sql
                 results["latency"] = _with_latency(
-                    plan, url, arguments.latency_ms, caller, user_id, console
+                    plan, url, arguments.latency_ms, caller, user_id, console, split
                 )
                 console.write(f"cold start: {plan.cold_samples} x app, raw, empty_fastapi\n")
                 event = http_api_event(
@@ -232,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     print("bundle: measuring build/lambda", flush=True)
     results["bundle_mb"] = bundle.measure()
     results["machine"] = machine.describe(postgres_version, server_source, load_at_start)
+    results["machine"]["core_split"] = _core_split(split, server_source)
     results["plan"] = plan.as_json()
     results["method"] = METHOD
     results["targets"] = report.check_targets(results)
