@@ -32,10 +32,6 @@ BODIES: dict[str, dict[str, str]] = {
     "update_user": {"full_name": "Renamed"},
 }
 NEWCOMER_SUBJECT = "newcomer-subject"
-# Routes that miss their target on this branch: the app still builds stock pg8000
-# connections (3 exchanges per statement) and looks the caller up in a statement of its own.
-# Strict: once a route meets its target, its test fails until it is taken off this list.
-NOT_YET_MET: frozenset[str] = frozenset()
 
 
 @pytest.fixture
@@ -70,18 +66,7 @@ def _begins(recorded: Recording) -> int:
     )
 
 
-@pytest.mark.parametrize(
-    "route",
-    [
-        pytest.param(
-            route,
-            marks=pytest.mark.xfail(
-                route in NOT_YET_MET, reason="target not met yet (issue 10)", strict=True
-            ),
-        )
-        for route in TARGETS
-    ],
-)
+@pytest.mark.parametrize("route", TARGETS)
 def test_the_app_meets_its_round_trip_target(
     route: str, app_handler: Any, db_engine: Engine
 ) -> None:
