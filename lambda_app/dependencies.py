@@ -25,10 +25,11 @@ BEARER_SCHEME: dict[str, Any] = {
 
 
 async def get_connection() -> AsyncIterator[Connection]:
-    """Yield the request's database connection, in autocommit.
+    """Yield the request's database connection, in autocommit, held until the answer is out.
 
     Most requests are one statement at a time: no BEGIN and no ROLLBACK round trips. A route
-    that needs several statements to succeed together wraps them in `db.transaction()`.
+    that needs several statements to succeed together wraps them in `db.transaction()`; one
+    whose work is a single statement takes a connection just for it instead.
     Routes and dependencies are `async def` and call the (blocking) database directly: a
     Lambda container serves one request at a time, so a hop to a worker thread buys
     nothing, and without thread hops a request never holds a pooled connection while
@@ -63,11 +64,16 @@ async def get_caller(
     return caller
 
 
-async def get_caller_and_user(
-    user_id: UserId, principal: PrincipalDep, connection: ConnectionDep, request: Request
-) -> CallerAndUser:
-    """Return the caller and the user in the path, read together in one statement."""
-    found = crud.find_caller_and_user(connection, subject=principal.subject, user_id=user_id)
+async def get_caller_and_user(user_id: UserId, request: Request) -> CallerAndUser:
+    """Return the caller and the user in the path, read together in one statement.
+
+    The statement gets a connection of its own, given back at once: the route holds none
+    while its answer is built and sent, and the request skips the cost of a connection
+    dependency, which FastAPI keeps open until the response is out.
+    """
+    principal = await get_principal(request)
+    with get_engine().connect() as connection:
+        found = crud.find_caller_and_user(connection, subject=principal.subject, user_id=user_id)
     _log_caller(request, found.caller)
     return found
 
@@ -78,4 +84,6 @@ def _log_caller(request: Request, caller: Caller | None) -> None:
 
 
 CallerDep = Annotated[Caller | None, Depends(get_caller)]
+# A route that takes both lists this one before its ConnectionDep: with a pool of one (the
+# Lambda default), it would otherwise wait for the connection that ConnectionDep holds.
 CallerAndUserDep = Annotated[CallerAndUser, Depends(get_caller_and_user)]

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from lambda_app.auth import Principal
 from lambda_app.crud import users as crud
 from lambda_app.crud.users import UserRow
-from lambda_app.db import retrying_conflicts, transaction
+from lambda_app.db import get_engine, retrying_conflicts, transaction
 from lambda_app.dependencies import (
     CallerAndUserDep,
     CallerDep,
@@ -40,7 +40,6 @@ from lambda_app.preconditions import (
     IF_NONE_MATCH_PARAMETER,
     NOT_MODIFIED,
     IfMatchHeader,
-    IfNoneMatchHeader,
     etag_of,
     read_answer,
     versions_in_if_match,
@@ -81,10 +80,12 @@ WRITTEN_HEADERS = {**ETAG_HEADER, **REPLAY_HEADERS}
     openapi_extra={"parameters": [IF_NONE_MATCH_PARAMETER]},
 )
 async def read_me(
-    principal: PrincipalDep, connection: ConnectionDep, request: Request, response: Response
+    principal: PrincipalDep, request: Request, response: Response
 ) -> UserRow | Response:
     """Return the caller's own record; 404 until they register."""
-    me = crud.find_user_by_subject(connection, subject=principal.subject)
+    # One statement: its connection goes back to the pool before the answer is built.
+    with get_engine().connect() as connection:
+        me = crud.find_user_by_subject(connection, subject=principal.subject)
     if me is None:
         raise UserNotFoundError("You are not registered yet: POST /users/me.")
     request.state.user_id = str(me.id)  # for the request log line
@@ -256,16 +257,15 @@ def page_start(cursor: str | None, offset: int) -> UserKey | None:
         **NOT_MODIFIED,
         **problem_responses(401, 403, 404, 422, 503),
     },
+    openapi_extra={"parameters": [IF_NONE_MATCH_PARAMETER]},
 )
 async def read_user(
-    user_id: UserId,
-    found: CallerAndUserDep,
-    response: Response,
-    if_none_match: IfNoneMatchHeader = None,
+    user_id: UserId, found: CallerAndUserDep, request: Request, response: Response
 ) -> UserRow | Response:
     """Return one user."""
     authorize(found.caller, Action.READ, target_id=user_id)
-    return read_answer(crud.user_or_raise(found.user, user_id), if_none_match, response)
+    user = crud.user_or_raise(found.user, user_id)
+    return read_answer(user, request.headers.get("if-none-match"), response)
 
 
 @router.patch(

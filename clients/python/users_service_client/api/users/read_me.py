@@ -81,7 +81,8 @@ def sync_detailed(
      Return the caller's own record; 404 until they register.
 
     Args:
-        if_none_match (str | Unset):
+        if_none_match (str | Unset): ETags the client holds: 304 with no body while one is
+            current.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -112,7 +113,8 @@ def sync(
      Return the caller's own record; 404 until they register.
 
     Args:
-        if_none_match (str | Unset):
+        if_none_match (str | Unset): ETags the client holds: 304 with no body while one is
+            current.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -138,7 +140,8 @@ async def asyncio_detailed(
      Return the caller's own record; 404 until they register.
 
     Args:
-        if_none_match (str | Unset):
+        if_none_match (str | Unset): ETags the client holds: 304 with no body while one is
+            current.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -167,7 +170,8 @@ async def asyncio(
      Return the caller's own record; 404 until they register.
 
     Args:
-        if_none_match (str | Unset):
+        if_none_match (str | Unset): ETags the client holds: 304 with no body while one is
+            current.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -15,7 +15,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     user_id: UUID,
     *,
-    if_none_match: None | str | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(if_none_match, Unset):
@@ -90,7 +90,7 @@ def sync_detailed(
     user_id: UUID,
     *,
     client: AuthenticatedClient,
-    if_none_match: None | str | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
 ) -> Response[Any | Problem | UserRead]:
     """Read a user
 
@@ -98,7 +98,7 @@ def sync_detailed(
 
     Args:
         user_id (UUID): The user's id
-        if_none_match (None | str | Unset): ETags the client holds: 304 with no body while one is
+        if_none_match (str | Unset): ETags the client holds: 304 with no body while one is
             current.
 
     Raises:
@@ -125,7 +125,7 @@ def sync(
     user_id: UUID,
     *,
     client: AuthenticatedClient,
-    if_none_match: None | str | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
 ) -> Any | Problem | UserRead | None:
     """Read a user
 
@@ -133,7 +133,7 @@ def sync(
 
     Args:
         user_id (UUID): The user's id
-        if_none_match (None | str | Unset): ETags the client holds: 304 with no body while one is
+        if_none_match (str | Unset): ETags the client holds: 304 with no body while one is
             current.
 
     Raises:
@@ -155,7 +155,7 @@ async def asyncio_detailed(
     user_id: UUID,
     *,
     client: AuthenticatedClient,
-    if_none_match: None | str | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
 ) -> Response[Any | Problem | UserRead]:
     """Read a user
 
@@ -163,7 +163,7 @@ async def asyncio_detailed(
 
     Args:
         user_id (UUID): The user's id
-        if_none_match (None | str | Unset): ETags the client holds: 304 with no body while one is
+        if_none_match (str | Unset): ETags the client holds: 304 with no body while one is
             current.
 
     Raises:
@@ -188,7 +188,7 @@ async def asyncio(
     user_id: UUID,
     *,
     client: AuthenticatedClient,
-    if_none_match: None | str | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
 ) -> Any | Problem | UserRead | None:
     """Read a user
 
@@ -196,7 +196,7 @@ async def asyncio(
 
     Args:
         user_id (UUID): The user's id
-        if_none_match (None | str | Unset): ETags the client holds: 304 with no body while one is
+        if_none_match (str | Unset): ETags the client holds: 304 with no body while one is
             current.
 
     Raises:
