@@ -124,15 +124,42 @@ def point_handlers_at(url: str) -> None:
     All read `DATABASE_URL`; the app caches its settings and engine, each floor its
     connection, so all are dropped (as the test suite's `settings_env` does).
     """
-    from bench import floor_handler, raw_handler
     from lambda_app.config import get_settings
-    from lambda_app.db import dispose_engine
 
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
+    close_handlers()
+
+
+def close_handlers() -> None:
+    """Close the connections the app and both floors keep open."""
+    from bench import floor_handler, raw_handler
+    from lambda_app.db import dispose_engine
+
     dispose_engine()
     raw_handler.close_connection()
     floor_handler.close_connection()
+
+
+@contextmanager
+def seeded(name: str, *, email: str, subject: str, users: int, target_email: str) -> Iterator[str]:
+    """A new database `name` on the bench server, with the admin caller and `users` customers.
+
+    The handlers point at it meanwhile; yields the id of the user with `target_email`. The
+    database is dropped afterwards.
+    """
+    with bench_server() as server_url:
+        url = recreate_database(server_url, name)
+        try:
+            migrate_and_bootstrap(url, email=email, subject=subject)
+            seed_users(url, users, prefix="seed")
+            point_handlers_at(url)
+            try:
+                yield user_id_by_email(url, target_email)
+            finally:
+                close_handlers()
+        finally:
+            drop_database(server_url, name)
 
 
 def server_version(url: str) -> str:

@@ -141,29 +141,22 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
     for name, value in AWS_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    with database.bench_server() as server_url:
-        url = database.recreate_database(server_url, DATABASE_NAME)
-        try:
-            database.migrate_and_bootstrap(url, email=ADMIN_EMAIL, subject=ADMIN_SUBJECT)
-            database.seed_users(url, SEED_USERS, prefix="seed")
-            user_id = database.user_id_by_email(url, TARGET_EMAIL)
-            from bench import floor_handler, raw_handler
-            from lambda_app.db import dispose_engine
-            from lambda_app.handler import handler as app_handler
+    with database.seeded(
+        DATABASE_NAME,
+        email=ADMIN_EMAIL,
+        subject=ADMIN_SUBJECT,
+        users=SEED_USERS,
+        target_email=TARGET_EMAIL,
+    ) as user_id:
+        from bench import floor_handler, raw_handler
+        from lambda_app.handler import handler as app_handler
 
-            try:
-                handlers: dict[str, Handler] = {
-                    "app": app_handler,
-                    "raw": raw_handler.handler,
-                    "floor": floor_handler.handler,
-                }
-                profile(arguments.route, arguments.calls, handlers, user_id)
-            finally:
-                raw_handler.close_connection()
-                floor_handler.close_connection()
-                dispose_engine()
-        finally:
-            database.drop_database(server_url, DATABASE_NAME)
+        handlers: dict[str, Handler] = {
+            "app": app_handler,
+            "raw": raw_handler.handler,
+            "floor": floor_handler.handler,
+        }
+        profile(arguments.route, arguments.calls, handlers, user_id)
 
 
 if __name__ == "__main__":
