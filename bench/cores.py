@@ -1,9 +1,9 @@
 """Give the measured handlers a core of their own, apart from PostgreSQL and the relay.
 
 On AWS the database and RDS Proxy run on other machines than the function. Sharing cores
-with them here makes the handler with the larger working set pay for their work too: after
-each wait it finds its caches refilled by the server and the relay. So, on a machine with two
-or more cores, the bench runs on the first and the servers it starts on the others.
+with them here can make a handler pay for their work too: while it waits, they run where it
+ran and fill its caches with their own. So, on a machine with two or more cores, the bench
+runs on the first and the servers it starts on the others.
 """
 
 from __future__ import annotations
