@@ -105,6 +105,17 @@ def test_bad_credentials_are_401_with_www_authenticate(
     assert response.headers["www-authenticate"] == "Bearer"
 
 
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_a_caller_without_a_token_gets_401_before_the_path_is_checked(
+    client: TestClient, method: str
+) -> None:
+    client.headers.pop("Authorization")
+
+    response = client.request(method, "/users/not-a-uuid", json={"full_name": "x"})
+
+    assert_problem(response, 401)
+
+
 def test_health_needs_no_token(client: TestClient) -> None:
     client.headers.pop("Authorization")
 
