@@ -163,7 +163,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if pgbouncer_path() is None:
         terminalreporter.write_line(
             "PgBouncer leg skipped: pgbouncer is not on PATH, so the app connected to PostgreSQL"
-            f" directly; install it with `{INSTALL_HINT}` to test through a transaction pooler."
+            f" directly; install it with `{INSTALL_HINT}` to test through a transaction pooler"
+            " (Debian installs it in /usr/sbin, which a non-root user's PATH may lack)."
         )
 
 
