@@ -23,7 +23,7 @@ from pathlib import Path
 from bench import database, warm
 from bench.events import lambda_context
 from bench.quiet import app_output_to
-from bench.runner import ADMIN_EMAIL, ADMIN_SUBJECT, AWS_DEFAULTS, SEED_USERS, TARGET_EMAIL
+from bench.runner import ADMIN_EMAIL, ADMIN_SUBJECT, seeded_database
 from bench.timing import EventFactory, Handler
 
 DATABASE_NAME = "users_bench_idle"
@@ -86,16 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
     arguments = parser.parse_args(argv)
-    for name, value in AWS_DEFAULTS.items():
-        os.environ.setdefault(name, value)
     LOG_FILE.unlink(missing_ok=True)
-    with database.seeded(
-        DATABASE_NAME,
-        email=ADMIN_EMAIL,
-        subject=ADMIN_SUBJECT,
-        users=SEED_USERS,
-        target_email=TARGET_EMAIL,
-    ) as user_id:
+    with seeded_database(DATABASE_NAME) as user_id:
         from bench.floor_handler import handler as floor_handler
         from lambda_app.handler import handler as app_handler
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import itertools
-import os
 import pstats
 import re
 import sys
@@ -23,10 +22,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bench import database
 from bench.events import http_api_event, lambda_context
 from bench.round_trips import recording
-from bench.runner import ADMIN_EMAIL, ADMIN_SUBJECT, AWS_DEFAULTS, SEED_USERS, TARGET_EMAIL
+from bench.runner import ADMIN_EMAIL, ADMIN_SUBJECT, seeded_database
 from bench.timing import Handler
 
 DATABASE_NAME = "users_bench_profile"
@@ -139,15 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--calls", type=int, default=300)
     arguments = parser.parse_args(argv)
-    for name, value in AWS_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-    with database.seeded(
-        DATABASE_NAME,
-        email=ADMIN_EMAIL,
-        subject=ADMIN_SUBJECT,
-        users=SEED_USERS,
-        target_email=TARGET_EMAIL,
-    ) as user_id:
+    with seeded_database(DATABASE_NAME) as user_id:
         from bench import floor_handler, raw_handler
         from lambda_app.handler import handler as app_handler
 

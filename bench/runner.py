@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,6 +32,25 @@ AWS_DEFAULTS = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+def set_aws_defaults() -> None:
+    """Set the AWS variables Lambda would, unless the environment has them."""
+    for name, value in AWS_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+@contextmanager
+def seeded_database(name: str) -> Iterator[str]:
+    """Database `name` with the bench's admin caller and seed users, for a side measurement.
+
+    Yields the id of the user that `get_user` reads; the database is dropped afterwards.
+    """
+    set_aws_defaults()
+    with database.seeded(
+        name, email=ADMIN_EMAIL, subject=ADMIN_SUBJECT, users=SEED_USERS, target_email=TARGET_EMAIL
+    ) as user_id:
+        yield user_id
 
 
 @dataclass(frozen=True)
@@ -201,8 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     plan = QUICK if arguments.quick else FULL
     if arguments.cold_samples:
         plan = Plan(**{**plan.as_json(), "cold_samples": arguments.cold_samples})
-    for name, value in AWS_DEFAULTS.items():
-        os.environ.setdefault(name, value)
+    set_aws_defaults()
     server_source = (
         "BENCH_DATABASE_URL" if os.environ.get(database.SERVER_URL_VARIABLE) else "embedded"
     )
