@@ -260,11 +260,11 @@ def page_start(cursor: str | None, offset: int) -> UserKey | None:
     openapi_extra={"parameters": [IF_NONE_MATCH_PARAMETER]},
 )
 async def read_user(
-    user_id: UserId, found: CallerAndUserDep, request: Request, response: Response
+    found: CallerAndUserDep, request: Request, response: Response
 ) -> UserRow | Response:
     """Return one user."""
-    authorize(found.caller, Action.READ, target_id=user_id)
-    user = crud.user_or_raise(found.user, user_id)
+    authorize(found.caller, Action.READ, target_id=found.user_id)
+    user = crud.user_or_raise(found.user, found.user_id)
     return read_answer(user, request.headers.get("if-none-match"), response)
 
 

@@ -93,6 +93,16 @@ def test_avatar_upload_with_bad_content_type_is_422(
     assert_problem(client.post(f"/users/{user['id']}/avatar", json=body), 422)
 
 
+@pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
+def test_avatar_routes_name_a_malformed_id_once(client: TestClient, method: str) -> None:
+    response = client.request(
+        method, "/users/not-a-uuid/avatar", json={"content_type": "image/png"}
+    )
+
+    problem = assert_problem(response, 422)
+    assert [error["field"] for error in problem["errors"]] == ["path.user_id"]
+
+
 def test_avatar_upload_for_unknown_user_is_404(client: TestClient) -> None:
     response = client.post(f"/users/{uuid.uuid4()}/avatar", json={"content_type": "image/png"})
 

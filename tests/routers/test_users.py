@@ -206,7 +206,7 @@ def test_read_unknown_user_is_404(client: TestClient) -> None:
 def test_read_user_with_malformed_id_is_422(client: TestClient) -> None:
     problem = assert_problem(client.get("/users/not-a-uuid"), 422)
 
-    assert problem["errors"][0]["field"] == "path.user_id"
+    assert [error["field"] for error in problem["errors"]] == ["path.user_id"]
 
 
 # --- PATCH /users/{id}
