@@ -36,6 +36,9 @@ def _zipped_size(folder: Path) -> int:
 
 def _build() -> None:
     """Build build/lambda with the project's own bundler (pip, so it may need the network)."""
+    from infra.node_banner import silence_node_end_of_life_banner
+
+    silence_node_end_of_life_banner()  # `python -m bench` run without make
     from infra.bundling import ensure_bundle
     from infra.settings import DEFAULT_PYTHON_VERSION
 

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from infra.node_banner import silence_node_end_of_life_banner
 
-def _silence_node_end_of_life_banner() -> None:
-    # jsii prints a banner unless this lists the running Node major; it must be set
-    # before the first aws_cdk import starts the jsii runtime.
-    key = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
-    versions = {v for v in os.environ.get(key, "").split(",") if v}
-    os.environ[key] = ",".join(sorted(versions | {"20", "22", "24"}))
-
-
-_silence_node_end_of_life_banner()
+silence_node_end_of_life_banner()  # before the first aws_cdk import starts the jsii runtime
 
 from aws_cdk import App, Stack  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
