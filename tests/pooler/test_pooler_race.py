@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -41,6 +42,18 @@ def run_together(threads: int, work: Callable[[int], None]) -> None:
     for worker in workers:
         worker.join(timeout=max(0.0, deadline - time.monotonic()))
     assert not any(worker.is_alive() for worker in workers), "a worker hangs"
+
+
+def routed_app() -> FastAPI:
+    """A new app whose routers built their route caches on this thread.
+
+    FastAPI builds them on an app's first request, without a lock: first requests from
+    several threads at once can race there (fastapi/fastapi#15974). A process that serves
+    one app, as Lambda and uvicorn do, never sends them that way.
+    """
+    app = create_app()
+    TestClient(app).get("/no-such-route")  # matched against every route, so every cache
+    return app
 
 
 def test_three_clients_on_one_server_connection_each_get_their_own_answers(
@@ -86,8 +99,10 @@ def test_a_mixed_api_workload_through_the_pooler_gets_only_right_answers(
     statuses: Counter[int] = Counter()
     wrong: list[str] = []
 
+    apps: list[FastAPI] = []
+
     def workload(index: int) -> None:
-        api = TestClient(create_app(), raise_server_exceptions=False, headers=admin["headers"])
+        api = TestClient(apps[index], raise_server_exceptions=False, headers=admin["headers"])
 
         def call(method: str, path: str, expected: int, **kwargs: Any) -> dict[str, Any]:
             response = api.request(method, path, **kwargs)
@@ -120,6 +135,7 @@ def test_a_mixed_api_workload_through_the_pooler_gets_only_right_answers(
     with start_pooler(2) as pooler:
         url = pooler.url_for(as_app_role(database_url))
         with settings_env(DATABASE_URL=url, DB_POOL_SIZE=str(clients)):
+            apps.extend(routed_app() for _ in range(clients))
             try:
                 run_together(clients, workload)
             finally:
