@@ -78,9 +78,11 @@ class Plan:
 METHOD = {
     "figures": "median with p10/p90 (suffixes _p10, _p90) over _samples samples; _cpu_us: "
     "median CPU time of the calling thread per request (time.thread_time), waits left out",
-    "warm": "in-process Lambda calls (event, context); app, raw and floor take turns every "
-    "round, who goes first alternating too; fresh event per call; GC on; the app's stdout "
-    "(JSON logs, metrics) goes to .local/bench-app.log",
+    "warm": "in-process Lambda calls (event, context); one pass per pair, the app against the "
+    "floor (app_*, floor_*) and against raw (app_beside_raw_*, raw_*), so no handler follows "
+    "a third one's idle waits; in a pass the two take turns every round, who goes first "
+    "alternating too; fresh event per call; GC on; the app's stdout (JSON logs, metrics) "
+    "goes to .local/bench-app.log",
     "handlers": "app: lambda_app.handler; raw: bench.raw_handler, stock pg8000, the same "
     "statements as the app had (caller lookup, then the work); floor: bench.floor_handler, "
     "one statement per request in one exchange (SingleExchangeConnection)",
@@ -95,7 +97,7 @@ METHOD = {
     "start each first (byte code caches); CLOCK_MONOTONIC (system-wide on Linux) read by "
     "the parent just before the spawn and by the child once the first response is built",
     "list_scaling": "one database per size, ANALYZEd after loading; the database switches every "
-    "25 calls (5 untimed after each switch), app and raw interleaved within",
+    "25 calls (5 untimed after each switch), the app's pairs with raw and floor within",
 }
 
 FULL = Plan(1500, 600, 800, 400, 100, 20, 500)

@@ -94,3 +94,32 @@ def time_interleaved(
                 timings[name].wall.append(elapsed / 1000)
                 timings[name].cpu.append(cpu / 1000)
     return timings
+
+
+def time_pairs(
+    handlers: Mapping[str, Handler],
+    make_event: EventFactory,
+    *,
+    reference: str,
+    expected_status: int,
+    samples: int,
+    warmup: int,
+) -> dict[str, dict[str, Samples]]:
+    """Time `reference` against each other handler, one interleaved pass per pair.
+
+    Returns, per other handler, the pass's samples of both. A pass holds only its pair: a
+    request runs slower after its core sat idle (`bench.idle`), and the app, running far
+    more code, pays more for it. In one pass of three, the app and the new floor would
+    each follow the raw floor's six waits, an idle time neither of them causes.
+    """
+    return {
+        name: time_interleaved(
+            {reference: handlers[reference], name: handler},
+            make_event,
+            expected_status=expected_status,
+            samples=samples,
+            warmup=warmup,
+        )
+        for name, handler in handlers.items()
+        if name != reference
+    }

@@ -1,4 +1,4 @@
-"""Warm-path benchmarks: the app's handler and the floors, interleaved, in this process."""
+"""Warm-path benchmarks: the app's handler against each floor, interleaved, in this process."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from bench.timing import (
     Samples,
     Summary,
     summarize,
-    time_interleaved,
+    time_pairs,
 )
 
 LIST_ROWS = 100
@@ -37,20 +37,24 @@ class Caller:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Timings of one route per handler (app, raw, floor), measured interleaved in one run."""
+    """Timings of one route: the app against each floor, one interleaved pass per pair.
+
+    Keyed by handler: `app` and `floor` from their pass, `raw` and `app_beside_raw` (the
+    app in raw's pass) from theirs.
+    """
 
     summaries: dict[str, Summary]
     cpu_medians: dict[str, float]
 
     @property
     def app(self) -> Summary:
-        """The app's timings."""
+        """The app's timings beside the new floor."""
         return self.summaries["app"]
 
     @property
     def ratio(self) -> float:
-        """App's median over the raw floor's."""
-        return self.app.median / self.summaries["raw"].median
+        """App's median over the raw floor's, both from their pass."""
+        return self.summaries["app_beside_raw"].median / self.summaries["raw"].median
 
     def as_json(self) -> dict[str, Any]:
         """The fields of results.json for this route, medians and spreads in microseconds."""
@@ -59,8 +63,7 @@ class Comparison:
             fields.update(summary.as_json(f"{name}_us"))
             fields[f"{name}_cpu_us"] = round(self.cpu_medians[name], 1)
         fields["ratio"] = round(self.ratio, 2)
-        if "floor" in self.summaries:
-            fields["ratio_vs_floor"] = round(self.app.median / self.summaries["floor"].median, 2)
+        fields["ratio_vs_floor"] = round(self.app.median / self.summaries["floor"].median, 2)
         return fields
 
 
@@ -72,17 +75,26 @@ def _compare(
     samples: int,
     warmup: int,
 ) -> Comparison:
-    timings = time_interleaved(
-        handlers, make_event, expected_status=expected_status, samples=samples, warmup=warmup
+    pairs = time_pairs(
+        handlers,
+        make_event,
+        reference="app",
+        expected_status=expected_status,
+        samples=samples,
+        warmup=warmup,
     )
-    return compared(timings)
+    return compared(pairs)
 
 
-def compared(timings: dict[str, Samples]) -> Comparison:
-    """The comparison of the handlers' samples: wall-time summaries and CPU medians."""
+def compared(pairs: dict[str, dict[str, Samples]]) -> Comparison:
+    """The comparison of the pairs' samples (`time_pairs`): wall-time summaries, CPU medians."""
+    taken: dict[str, Samples] = {}
+    for baseline, pair in pairs.items():
+        taken[baseline] = pair[baseline]
+        taken["app" if baseline == "floor" else f"app_beside_{baseline}"] = pair["app"]
     return Comparison(
-        {name: summarize(taken.wall) for name, taken in timings.items()},
-        {name: statistics.median(taken.cpu) for name, taken in timings.items()},
+        {name: summarize(kept.wall) for name, kept in taken.items()},
+        {name: statistics.median(kept.cpu) for name, kept in taken.items()},
     )
 
 
@@ -188,7 +200,11 @@ def list_scaling(
     `databases` maps a user count to the URL of a database holding that many users. Each
     switch reconnects both handlers, then `warmup` untimed calls per batch refill caches.
     """
-    timings = {size: {name: Samples() for name in handlers} for size in databases}
+    baselines = [name for name in handlers if name != "app"]
+    timings = {
+        size: {baseline: {"app": Samples(), baseline: Samples()} for baseline in baselines}
+        for size in databases
+    }
 
     def event() -> dict[str, Any]:
         return http_api_event(
@@ -207,10 +223,16 @@ def list_scaling(
                 total = json.loads(handler(event(), None)["body"])["total"]
                 if total != size:
                     raise RuntimeError(f"{name} sees {total} users, not {size}")
-            taken = time_interleaved(
-                handlers, event, expected_status=200, samples=batch, warmup=warmup
+            pairs = time_pairs(
+                handlers,
+                event,
+                reference="app",
+                expected_status=200,
+                samples=batch,
+                warmup=warmup,
             )
-            for name, kept in taken.items():
-                timings[size][name].wall.extend(kept.wall)
-                timings[size][name].cpu.extend(kept.cpu)
+            for baseline, pair in pairs.items():
+                for name, kept in pair.items():
+                    timings[size][baseline][name].wall.extend(kept.wall)
+                    timings[size][baseline][name].cpu.extend(kept.cpu)
     return {size: compared(taken) for size, taken in timings.items()}

@@ -1,0 +1,49 @@
+"""The bench's timing passes: which handlers share a pass, and in what order they run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.timing import Handler, time_pairs
+from bench.warm import compared
+
+
+def recording_handlers(calls: list[str], names: tuple[str, ...]) -> dict[str, Handler]:
+    """Handlers that answer 200 and append their name to `calls` when called."""
+
+    def handler_named(name: str) -> Handler:
+        def handler(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
+            calls.append(name)
+            return {"statusCode": 200}
+
+        return handler
+
+    return {name: handler_named(name) for name in names}
+
+
+def test_each_floor_is_timed_in_its_own_pass_with_the_app() -> None:
+    calls: list[str] = []
+    handlers = recording_handlers(calls, ("app", "raw", "floor"))
+
+    pairs = time_pairs(handlers, dict, reference="app", expected_status=200, samples=4, warmup=1)
+
+    # Five rounds of two calls per pass: raw's pass first, then the floor's.
+    raw_pass, floor_pass = calls[:10], calls[10:]
+    assert set(raw_pass) == {"app", "raw"}
+    assert set(floor_pass) == {"app", "floor"}
+    assert floor_pass[:4] == ["app", "floor", "floor", "app"]  # who goes first alternates
+    assert {name: sorted(pair) for name, pair in pairs.items()} == {
+        "raw": ["app", "raw"],
+        "floor": ["app", "floor"],
+    }
+    assert all(len(samples.wall) == 4 for pair in pairs.values() for samples in pair.values())
+
+
+def test_the_app_is_reported_from_each_pass_under_its_own_name() -> None:
+    handlers = recording_handlers([], ("app", "raw", "floor"))
+    pairs = time_pairs(handlers, dict, reference="app", expected_status=200, samples=3, warmup=0)
+
+    fields = compared(pairs).as_json()
+
+    assert fields["app_us_samples"] == fields["app_beside_raw_us_samples"] == 3
+    assert {"raw_us", "floor_us", "ratio", "ratio_vs_floor"} <= set(fields)
