@@ -64,15 +64,15 @@ async def get_caller(
     return caller
 
 
-async def get_caller_and_user(user_id: UserId, request: Request) -> CallerAndUser:
+async def get_caller_and_user(
+    user_id: UserId, principal: PrincipalDep, request: Request
+) -> CallerAndUser:
     """Return the caller and the user in the path, read together in one statement.
 
     The statement gets a connection of its own, given back at once: the route holds none
     while its answer is built and sent, and the request skips the cost of a connection
-    dependency, which FastAPI keeps open until the response is out. The principal is read
-    here rather than as a sub-dependency, which costs every request a level of resolution.
+    dependency, which FastAPI keeps open until the response is out.
     """
-    principal = await get_principal(request)
     with get_engine().connect() as connection:
         found = crud.find_caller_and_user(connection, subject=principal.subject, user_id=user_id)
     _log_caller(request, found.caller)

@@ -98,9 +98,8 @@ def find_caller(connection: Connection, *, subject: str) -> Caller | None:
 
 @dataclass(frozen=True)
 class CallerAndUser:
-    """The caller's subject and record (None before they register), the id asked about, its user."""
+    """The caller (None before they register), the id they asked about and its user, if any."""
 
-    subject: str
     caller: Caller | None
     user_id: uuid.UUID
     user: UserRow | None
@@ -123,7 +122,7 @@ def find_caller_and_user(
             caller = Caller(id=row.id, user_type=row.user_type)
         if row.id == user_id:
             user = row
-    return CallerAndUser(subject=subject, caller=caller, user_id=user_id, user=user)
+    return CallerAndUser(caller=caller, user_id=user_id, user=user)
 
 
 def _register_or_link_statement() -> Executable:

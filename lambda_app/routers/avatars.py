@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from lambda_app.crud import users as crud
-from lambda_app.dependencies import CallerAndUserDep, ConnectionDep
+from lambda_app.dependencies import CallerAndUserDep, ConnectionDep, PrincipalDep
 from lambda_app.external_services import aws
 from lambda_app.idempotent_requests import (
     REPLAY_HEADERS,
@@ -33,6 +33,7 @@ router = APIRouter(prefix="/users/{user_id}/avatar", tags=["avatars"])
 async def create_avatar_upload(
     body: AvatarUploadRequest,
     found: CallerAndUserDep,
+    principal: PrincipalDep,
     connection: ConnectionDep,
     request: Request,
     response: Response,
@@ -49,7 +50,7 @@ async def create_avatar_upload(
             url=upload.url, fields=upload.fields, key=upload.key, expires_in=upload.expires_in
         )
 
-    keyed = keyed_request(idempotency_key, subject=found.subject, request=request, body=body)
+    keyed = keyed_request(idempotency_key, subject=principal.subject, request=request, body=body)
     if keyed is None:
         return presign()
     # A retry gets the same form, not a second one, while the key lives.
