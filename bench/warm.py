@@ -198,7 +198,7 @@ def list_scaling(
     """`GET /users?limit=20` on databases of different sizes, switching database every batch.
 
     `databases` maps a user count to the URL of a database holding that many users. Each
-    switch reconnects both handlers, then `warmup` untimed calls per batch refill caches.
+    switch reconnects the handlers, then `warmup` untimed calls per pass refill caches.
     """
     baselines = [name for name in handlers if name != "app"]
     timings = {
