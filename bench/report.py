@@ -19,13 +19,16 @@ TARGETS = {
     "round_trips.list_users.app": 2,
 }
 WARM_ROUTES = ("get_user", "list_users", "create_user")
-# The network table's rows: (results name, label, the pass's floor for the ratio); each pair
-# of rows is one interleaved pass (bench.timing.time_pairs).
+# The network table's rows: (results name, label, the pass's floor for the ratio, handler
+# whose round trips they are); each pair of rows is one interleaved pass. The stack's pass
+# is timed on get_user only.
 PASS_ROWS = (
-    ("app", "app", "floor"),
-    ("floor", "floor", None),
-    ("app_beside_raw", "app*", "raw"),
-    ("raw", "raw", None),
+    ("app", "app", "floor", "app"),
+    ("floor", "floor", None, "floor"),
+    ("app_beside_raw", "app*", "raw", "app"),
+    ("raw", "raw", None, "raw"),
+    ("stack", "stack", "floor_beside_stack", "stack"),
+    ("floor_beside_stack", "floor'", None, "floor"),
 )
 
 
@@ -68,28 +71,34 @@ def _latency_table(results: dict[str, Any]) -> list[str]:
         f"network: +{delay} ms per direction through bench.latency_proxy "
         f"(measured +{added:,.0f} us per round trip); median / p99 in us; ratio: the app's "
         "median over its pass's floor; CPU: the handler's own CPU time per request (median, "
-        "waits left out) at 0 ms / with the delay; app* is the app in raw's pass",
+        "waits left out) at 0 ms / with the delay; app* is the app in raw's pass; stack: "
+        "FastAPI, Mangum and SQLAlchemy running the floor's statement (bench.stack_handler), "
+        "floor' the floor in its pass",
         f"{'route':<14}{'handler':<9}{'round trips':>12}{'at 0 ms':>22}"
         f"{f'at +{delay} ms':>22}{'ratio':>10}{'CPU':>16}",
     ]
     for route in WARM_ROUTES:
-        for handler, label, baseline in PASS_ROWS:
+        for handler, label, baseline, trips_of in PASS_ROWS:
             name = f"{handler}_us"
+            if name not in latency[route]:
+                continue
             ratio = (
                 f"{latency[route][name] / latency[route][f'{baseline}_us']:.2f}" if baseline else ""
             )
             cpu = f"{handler}_cpu_us"
             lines.append(
                 f"{route if handler == 'app' else '':<14}{label:<9}"
-                f"{trips[route][label.rstrip('*')]:>12}"
+                f"{trips[route][trips_of]:>12}"
                 f"{_median_p99(results[route], name):>22}{_median_p99(latency[route], name):>22}"
                 f"{ratio:>10}{f'{results[route][cpu]:,.0f} / {latency[route][cpu]:,.0f}':>16}"
             )
     targets = results["targets"]
-    lines.append(
+    lines += (
         f"{'app get_user vs floor at +' + str(delay) + ' ms':<35}"
         f"{latency['get_user']['ratio_vs_floor']:>8.2f}  "
-        f"{_target(targets, 'latency.get_user.ratio_vs_floor')}"
+        f"{_target(targets, 'latency.get_user.ratio_vs_floor')}",
+        f"{'stack get_user vs floor at +' + str(delay) + ' ms':<35}"
+        f"{latency['get_user']['ratio_stack_vs_floor']:>8.2f}  (no target: the stack alone)",
     )
     for route in ("get_user", "list_users"):
         path = f"round_trips.{route}.app"

@@ -79,13 +79,16 @@ METHOD = {
     "figures": "median with p10/p90 (suffixes _p10, _p90) over _samples samples; _cpu_us: "
     "median CPU time of the calling thread per request (time.thread_time), waits left out",
     "warm": "in-process Lambda calls (event, context); one pass per pair, the app against the "
-    "floor (app_*, floor_*) and against raw (app_beside_raw_*, raw_*), so no handler follows "
+    "floor (app_*, floor_*) and against raw (app_beside_raw_*, raw_*), and on get_user the "
+    "stack's floor against the floor (stack_*, floor_beside_stack_*), so no handler follows "
     "a third one's idle waits; in a pass the two take turns every round, who goes first "
     "alternating too; fresh event per call; GC on; the app's stdout (JSON logs, metrics) "
     "goes to .local/bench-app.log",
     "handlers": "app: lambda_app.handler; raw: bench.raw_handler, stock pg8000, the same "
     "statements as the app had (caller lookup, then the work); floor: bench.floor_handler, "
-    "one statement per request in one exchange (SingleExchangeConnection)",
+    "one statement per request in one exchange (SingleExchangeConnection); stack: "
+    "bench.stack_handler, the floor's statement for get_user through SQLAlchemy on the app's "
+    "engine behind FastAPI and Mangum, none of the app's own middleware or features",
     "latency": "the warm path again, every handler connected through bench.latency_proxy, a "
     "TCP relay adding a fixed delay per direction; round_trip_added_us is the measured "
     "extra time of one SELECT 1 exchange through the relay",
@@ -107,7 +110,9 @@ QUICK = Plan(60, 40, 40, 30, 10, 3, 30)
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="few samples: a smoke run")
-    parser.add_argument("--cold-samples", type=int, help="cold starts per kind (default 20)")
+    parser.add_argument(
+        "--cold-samples", type=_at_least_two, help="cold starts per kind, 2 or more (default 20)"
+    )
     parser.add_argument(
         "--latency-ms",
         type=float,
@@ -116,6 +121,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--output", type=Path, default=report.RESULTS_FILE)
     return parser.parse_args(argv)
+
+
+def _at_least_two(text: str) -> int:
+    """A sample count that a median and percentiles can be taken of."""
+    count = int(text)
+    if count < 2:
+        raise argparse.ArgumentTypeError(f"needs at least 2 samples, not {count}")
+    return count
 
 
 def _handlers() -> dict[str, Handler]:
@@ -127,12 +140,21 @@ def _handlers() -> dict[str, Handler]:
     return {"app": app_handler, "raw": raw_handler, "floor": floor_handler}
 
 
+def _stack() -> Handler:
+    """The stack's floor (`bench.stack_handler`), timed on `get_user` beside the floor."""
+    from bench.stack_handler import handler
+
+    return handler
+
+
 def _round_trips(caller: warm.Caller, user_id: str) -> dict[str, dict[str, list[str]]]:
     """Each handler's exchanges with PostgreSQL for one warm request of each route."""
     handlers = _handlers()
     return {
         "get_user": warm.round_trips(
-            handlers, warm.get_user_event(caller, user_id), expected_status=200
+            {**handlers, "stack": _stack()},
+            warm.get_user_event(caller, user_id),
+            expected_status=200,
         ),
         "list_users": warm.round_trips(
             handlers, warm.list_users_event(caller), expected_status=200
@@ -181,7 +203,12 @@ def _warm(plan: Plan, caller: warm.Caller, user_id: str, console: TextIO) -> dic
     console.write("warm path: get_user, list_users, create_user\n")
     results: dict[str, Any] = {
         "get_user": warm.get_user(
-            handlers, caller, user_id, samples=plan.get_samples, warmup=plan.warmup
+            handlers,
+            caller,
+            user_id,
+            stack=_stack(),
+            samples=plan.get_samples,
+            warmup=plan.warmup,
         ).as_json(),
         "list_users": {
             **warm.list_users(

@@ -18,6 +18,7 @@ from bench.timing import (
     Samples,
     Summary,
     summarize,
+    time_interleaved,
     time_pairs,
 )
 
@@ -40,7 +41,8 @@ class Comparison:
     """Timings of one route: the app against each floor, one interleaved pass per pair.
 
     Keyed by handler: `app` and `floor` from their pass, `raw` and `app_beside_raw` (the
-    app in raw's pass) from theirs.
+    app in raw's pass) from theirs; for `get_user` also `stack` and `floor_beside_stack`
+    (the stack's floor against the floor, `bench.stack_handler`).
     """
 
     summaries: dict[str, Summary]
@@ -64,6 +66,9 @@ class Comparison:
             fields[f"{name}_cpu_us"] = round(self.cpu_medians[name], 1)
         fields["ratio"] = round(self.ratio, 2)
         fields["ratio_vs_floor"] = round(self.app.median / self.summaries["floor"].median, 2)
+        if "stack" in self.summaries:
+            stack, floor = self.summaries["stack"], self.summaries["floor_beside_stack"]
+            fields["ratio_stack_vs_floor"] = round(stack.median / floor.median, 2)
         return fields
 
 
@@ -86,12 +91,16 @@ def _compare(
     return compared(pairs)
 
 
-def compared(pairs: dict[str, dict[str, Samples]]) -> Comparison:
-    """The comparison of the pairs' samples (`time_pairs`): wall-time summaries, CPU medians."""
+def compared(
+    pairs: dict[str, dict[str, Samples]], stack_pass: dict[str, Samples] | None = None
+) -> Comparison:
+    """The comparison of the pairs' samples (`time_pairs`) and of the stack's pass, if any."""
     taken: dict[str, Samples] = {}
     for baseline, pair in pairs.items():
         taken[baseline] = pair[baseline]
         taken["app" if baseline == "floor" else f"app_beside_{baseline}"] = pair["app"]
+    if stack_pass is not None:
+        taken["stack"], taken["floor_beside_stack"] = stack_pass["stack"], stack_pass["floor"]
     return Comparison(
         {name: summarize(kept.wall) for name, kept in taken.items()},
         {name: statistics.median(kept.cpu) for name, kept in taken.items()},
@@ -139,11 +148,20 @@ def create_user_event(caller: Caller) -> EventFactory:
 
 
 def get_user(
-    handlers: dict[str, Handler], caller: Caller, user_id: str, *, samples: int, warmup: int
+    handlers: dict[str, Handler],
+    caller: Caller,
+    user_id: str,
+    *,
+    stack: Handler,
+    samples: int,
+    warmup: int,
 ) -> Comparison:
-    """Time `GET /users/{id}` of another user than the caller."""
+    """Time `GET /users/{id}` of another user than the caller; the stack too, beside the floor."""
     event = get_user_event(caller, user_id)
-    return _compare(handlers, event, expected_status=200, samples=samples, warmup=warmup)
+    timing = {"expected_status": 200, "samples": samples, "warmup": warmup}
+    pairs = time_pairs(handlers, event, reference="app", **timing)
+    stack_pass = time_interleaved({"stack": stack, "floor": handlers["floor"]}, event, **timing)
+    return compared(pairs, stack_pass)
 
 
 def list_users(

@@ -1,4 +1,4 @@
-"""The bench's floor answers like the app: same status, content type and JSON."""
+"""The bench's floors answer like the app: same status, content type and JSON."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from bench import floor_handler, raw_handler
+from bench import floor_handler, raw_handler, stack_handler
 from bench.events import http_api_event, lambda_context
 from tests.conftest import ADMIN_EMAIL, ADMIN_SUBJECT, insert_user
 
@@ -175,3 +175,35 @@ def test_every_handler_applies_the_same_permissions(
             text("SELECT count(*) FROM users WHERE email = 'new@example.com'")
         )
     assert created == (1 if app[0] == 201 else 0)
+
+
+@pytest.mark.parametrize(
+    ("caller_type", "path"),
+    [
+        ("customer", "/users/{other}"),
+        ("customer", "/users/{self}"),
+        ("staff", "/users/{other}"),
+        ("unregistered", "/users/{other}"),
+    ],
+)
+def test_the_stack_floor_reads_a_user_like_the_app(
+    handlers: dict[str, Any], db_engine: Engine, caller_type: str, path: str
+) -> None:
+    other = insert_user(db_engine, email="other@example.com", user_type="customer", subject=None)
+    subject = f"{caller_type}-subject"
+    own = (
+        insert_user(db_engine, email="me@example.com", user_type=caller_type, subject=subject)
+        if caller_type != "unregistered"
+        else uuid.uuid4()
+    )
+    event = http_api_event(
+        "GET", path.format(other=other, self=own), subject=subject, email="me@example.com"
+    )
+
+    app = answer(handlers["app"], event)
+    stack = answer(stack_handler.handler, event)
+
+    # Same status; the stack leaves out the app's problem documents, so only a read compares.
+    assert stack[0] == app[0]
+    if app[0] == 200:
+        assert stack == app

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from bench import floor_handler, latency_proxy
+from bench import floor_handler, latency_proxy, stack_handler
 from bench.events import http_api_event, lambda_context
 from bench.round_trips import Recording, recording
 from lambda_app.pg_driver import SingleExchangeConnection
@@ -100,6 +100,19 @@ def test_the_floor_answers_every_route_in_one_round_trip(
     floor(_event("get_user", other), None)  # connection open
 
     recorded = _record(floor, _event(route, other), TARGETS[route][2])
+
+    assert recorded.round_trips == 1
+    assert recorded.exchanges[0].messages == ["Parse", "Bind", "Describe", "Execute", "Sync"]
+
+
+def test_the_stack_floor_reads_a_user_in_one_round_trip(
+    app_handler: Any, db_engine: Engine
+) -> None:
+    other = insert_user(db_engine, email="other@example.com", user_type="customer", subject=None)
+    event = _event("get_user", other)
+    stack_handler.handler(event, None)  # connection open
+
+    recorded = _record(stack_handler.handler, event, 200)
 
     assert recorded.round_trips == 1
     assert recorded.exchanges[0].messages == ["Parse", "Bind", "Describe", "Execute", "Sync"]

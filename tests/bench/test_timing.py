@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.timing import Handler, time_pairs
-from bench.warm import compared
+from bench.warm import Caller, compared, get_user
 
 
 def recording_handlers(calls: list[str], names: tuple[str, ...]) -> dict[str, Handler]:
@@ -47,3 +47,19 @@ def test_the_app_is_reported_from_each_pass_under_its_own_name() -> None:
 
     assert fields["app_us_samples"] == fields["app_beside_raw_us_samples"] == 3
     assert {"raw_us", "floor_us", "ratio", "ratio_vs_floor"} <= set(fields)
+
+
+def test_the_stack_is_timed_on_get_user_in_a_pass_of_its_own_beside_the_floor() -> None:
+    calls: list[str] = []
+    handlers = recording_handlers(calls, ("app", "raw", "floor", "stack"))
+    stack = handlers.pop("stack")
+
+    fields = get_user(
+        handlers, Caller("subject", "a@example.com"), "id", stack=stack, samples=3, warmup=1
+    ).as_json()
+
+    # Two calls per round, four rounds per pass: raw's pass, the floor's, then the stack's.
+    assert set(calls[16:]) == {"stack", "floor"}
+    assert "stack" not in calls[:16]
+    assert fields["stack_us_samples"] == fields["floor_beside_stack_us_samples"] == 3
+    assert "ratio_stack_vs_floor" in fields

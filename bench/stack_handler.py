@@ -1,0 +1,49 @@
+"""The stack's floor: what FastAPI under Mangum and SQLAlchemy cost on their own.
+
+`GET /users/{id}` only, answered like the floor: its statement, through SQLAlchemy on the
+app's engine (one exchange per statement), behind FastAPI's routing, path and response
+validation under Mangum. None of the app's own work: no middleware, request log, metrics,
+ETag or problem responses. The app minus this is what the app's features cost; this minus
+the floor is what the stack the project is built on costs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from mangum import Mangum
+from sqlalchemy import text
+
+from bench.floor_handler import READ_USER
+from bench.raw_handler import USER_FIELDS, ProblemError, _subject
+from lambda_app.db import get_engine
+from lambda_app.schemas.users import UserRead
+
+_READ_USER = text(READ_USER)
+
+app = FastAPI(title="Stack floor", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+async def subject(request: Request) -> str:
+    """The caller's subject from API Gateway's verified claims, as the floors read it."""
+    try:
+        return _subject(request.scope["aws.event"])
+    except ProblemError as problem:
+        raise HTTPException(problem.status, problem.detail) from None
+
+
+@app.get("/users/{user_id}", response_model=UserRead)
+async def read_user(user_id: uuid.UUID, caller: Annotated[str, Depends(subject)]) -> Any:
+    """The user, if the caller may read it: the floor's one statement, permissions in SQL."""
+    with get_engine().connect() as connection:
+        rows = connection.execute(_READ_USER, {"id": user_id, "s": caller}).all()
+    if not rows:
+        raise HTTPException(403, "Register first with POST /users/me.")
+    if rows[0][1] is None:
+        raise HTTPException(404, f"No user has id {user_id}.")
+    return dict(zip(USER_FIELDS, rows[0][1:], strict=True))
+
+
+handler = Mangum(app, lifespan="off")
