@@ -129,6 +129,18 @@ def test_create_user_with_a_taken_email_answers_the_same_409(handlers: dict[str,
     assert app[:2] == (409, "application/problem+json")
 
 
+def caller_and_path(db_engine: Engine, caller_type: str, path: str) -> tuple[str, str]:
+    """A new caller's subject, and `path` with `{other}` (a customer) and `{self}` filled in."""
+    other = insert_user(db_engine, email="other@example.com", user_type="customer", subject=None)
+    subject = f"{caller_type}-subject"
+    own = (
+        insert_user(db_engine, email="me@example.com", user_type=caller_type, subject=subject)
+        if caller_type != "unregistered"
+        else uuid.uuid4()
+    )
+    return subject, path.format(other=other, self=own)
+
+
 @pytest.mark.parametrize(
     ("caller_type", "method", "path", "body"),
     [
@@ -151,16 +163,10 @@ def test_every_handler_applies_the_same_permissions(
     path: str,
     body: dict[str, str] | None,
 ) -> None:
-    other = insert_user(db_engine, email="other@example.com", user_type="customer", subject=None)
-    subject = f"{caller_type}-subject"
-    own = (
-        insert_user(db_engine, email="me@example.com", user_type=caller_type, subject=subject)
-        if caller_type != "unregistered"
-        else uuid.uuid4()
-    )
+    subject, path = caller_and_path(db_engine, caller_type, path)
     event = http_api_event(
         method,
-        path.format(other=other, self=own),
+        path,
         subject=subject,
         email="me@example.com",
         query={"limit": "5"} if path == "/users" and method == "GET" else None,
@@ -189,16 +195,8 @@ def test_every_handler_applies_the_same_permissions(
 def test_the_stack_floor_reads_a_user_like_the_app(
     handlers: dict[str, Any], db_engine: Engine, caller_type: str, path: str
 ) -> None:
-    other = insert_user(db_engine, email="other@example.com", user_type="customer", subject=None)
-    subject = f"{caller_type}-subject"
-    own = (
-        insert_user(db_engine, email="me@example.com", user_type=caller_type, subject=subject)
-        if caller_type != "unregistered"
-        else uuid.uuid4()
-    )
-    event = http_api_event(
-        "GET", path.format(other=other, self=own), subject=subject, email="me@example.com"
-    )
+    subject, path = caller_and_path(db_engine, caller_type, path)
+    event = http_api_event("GET", path, subject=subject, email="me@example.com")
 
     app = answer(handlers["app"], event)
     stack = answer(stack_handler.handler, event)
