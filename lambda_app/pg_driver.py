@@ -91,6 +91,15 @@ class SingleExchangeConnection(pg8000.Connection):  # type: ignore[misc]
         except ValueError as error:  # the file object was closed under us
             raise InterfaceError("connection is closed") from error
         core._flush(self._sock)
+        try:
+            self._read_answers(begin, context)
+        except OSError as error:
+            # pg8000's _read lets a reset on a message's first read through unwrapped; as
+            # "network error", SQLAlchemy sees a dead connection (and the request retries).
+            raise InterfaceError("network error") from error
+
+    def _read_answers(self, begin: core.Context | None, context: core.Context) -> None:
+        """Read the held-back BEGIN's answer, if one was sent, then the statement's."""
         if begin is not None:
             try:
                 self.handle_messages(begin)

@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from lambda_app.main import create_app
 from local.embedded_postgres import free_port
 from tests.conftest import TEST_BUCKET, bearer, settings_env
+from tests.resetting_relay import resetting_relay
 from tests.routers.test_users import assert_problem
 
 KILL_APP_CONNECTIONS = text(
@@ -188,6 +190,26 @@ def test_a_delete_on_a_replaced_connection_still_keeps_the_user_when_s3_fails(
     assert_problem(client.delete(f"/users/{user['id']}"), 502)
 
     assert client.get(f"/users/{user['id']}").json() == user
+
+
+def test_a_connection_reset_by_the_network_is_replaced_within_the_request(
+    admin: dict[str, Any], refusing_s3: None, app_env: dict[str, str]
+) -> None:
+    database = make_url(app_env["DATABASE_URL"])
+    with resetting_relay(database.host or "127.0.0.1", database.port or 5432) as relay:
+        relayed = database.set(host="127.0.0.1", port=relay.port)
+        with settings_env(DATABASE_URL=relayed.render_as_string(hide_password=False)):
+            client = TestClient(create_app(), headers=admin["headers"])
+            user = client.post("/users", json={"email": "kept-after-reset@example.com"}).json()
+
+            # A proxy or NAT that dropped the idle connection answers its next request with RST.
+            relay.reset_on_next_request()
+            assert client.get(f"/users/{user['id']}").json() == user
+            relay.reset_on_next_request()
+            assert_problem(client.delete(f"/users/{user['id']}"), 502)  # S3 refuses
+
+            assert client.get(f"/users/{user['id']}").json() == user
+    assert (relay.resets, relay.connections) == (2, 3)
 
 
 def victim_row_is_locked(db_engine: Any, user_id: str) -> bool:

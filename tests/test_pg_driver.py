@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from lambda_app import pg_driver
 from lambda_app.pg_driver import IMPLICIT_BEGIN, SingleExchangeConnection
 from tests.conftest import ROOT
+from tests.resetting_relay import ResettingRelay, resetting_relay
 
 Connect = Callable[..., Any]
 
@@ -372,6 +373,51 @@ def test_a_closed_connection_says_so(opened: Connect) -> None:
         run(connection, "SELECT %s::int", (1,))
     with pytest.raises(InterfaceError, match="connection is closed"):
         connection.commit()
+
+
+@pytest.fixture
+def relayed(connect_args: dict[str, Any]) -> Iterator[tuple[ResettingRelay, Connect]]:
+    """A resetting relay in front of the test database, and a way to connect through it."""
+    with resetting_relay(connect_args["host"], connect_args["port"]) as relay:
+        connections: list[Any] = []
+
+        def open_connection(cls: type = SingleExchangeConnection) -> Any:
+            connection = cls(**{**connect_args, "host": "127.0.0.1", "port": relay.port})
+            connection.autocommit = True
+            connections.append(connection)
+            return connection
+
+        yield relay, open_connection
+        for connection in connections:
+            with contextlib.suppress(InterfaceError, OSError):
+                connection.close()
+
+
+def test_a_reset_while_waiting_for_the_answer_is_a_network_error(
+    relayed: tuple[ResettingRelay, Connect],
+) -> None:
+    relay, open_connection = relayed
+    connection = open_connection()
+    assert run(connection, "SELECT %s::int", (1,))[0] == ([1],)
+
+    relay.reset_on_next_request()
+
+    # "network error" is what SQLAlchemy's pg8000 dialect reads as a lost connection.
+    with pytest.raises(InterfaceError, match="network error"):
+        run(connection, "SELECT %s::int", (2,))
+    assert relay.resets == 1
+
+
+def test_stock_pg8000_lets_a_reset_on_its_first_read_through_unwrapped(
+    relayed: tuple[ResettingRelay, Connect],
+) -> None:
+    # Why the subclass wraps it: when this starts failing, pg8000 wraps it itself.
+    relay, open_connection = relayed
+    connection = open_connection(pg8000.Connection)
+    relay.reset_on_next_request()
+
+    with pytest.raises(ConnectionResetError):
+        run(connection, "SELECT %s::int", (1,))
 
 
 def test_sqlalchemy_maps_its_errors_as_for_stock_pg8000(connect_args: dict[str, Any]) -> None:
