@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -81,4 +82,12 @@ def sign_token(
     payload.update(claims)
     # A claim given as None is left out, e.g. `aud=None` for an access-token shape.
     present = {name: value for name, value in payload.items() if value is not None}
-    return jwt.encode(present, private_pem, algorithm="RS256")
+    return jwt.encode(present, _signing_key(private_pem), algorithm="RS256")
+
+
+@functools.lru_cache(maxsize=8)
+def _signing_key(private_pem: bytes) -> Any:
+    # Loading an RSA key checks it, which takes tens of milliseconds: once per key.
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_private_key(private_pem, password=None)

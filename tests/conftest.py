@@ -6,6 +6,7 @@ transaction mode (a local RDS Proxy stand-in) whenever `pgbouncer` is installed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -17,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 # Fake credentials and a region before anything imports boto3: no test may reach real AWS.
@@ -63,6 +66,9 @@ from local.embedded_postgres import EmbeddedPostgres  # noqa: E402
 
 # A developer's .env configures `make run`; the tests never read it.
 Settings.model_config["env_file"] = None
+# moto gives every test a new boto3 session, and each session would read botocore's service
+# models from disk again (about 0.3 s per test): share one loader, whose models are read-only.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 from local.pgbouncer import INSTALL_HINT, PgBouncer, pgbouncer_path  # noqa: E402
 from tests.pooler.statement_log import StatementRecorder  # noqa: E402
 
