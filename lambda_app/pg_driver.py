@@ -91,25 +91,22 @@ class SingleExchangeConnection(pg8000.Connection):  # type: ignore[misc]
         except ValueError as error:  # the file object was closed under us
             raise InterfaceError("connection is closed") from error
         core._flush(self._sock)
+        # Read inline, not in a helper: this is every statement's path, and a try costs nothing.
         try:
-            self._read_answers(begin, context)
+            if begin is not None:
+                try:
+                    self.handle_messages(begin)
+                except DatabaseError:
+                    # The statement's answer follows the BEGIN's: read it so the next
+                    # exchange starts in step, then report the BEGIN's error.
+                    with contextlib.suppress(DatabaseError):
+                        self.handle_messages(context)
+                    raise
+            self.handle_messages(context)
         except OSError as error:
             # pg8000's _read lets a reset on a message's first read through unwrapped; as
             # "network error", SQLAlchemy sees a dead connection (and the request retries).
             raise InterfaceError("network error") from error
-
-    def _read_answers(self, begin: core.Context | None, context: core.Context) -> None:
-        """Read the held-back BEGIN's answer, if one was sent, then the statement's."""
-        if begin is not None:
-            try:
-                self.handle_messages(begin)
-            except DatabaseError:
-                # The statement's answer follows the BEGIN's: read it so the next
-                # exchange starts in step, then report the BEGIN's error.
-                with contextlib.suppress(DatabaseError):
-                    self.handle_messages(context)
-                raise
-        self.handle_messages(context)
 
 
 def _message(code: bytes, data: bytes) -> bytes:
