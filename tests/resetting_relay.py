@@ -1,4 +1,4 @@
-"""A TCP relay that can reset its clients' connections, as a NAT, load balancer or proxy does."""
+"""A TCP relay that can reset or stall its clients' connections, as a proxy or NAT can."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ CHUNK = 65536
 
 
 class ResettingRelay:
-    """Relays loopback connections to a server; when armed, answers the next request with RST."""
+    """Relays loopback connections to a server; can answer the next request with RST, or stall."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self._target = target
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._armed = threading.Event()
+        self._stalled = threading.Event()
         self._sockets: list[socket.socket] = []
         self.port = int(self._listener.getsockname()[1])
         self.connections = 0
@@ -26,6 +27,10 @@ class ResettingRelay:
     def reset_on_next_request(self) -> None:
         """Reset the connection that sends data next, instead of passing the data on."""
         self._armed.set()
+
+    def stall(self) -> None:
+        """From now on, drop what clients send (new connections' startup too): nothing answers."""
+        self._stalled.set()
 
     def serve(self) -> None:
         """Accept and relay connections until the listener is closed."""
@@ -57,6 +62,8 @@ class ResettingRelay:
                     source.close()
                     _drop(sink)
                     return
+                if from_client and self._stalled.is_set():
+                    continue
                 sink.sendall(data)
         with suppress(OSError):
             sink.shutdown(socket.SHUT_WR)

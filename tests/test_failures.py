@@ -212,6 +212,28 @@ def test_a_connection_reset_by_the_network_is_replaced_within_the_request(
     assert (relay.resets, relay.connections) == (2, 3)
 
 
+def test_a_database_that_stops_answering_mid_request_is_503_within_bounded_time(
+    admin: dict[str, Any], app_env: dict[str, str]
+) -> None:
+    database = make_url(app_env["DATABASE_URL"])
+    with resetting_relay(database.host or "127.0.0.1", database.port or 5432) as relay:
+        relayed = database.set(host="127.0.0.1", port=relay.port)
+        with settings_env(
+            DATABASE_URL=relayed.render_as_string(hide_password=False), DB_CONNECT_TIMEOUT="1"
+        ):
+            client = TestClient(create_app(), headers=admin["headers"])
+            assert client.get("/users/me").status_code == 200
+            relay.stall()
+
+            started = time.monotonic()
+            response = client.get("/users/me")
+            elapsed = time.monotonic() - started
+
+    body = assert_problem(response, 503)
+    assert "Traceback" not in body["detail"]
+    assert elapsed < 15  # a hang guard: 1 s read timeout, then 1 s to connect again
+
+
 def victim_row_is_locked(db_engine: Any, user_id: str) -> bool:
     """Whether a transaction holds the user's row (FOR UPDATE NOWAIT fails at once if so)."""
     from sqlalchemy.exc import DBAPIError
