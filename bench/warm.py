@@ -79,16 +79,16 @@ def _compare(
     expected_status: int,
     samples: int,
     warmup: int,
+    stack: Handler | None = None,
 ) -> Comparison:
-    pairs = time_pairs(
-        handlers,
-        make_event,
-        reference="app",
-        expected_status=expected_status,
-        samples=samples,
-        warmup=warmup,
-    )
-    return compared(pairs)
+    timing = {"expected_status": expected_status, "samples": samples, "warmup": warmup}
+    pairs = time_pairs(handlers, make_event, reference="app", **timing)
+    stack_pass = None
+    if stack is not None:
+        stack_pass = time_interleaved(
+            {"stack": stack, "floor": handlers["floor"]}, make_event, **timing
+        )
+    return compared(pairs, stack_pass)
 
 
 def compared(
@@ -158,10 +158,9 @@ def get_user(
 ) -> Comparison:
     """Time `GET /users/{id}` of another user than the caller; the stack too, beside the floor."""
     event = get_user_event(caller, user_id)
-    timing = {"expected_status": 200, "samples": samples, "warmup": warmup}
-    pairs = time_pairs(handlers, event, reference="app", **timing)
-    stack_pass = time_interleaved({"stack": stack, "floor": handlers["floor"]}, event, **timing)
-    return compared(pairs, stack_pass)
+    return _compare(
+        handlers, event, expected_status=200, samples=samples, warmup=warmup, stack=stack
+    )
 
 
 def list_users(
