@@ -232,28 +232,22 @@ def _pg8000_url(database_url: str) -> URL:
 
 
 class _Connector:
-    """Open DBAPI connections: fresh credentials, socket failures as DBAPI errors."""
+    """Open DBAPI connections with fresh credentials, once more after a rotated password."""
 
     def __init__(self, settings: Settings, credentials: CredentialSource | None) -> None:
         self._settings = settings
         self._credentials = credentials
 
     def __call__(self, dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
-        dbapi = dialect.loaded_dbapi
+        if self._credentials is None:
+            return SingleExchangeConnection(*cargs, **cparams)
         try:
-            if self._credentials is None:
-                return SingleExchangeConnection(*cargs, **cparams)
-            try:
-                return self._connect(cargs, cparams, refresh=False)
-            except dbapi.DatabaseError as error:
-                if not _is_auth_failure(error):
-                    raise
-                # The password may have been rotated since it was cached: read it again.
-                return self._connect(cargs, cparams, refresh=True)
-        except OSError as error:
-            # pg8000 lets some socket timeouts escape unwrapped; SQLAlchemy only wraps DBAPI errors.
-            reason = f"cannot reach the database: {type(error).__name__}"
-            raise dbapi.InterfaceError(reason) from error
+            return self._connect(cargs, cparams, refresh=False)
+        except dialect.loaded_dbapi.DatabaseError as error:
+            if not _is_auth_failure(error):
+                raise
+            # The password may have been rotated since it was cached: read it again.
+            return self._connect(cargs, cparams, refresh=True)
 
     def _connect(self, cargs: Any, cparams: dict[str, Any], *, refresh: bool) -> Any:
         assert self._credentials is not None

@@ -40,7 +40,13 @@ class SingleExchangeConnection(pg8000.Connection):  # type: ignore[misc]
     begin_statement = IMPLICIT_BEGIN
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except OSError as error:
+            # The same unwrapped first read as in _exchange, met during startup: a DB-API
+            # error, so that SQLAlchemy wraps it and the app answers 503.
+            reason = f"cannot reach the database: {type(error).__name__}"
+            raise InterfaceError(reason) from error
         self._begin_pending = False
         self.pg_types[converters.TIMESTAMPTZ] = timestamptz_in
 
