@@ -23,14 +23,22 @@ from sqlalchemy.engine import make_url
 from local.embedded_postgres import free_port, system_user
 
 EXECUTABLE = "pgbouncer"
+# Names the executable to use instead (a path, or a name looked up like `pgbouncer`).
+EXECUTABLE_VARIABLE = "PGBOUNCER"
+# Looked in after PATH: Debian installs pgbouncer in /usr/sbin, which a non-root user's
+# PATH often lacks, and the daemon runs fine for them.
+SBIN_DIRECTORIES = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 INSTALL_HINT = "apt-get install pgbouncer"
+WHERE_LOOKED = f"${EXECUTABLE_VARIABLE}, PATH, {', '.join(SBIN_DIRECTORIES)}"
 START_TIMEOUT_SECONDS = 15.0
 STOP_TIMEOUT_SECONDS = 10.0
 
 
 def pgbouncer_path() -> str | None:
-    """Where `pgbouncer` is on PATH, or None (Debian installs it in /usr/sbin)."""
-    return shutil.which(EXECUTABLE)
+    """The `pgbouncer` executable (`$PGBOUNCER`, else on PATH or in an sbin folder), or None."""
+    executable = os.environ.get(EXECUTABLE_VARIABLE) or EXECUTABLE
+    search = os.pathsep.join([os.environ.get("PATH", os.defpath), *SBIN_DIRECTORIES])
+    return shutil.which(executable, path=search)
 
 
 def pgbouncer_version(executable: str) -> tuple[int, int]:

@@ -69,7 +69,7 @@ Settings.model_config["env_file"] = None
 # moto gives every test a new boto3 session, and each session would read botocore's service
 # models from disk again (about 0.3 s per test): share one loader, whose models are read-only.
 botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
-from local.pgbouncer import INSTALL_HINT, PgBouncer, pgbouncer_path  # noqa: E402
+from local.pgbouncer import INSTALL_HINT, WHERE_LOOKED, PgBouncer, pgbouncer_path  # noqa: E402
 from tests.pooler.statement_log import StatementRecorder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,16 +161,18 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "direct_database: the app connects straight to PostgreSQL, not via PgBouncer"
     )
     if os.environ.get(REQUIRE_PGBOUNCER) == "1" and pgbouncer_path() is None:
-        raise pytest.UsageError(f"REQUIRE_PGBOUNCER=1 but pgbouncer is not on PATH: {INSTALL_HINT}")
+        raise pytest.UsageError(
+            f"REQUIRE_PGBOUNCER=1 but pgbouncer was not found ({WHERE_LOOKED}): {INSTALL_HINT}"
+        )
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say, in one line, when the PgBouncer leg did not run."""
     if pgbouncer_path() is None:
         terminalreporter.write_line(
-            "PgBouncer leg skipped: pgbouncer is not on PATH, so the app connected to PostgreSQL"
-            f" directly; install it with `{INSTALL_HINT}` to test through a transaction pooler"
-            " (Debian installs it in /usr/sbin, which a non-root user's PATH may lack)."
+            f"PgBouncer leg skipped: pgbouncer was not found ({WHERE_LOOKED}), so the app"
+            f" connected to PostgreSQL directly; install it with `{INSTALL_HINT}` to test"
+            " through a transaction pooler."
         )
 
 
