@@ -20,8 +20,8 @@ TARGETS = {
 }
 WARM_ROUTES = ("get_user", "list_users", "create_user")
 # The network table's rows: (results name, label, the pass's floor for the ratio, handler
-# whose round trips they are); each pair of rows is one interleaved pass. The stack's pass
-# is timed on get_user only.
+# whose round trips they are); each pair of rows is one interleaved pass. The stacks'
+# passes are timed on get_user only.
 PASS_ROWS = (
     ("app", "app", "floor", "app"),
     ("floor", "floor", None, "floor"),
@@ -29,6 +29,8 @@ PASS_ROWS = (
     ("raw", "raw", None, "raw"),
     ("stack", "stack", "floor_beside_stack", "stack"),
     ("floor_beside_stack", "floor'", None, "floor"),
+    ("bare_stack", "bare", "floor_beside_bare_stack", "bare_stack"),
+    ("floor_beside_bare_stack", "floor''", None, "floor"),
 )
 
 
@@ -73,7 +75,8 @@ def _latency_table(results: dict[str, Any]) -> list[str]:
         "median over its pass's floor; CPU: the handler's own CPU time per request (median, "
         "waits left out) at 0 ms / with the delay; app* is the app in raw's pass; stack: "
         "FastAPI, Mangum and SQLAlchemy running the floor's statement (bench.stack_handler), "
-        "floor' the floor in its pass",
+        "floor' the floor in its pass; bare: the stack with no dependency and no response "
+        "model, floor'' the floor in its pass",
         f"{'route':<14}{'handler':<9}{'round trips':>12}{'at 0 ms':>22}"
         f"{f'at +{delay} ms':>22}{'ratio':>10}{'CPU':>16}",
     ]
@@ -99,6 +102,9 @@ def _latency_table(results: dict[str, Any]) -> list[str]:
         f"{_target(targets, 'latency.get_user.ratio_vs_floor')}",
         f"{'stack get_user vs floor at +' + str(delay) + ' ms':<35}"
         f"{latency['get_user']['ratio_stack_vs_floor']:>8.2f}  (no target: the stack alone)",
+        f"{'bare get_user vs floor at +' + str(delay) + ' ms':<35}"
+        f"{latency['get_user']['ratio_bare_stack_vs_floor']:>8.2f}  (no target: the least "
+        "the stack can do)",
     )
     for route in ("get_user", "list_users"):
         path = f"round_trips.{route}.app"

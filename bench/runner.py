@@ -80,7 +80,8 @@ METHOD = {
     "median CPU time of the calling thread per request (time.thread_time), waits left out",
     "warm": "in-process Lambda calls (event, context); one pass per pair, the app against the "
     "floor (app_*, floor_*) and against raw (app_beside_raw_*, raw_*), and on get_user the "
-    "stack's floor against the floor (stack_*, floor_beside_stack_*), so no handler follows "
+    "stack's floors against the floor (stack_*, floor_beside_stack_*; bare_stack_*, "
+    "floor_beside_bare_stack_*), so no handler follows "
     "a third one's idle waits; in a pass the two take turns every round, who goes first "
     "alternating too; fresh event per call; GC on; the app's stdout (JSON logs, metrics) "
     "goes to .local/bench-app.log",
@@ -88,7 +89,9 @@ METHOD = {
     "statements as the app had (caller lookup, then the work); floor: bench.floor_handler, "
     "one statement per request in one exchange (SingleExchangeConnection); stack: "
     "bench.stack_handler, the floor's statement for get_user through SQLAlchemy on the app's "
-    "engine behind FastAPI and Mangum, none of the app's own middleware or features",
+    "engine behind FastAPI and Mangum, none of the app's own middleware or features; "
+    "bare_stack: the same with no dependency and no response model (bench.stack_handler's "
+    "bare_handler), the least this stack can do",
     "latency": "the warm path again, every handler connected through bench.latency_proxy, a "
     "TCP relay adding a fixed delay per direction; round_trip_added_us is the measured "
     "extra time of one SELECT 1 exchange through the relay",
@@ -140,11 +143,11 @@ def _handlers() -> dict[str, Handler]:
     return {"app": app_handler, "raw": raw_handler, "floor": floor_handler}
 
 
-def _stack() -> Handler:
-    """The stack's floor (`bench.stack_handler`), timed on `get_user` beside the floor."""
-    from bench.stack_handler import handler
+def _stacks() -> dict[str, Handler]:
+    """The stack's floors (`bench.stack_handler`), timed on `get_user` beside the floor."""
+    from bench.stack_handler import bare_handler, handler
 
-    return handler
+    return dict(zip(warm.STACKS, (handler, bare_handler), strict=True))
 
 
 def _round_trips(caller: warm.Caller, user_id: str) -> dict[str, dict[str, list[str]]]:
@@ -152,7 +155,7 @@ def _round_trips(caller: warm.Caller, user_id: str) -> dict[str, dict[str, list[
     handlers = _handlers()
     return {
         "get_user": warm.round_trips(
-            {**handlers, "stack": _stack()},
+            {**handlers, **_stacks()},
             warm.get_user_event(caller, user_id),
             expected_status=200,
         ),
@@ -206,7 +209,7 @@ def _warm(plan: Plan, caller: warm.Caller, user_id: str, console: TextIO) -> dic
             handlers,
             caller,
             user_id,
-            stack=_stack(),
+            stacks=_stacks(),
             samples=plan.get_samples,
             warmup=plan.warmup,
         ).as_json(),

@@ -5,6 +5,10 @@ app's engine (one exchange per statement), behind FastAPI's routing, path and re
 validation under Mangum. None of the app's own work: no middleware, request log, metrics,
 ETag or problem responses. The app minus this is what the app's features cost; this minus
 the floor is what the stack the project is built on costs.
+
+`bare_handler` is the stack at its least: the same route with no dependency and no response
+model (the JSON written by hand, as the floor does), so only routing, the path's UUID check,
+Mangum and SQLAlchemy's execution remain: no app built on this stack can be faster.
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from mangum import Mangum
 from sqlalchemy import text
 
 from bench.floor_handler import READ_USER
-from bench.raw_handler import USER_FIELDS, ProblemError, _subject
+from bench.raw_handler import USER_FIELDS, ProblemError, _response, _subject, _user
 from lambda_app.db import get_engine
 from lambda_app.schemas.users import UserRead
 
@@ -39,11 +43,31 @@ async def read_user(user_id: uuid.UUID, caller: Annotated[str, Depends(subject)]
     """The user, if the caller may read it: the floor's one statement, permissions in SQL."""
     with get_engine().connect() as connection:
         rows = connection.execute(_READ_USER, {"id": user_id, "s": caller}).all()
+    return dict(zip(USER_FIELDS, _readable(rows, user_id), strict=True))
+
+
+def _readable(rows: list[Any], user_id: uuid.UUID) -> Any:
+    """The user's columns from the floor's statement, or the refusal the floor answers."""
     if not rows:
         raise HTTPException(403, "Register first with POST /users/me.")
     if rows[0][1] is None:
         raise HTTPException(404, f"No user has id {user_id}.")
-    return dict(zip(USER_FIELDS, rows[0][1:], strict=True))
+    return rows[0][1:]
 
 
 handler = Mangum(app, lifespan="off")
+
+bare_app = FastAPI(title="Bare stack", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@bare_app.get("/users/{user_id}")
+async def read_user_bare(user_id: uuid.UUID, request: Request) -> Response:
+    """The same answer with no dependency to resolve and no response model to validate."""
+    caller = await subject(request)
+    with get_engine().connect() as connection:
+        rows = connection.execute(_READ_USER, {"id": user_id, "s": caller}).all()
+    answer = _response(200, _user(_readable(rows, user_id)))
+    return Response(answer["body"], media_type=answer["headers"]["content-type"])
+
+
+bare_handler = Mangum(bare_app, lifespan="off")

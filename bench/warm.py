@@ -6,6 +6,7 @@ import itertools
 import json
 import statistics
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from bench.timing import (
 )
 
 LIST_ROWS = 100
+# The stack's floors timed on get_user (bench.stack_handler): as the app uses it, and bare.
+STACKS = ("stack", "bare_stack")
 SCALING_PAGE = 20
 SCALING_BATCH = 25
 SCALING_BATCH_WARMUP = 5
@@ -41,8 +44,9 @@ class Comparison:
     """Timings of one route: the app against each floor, one interleaved pass per pair.
 
     Keyed by handler: `app` and `floor` from their pass, `raw` and `app_beside_raw` (the
-    app in raw's pass) from theirs; for `get_user` also `stack` and `floor_beside_stack`
-    (the stack's floor against the floor, `bench.stack_handler`).
+    app in raw's pass) from theirs; for `get_user` also each of the stack's floors
+    (`bench.stack_handler`: `stack`, `bare_stack`) and the floor of its pass
+    (`floor_beside_stack`, `floor_beside_bare_stack`).
     """
 
     summaries: dict[str, Summary]
@@ -66,9 +70,10 @@ class Comparison:
             fields[f"{name}_cpu_us"] = round(self.cpu_medians[name], 1)
         fields["ratio"] = round(self.ratio, 2)
         fields["ratio_vs_floor"] = round(self.app.median / self.summaries["floor"].median, 2)
-        if "stack" in self.summaries:
-            stack, floor = self.summaries["stack"], self.summaries["floor_beside_stack"]
-            fields["ratio_stack_vs_floor"] = round(stack.median / floor.median, 2)
+        for name in STACKS:
+            if name in self.summaries:
+                stack, floor = self.summaries[name], self.summaries[f"floor_beside_{name}"]
+                fields[f"ratio_{name}_vs_floor"] = round(stack.median / floor.median, 2)
         return fields
 
 
@@ -79,28 +84,29 @@ def _compare(
     expected_status: int,
     samples: int,
     warmup: int,
-    stack: Handler | None = None,
+    stacks: Mapping[str, Handler] | None = None,
 ) -> Comparison:
     timing = {"expected_status": expected_status, "samples": samples, "warmup": warmup}
     pairs = time_pairs(handlers, make_event, reference="app", **timing)
-    stack_pass = None
-    if stack is not None:
-        stack_pass = time_interleaved(
-            {"stack": stack, "floor": handlers["floor"]}, make_event, **timing
-        )
-    return compared(pairs, stack_pass)
+    # Each stack's floor in a pass of its own beside the floor, after the app's passes.
+    stack_passes = {
+        name: time_interleaved({name: stack, "floor": handlers["floor"]}, make_event, **timing)
+        for name, stack in (stacks or {}).items()
+    }
+    return compared(pairs, stack_passes)
 
 
 def compared(
-    pairs: dict[str, dict[str, Samples]], stack_pass: dict[str, Samples] | None = None
+    pairs: dict[str, dict[str, Samples]],
+    stack_passes: Mapping[str, dict[str, Samples]] | None = None,
 ) -> Comparison:
-    """The comparison of the pairs' samples (`time_pairs`) and of the stack's pass, if any."""
+    """The comparison of the pairs' samples (`time_pairs`) and of the stacks' passes, if any."""
     taken: dict[str, Samples] = {}
     for baseline, pair in pairs.items():
         taken[baseline] = pair[baseline]
         taken["app" if baseline == "floor" else f"app_beside_{baseline}"] = pair["app"]
-    if stack_pass is not None:
-        taken["stack"], taken["floor_beside_stack"] = stack_pass["stack"], stack_pass["floor"]
+    for name, stack_pass in (stack_passes or {}).items():
+        taken[name], taken[f"floor_beside_{name}"] = stack_pass[name], stack_pass["floor"]
     return Comparison(
         {name: summarize(kept.wall) for name, kept in taken.items()},
         {name: statistics.median(kept.cpu) for name, kept in taken.items()},
@@ -152,14 +158,14 @@ def get_user(
     caller: Caller,
     user_id: str,
     *,
-    stack: Handler,
+    stacks: Mapping[str, Handler],
     samples: int,
     warmup: int,
 ) -> Comparison:
-    """Time `GET /users/{id}` of another user than the caller; the stack too, beside the floor."""
+    """Time `GET /users/{id}` of another user than the caller; the stacks too, beside the floor."""
     event = get_user_event(caller, user_id)
     return _compare(
-        handlers, event, expected_status=200, samples=samples, warmup=warmup, stack=stack
+        handlers, event, expected_status=200, samples=samples, warmup=warmup, stacks=stacks
     )
 
 

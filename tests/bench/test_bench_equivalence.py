@@ -192,14 +192,17 @@ def test_every_handler_applies_the_same_permissions(
         ("unregistered", "/users/{other}"),
     ],
 )
-def test_the_stack_floor_reads_a_user_like_the_app(
-    handlers: dict[str, Any], db_engine: Engine, caller_type: str, path: str
+@pytest.mark.parametrize(
+    "stack_floor", [stack_handler.handler, stack_handler.bare_handler], ids=["stack", "bare"]
+)
+def test_the_stack_floors_read_a_user_like_the_app(
+    handlers: dict[str, Any], db_engine: Engine, caller_type: str, path: str, stack_floor: Any
 ) -> None:
     subject, path = caller_and_path(db_engine, caller_type, path)
     event = http_api_event("GET", path, subject=subject, email="me@example.com")
 
     app = answer(handlers["app"], event)
-    stack = answer(stack_handler.handler, event)
+    stack = answer(stack_floor, event)
 
     # Same status; the stack leaves out the app's problem documents, so only a read compares.
     assert stack[0] == app[0]

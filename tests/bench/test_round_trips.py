@@ -105,14 +105,17 @@ def test_the_floor_answers_every_route_in_one_round_trip(
     assert recorded.exchanges[0].messages == ["Parse", "Bind", "Describe", "Execute", "Sync"]
 
 
-def test_the_stack_floor_reads_a_user_in_one_round_trip(
-    app_handler: Any, db_engine: Engine
+@pytest.mark.parametrize(
+    "stack_floor", [stack_handler.handler, stack_handler.bare_handler], ids=["stack", "bare"]
+)
+def test_the_stack_floors_read_a_user_in_one_round_trip(
+    app_handler: Any, db_engine: Engine, stack_floor: Any
 ) -> None:
     other = insert_user(db_engine, email="other@example.com", user_type="customer", subject=None)
     event = _event("get_user", other)
-    stack_handler.handler(event, None)  # connection open
+    stack_floor(event, None)  # connection open
 
-    recorded = _record(stack_handler.handler, event, 200)
+    recorded = _record(stack_floor, event, 200)
 
     assert recorded.round_trips == 1
     assert recorded.exchanges[0].messages == ["Parse", "Bind", "Describe", "Execute", "Sync"]

@@ -49,17 +49,19 @@ def test_the_app_is_reported_from_each_pass_under_its_own_name() -> None:
     assert {"raw_us", "floor_us", "ratio", "ratio_vs_floor"} <= set(fields)
 
 
-def test_the_stack_is_timed_on_get_user_in_a_pass_of_its_own_beside_the_floor() -> None:
+def test_each_stack_is_timed_on_get_user_in_a_pass_of_its_own_beside_the_floor() -> None:
     calls: list[str] = []
-    handlers = recording_handlers(calls, ("app", "raw", "floor", "stack"))
-    stack = handlers.pop("stack")
+    handlers = recording_handlers(calls, ("app", "raw", "floor", "stack", "bare_stack"))
+    stacks = {name: handlers.pop(name) for name in ("stack", "bare_stack")}
 
     fields = get_user(
-        handlers, Caller("subject", "a@example.com"), "id", stack=stack, samples=3, warmup=1
+        handlers, Caller("subject", "a@example.com"), "id", stacks=stacks, samples=3, warmup=1
     ).as_json()
 
-    # Two calls per round, four rounds per pass: raw's pass, the floor's, then the stack's.
-    assert set(calls[16:]) == {"stack", "floor"}
-    assert "stack" not in calls[:16]
-    assert fields["stack_us_samples"] == fields["floor_beside_stack_us_samples"] == 3
-    assert "ratio_stack_vs_floor" in fields
+    # Two calls per round, four rounds per pass: raw's pass, the floor's, then each stack's.
+    assert set(calls[:16]) == {"app", "raw", "floor"}
+    assert set(calls[16:24]) == {"stack", "floor"}
+    assert set(calls[24:]) == {"bare_stack", "floor"}
+    for name in stacks:
+        assert fields[f"{name}_us_samples"] == fields[f"floor_beside_{name}_us_samples"] == 3
+        assert f"ratio_{name}_vs_floor" in fields
