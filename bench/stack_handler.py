@@ -8,7 +8,7 @@ the floor is what the stack the project is built on costs.
 
 `bare_handler` is the stack at its least: the same route with no dependency and no response
 model (the JSON written by hand, as the floor does), so only routing, the path's UUID check,
-Mangum and SQLAlchemy's execution remain: no app built on this stack can be faster.
+Mangum and SQLAlchemy's execution remain: no app on this stack does less for this route.
 """
 
 from __future__ import annotations
