@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+import gc
 
-from mangum import Mangum
-from mangum.types import ASGI
+# Init builds some 140,000 objects that live as long as the container (FastAPI's routes and
+# models, SQLAlchemy, pydantic's validators): collecting while they are built walks them
+# again and again, and every full collection after init would walk them once more. So no
+# collection runs during init, and its objects are frozen out of later ones at its end
+# (the gc.disable / gc.freeze pattern of Python's `gc` documentation).
+gc.disable()
 
-from lambda_app import snapstart
-from lambda_app.config import get_settings
-from lambda_app.external_services import tracing
-from lambda_app.main import create_app, serve_under
-from lambda_app.middleware.request_log import COLD_START
-from lambda_app.utils.json_logs import configure_logging
+from typing import Any, cast  # noqa: E402
+
+from mangum import Mangum  # noqa: E402
+from mangum.types import ASGI  # noqa: E402
+
+from lambda_app import snapstart  # noqa: E402
+from lambda_app.config import get_settings  # noqa: E402
+from lambda_app.external_services import tracing  # noqa: E402
+from lambda_app.main import create_app, serve_under  # noqa: E402
+from lambda_app.middleware.request_log import COLD_START  # noqa: E402
+from lambda_app.utils.json_logs import configure_logging  # noqa: E402
 
 # Per-container setup: runs once at init (and before a SnapStart snapshot), not per request.
 settings = get_settings()
@@ -25,6 +34,8 @@ asgi_handler = Mangum(
 )
 snapstart.warm_up()
 snapstart.register_hooks()
+gc.freeze()
+gc.enable()
 _first_invocation = True
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -15,6 +18,7 @@ import pytest
 from tests.conftest import settings_env
 
 EVENTS = Path(__file__).parent / "events"
+ROOT = Path(__file__).resolve().parent.parent
 LambdaCall = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -138,3 +142,36 @@ def test_handler_module_builds_without_any_setting(monkeypatch: pytest.MonkeyPat
         response = module.handler(load_event("http_api_unknown_route.json"), lambda_context())
 
     assert response["statusCode"] == 404
+
+
+# Run in a process of its own: what init leaves behind is what the test is about.
+INIT_COLLECTIONS = """
+import gc, json
+before = [generation["collections"] for generation in gc.get_stats()]
+import lambda_app.handler
+after = [generation["collections"] for generation in gc.get_stats()]
+print(json.dumps({
+    "collections": [done - was for done, was in zip(after, before)],
+    "enabled": gc.isenabled(),
+    "frozen": gc.get_freeze_count(),
+    "collectable": len(gc.get_objects()),
+}))
+"""
+
+
+def test_init_runs_no_collection_and_freezes_what_it_built() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", INIT_COLLECTIONS],
+        cwd=ROOT,
+        env={**os.environ, "LOG_LEVEL": "ERROR"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    init = json.loads(result.stdout.splitlines()[-1])
+
+    assert init["collections"] == [0, 0, 0]
+    assert init["enabled"]
+    # Later collections walk only what requests make, not the app init built.
+    assert init["collectable"] < init["frozen"] // 100
