@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import settings_env
+from tests.conftest import ROOT, settings_env
 
 EVENTS = Path(__file__).parent / "events"
-ROOT = Path(__file__).resolve().parent.parent
 LambdaCall = Callable[[dict[str, Any]], dict[str, Any]]
 
 
