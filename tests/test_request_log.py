@@ -70,6 +70,25 @@ def test_the_run_wide_log_check_sees_request_lines(
     assert any('"lambda_app.requests"' in line for line in logs_hold_no_secrets.lines[before:])
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "route", "status"),
+    [
+        ("GET", "/docs", "/docs", 200),
+        ("GET", "/openapi.json", "/openapi.json", 200),
+        ("POST", "/docs", "/docs", 405),
+        ("GET", "/no-such-page", "unmatched", 404),
+        ("GET", "/users/me/no-such-page", "unmatched", 404),
+    ],
+)
+def test_fastapis_own_pages_log_their_path_and_unknown_paths_log_unmatched(
+    client: TestClient, app_logs: _Records, method: str, path: str, route: str, status: int
+) -> None:
+    client.request(method, path)
+
+    [line] = app_logs.json_lines("lambda_app.requests")
+    assert (line["route"], line["status"]) == (route, status)
+
+
 def test_a_well_formed_client_request_id_is_kept(client: TestClient, app_logs: _Records) -> None:
     response = client.get("/health", headers={"x-request-id": "client-1234-abcd"})
 
@@ -173,6 +192,23 @@ def test_lambda_requests_log_the_lambda_ids_cold_start_and_metrics(
     assert sum("ColdStart" in m for m in metrics) == 1
     namespaces = {m["_aws"]["CloudWatchMetrics"][0]["Namespace"] for m in metrics}
     assert namespaces == {"UsersService"}
+
+
+def test_docs_behind_a_named_stage_are_counted_under_their_route(
+    admin: dict[str, Any], s3: Any, app_logs: _Records, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import settings_env
+
+    with settings_env(API_BASE_PATH="/prod"):
+        module = reload_handler()
+        for name in ("http_api_named_stage_docs.json", "http_api_named_stage_openapi.json"):
+            assert module.handler(load_event(name), lambda_context())["statusCode"] == 200
+    reload_handler()
+
+    routes = [line["route"] for line in app_logs.json_lines("lambda_app.requests")]
+    assert routes == ["/docs", "/openapi.json"]
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert [m["route"] for m in metrics if "Requests" in m] == routes
 
 
 def test_configured_origins_get_cors_answers(admin: dict[str, Any], s3: Any) -> None:

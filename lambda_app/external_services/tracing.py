@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lambda_app.config import get_settings
+from lambda_app.utils.routes import route_template
 
 if TYPE_CHECKING:
     from numbers import Number
@@ -91,8 +92,7 @@ def trace_requests(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_recording_status)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            tracer.put_annotation("route", route)
+            tracer.put_annotation("route", route_template(scope))
             tracer.put_annotation("method", scope["method"])
             # An int is a numbers.Number, which mypy does not see (PEP 484's numeric tower).
             tracer.put_annotation("status", cast("Number", status))

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lambda_app.external_services.metrics import record_request
 from lambda_app.problems import internal_error_response, log_unexpected_error
 from lambda_app.utils.json_logs import REQUEST_ID
+from lambda_app.utils.routes import route_template
 
 logger = logging.getLogger("lambda_app.requests")
 
@@ -74,7 +75,7 @@ def _request_id(scope: Scope) -> str:
 
 
 def _log_request(scope: Scope, status: int, seconds: float) -> None:
-    route = getattr(scope.get("route"), "path", None) or "unmatched"
+    route = route_template(scope)
     fields: dict[str, Any] = {
         "method": scope["method"],
         "route": route,
