@@ -41,13 +41,13 @@ async def subject(request: Request) -> str:
 @app.get("/users/{user_id}", response_model=UserRead)
 async def read_user(user_id: uuid.UUID, caller: Annotated[str, Depends(subject)]) -> Any:
     """The user, if the caller may read it: the floor's one statement, permissions in SQL."""
+    return dict(zip(USER_FIELDS, _user_columns(user_id, caller), strict=True))
+
+
+def _user_columns(user_id: uuid.UUID, caller: str) -> Any:
+    """The user's columns from the floor's statement, or the refusal the floor answers."""
     with get_engine().connect() as connection:
         rows = connection.execute(_READ_USER, {"id": user_id, "s": caller}).all()
-    return dict(zip(USER_FIELDS, _readable(rows, user_id), strict=True))
-
-
-def _readable(rows: list[Any], user_id: uuid.UUID) -> Any:
-    """The user's columns from the floor's statement, or the refusal the floor answers."""
     if not rows:
         raise HTTPException(403, "Register first with POST /users/me.")
     if rows[0][1] is None:
@@ -64,9 +64,7 @@ bare_app = FastAPI(title="Bare stack", docs_url=None, redoc_url=None, openapi_ur
 async def read_user_bare(user_id: uuid.UUID, request: Request) -> Response:
     """The same answer with no dependency to resolve and no response model to validate."""
     caller = await subject(request)
-    with get_engine().connect() as connection:
-        rows = connection.execute(_READ_USER, {"id": user_id, "s": caller}).all()
-    answer = _response(200, _user(_readable(rows, user_id)))
+    answer = _response(200, _user(_user_columns(user_id, caller)))
     return Response(answer["body"], media_type=answer["headers"]["content-type"])
 
 
