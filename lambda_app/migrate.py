@@ -43,9 +43,11 @@ def handler(event: dict[str, Any] | None, _context: Any = None) -> dict[str, Any
     """Run `{"action": "upgrade"|"downgrade"|"current", "revision": ...}`; upgrade head by default.
 
     Returns the action and the revisions before and after. Raises on a bad request or
-    a failed migration, so that a CDK trigger fails the deploy.
+    a failed migration, so that a CDK trigger fails the deploy. An event without "action" is
+    the deploy's run, which does nothing on a database a newer release has migrated.
     """
     event = event or {}
+    deploy_run = is_deploy_run(event)
     action, revision = _read_request(event)
     if action == "bootstrap-admin":
         return bootstrap_admin(event)
@@ -60,7 +62,7 @@ def handler(event: dict[str, Any] | None, _context: Any = None) -> dict[str, Any
     try:
         for attempt in range(1, settings.migration_attempts + 1):
             try:
-                before, after = _migrate_once(engine, settings, action, revision)
+                outcome = _migrate_once(engine, settings, action, revision, deploy_run=deploy_run)
                 break
             except DBAPIError as error:
                 busy = server_error_field(error, "C") == LOCK_NOT_AVAILABLE
@@ -70,13 +72,23 @@ def handler(event: dict[str, Any] | None, _context: Any = None) -> dict[str, Any
                 time.sleep(LOCK_RETRY_SECONDS * attempt)
     finally:
         engine.dispose()
-    logger.info("Migration %s: %s -> %s", action, before, after)
-    return {"action": action, "before": before, "after": after}
+    logger.info("Migration %s: %s -> %s", action, outcome["before"], outcome["after"])
+    return outcome
+
+
+def is_deploy_run(event: dict[str, Any]) -> bool:
+    """Whether `event` is what the deploy's CDK trigger sends, rather than an operator's request.
+
+    The trigger invokes the function with no payload (aws-cdk-lib's triggers provider passes
+    only the function name and invocation type), which Lambda hands over as {}; an operator
+    names the action.
+    """
+    return "action" not in event
 
 
 def _migrate_once(
-    engine: Engine, settings: Settings, action: str, revision: str | None
-) -> tuple[str | None, str | None]:
+    engine: Engine, settings: Settings, action: str, revision: str | None, *, deploy_run: bool
+) -> dict[str, Any]:
     """One try in one transaction: wait for the other runners, migrate, grant, commit.
 
     Everything, the lock included, lives and dies with the transaction, so it works through
@@ -88,12 +100,38 @@ def _migrate_once(
         apply_timeouts(connection, settings)
         before = current_revision(connection)
         if action in ("upgrade", "downgrade"):
+            if before is not None and before not in _known_revisions():
+                return _database_ahead(action, before, deploy_run=deploy_run)
             _run_alembic(connection, action, revision)
         if action == "upgrade":
             ensure_app_role(connection, settings)
         after = current_revision(connection)
         connection.commit()
-    return before, after
+    return {"action": action, "before": before, "after": after}
+
+
+def _database_ahead(action: str, before: str, *, deploy_run: bool) -> dict[str, Any]:
+    """A database a newer release migrated: the deploy's run leaves it alone, anything else fails.
+
+    A CloudFormation rollback runs this (older) release's trigger again, on a schema it can
+    serve (migrations are expand/contract): there is nothing to do, and failing would leave
+    the stack in UPDATE_ROLLBACK_FAILED. The app role stays as the newer release made it.
+    """
+    situation = (
+        f"the database is at revision {before}, which this release does not know"
+        f" (its newest is {_newest_revision()}): a newer release migrated it"
+    )
+    if not deploy_run:
+        raise MigrationRequestError(
+            f"Cannot {action}: {situation}. Use the migration function of that release."
+        )
+    logger.warning(
+        "Migration %s skipped, nothing changed: %s. A CloudFormation rollback that runs this"
+        " release's deploy trigger again does this.",
+        action,
+        situation,
+    )
+    return {"action": action, "before": before, "after": before, "skipped": "database ahead"}
 
 
 def migration_timeouts(settings: Settings) -> dict[str, str]:
@@ -172,6 +210,21 @@ def current_revision(connection: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def _known_revisions() -> set[str]:
+    """Every revision of this release's migrations."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return {script.revision for script in scripts.walk_revisions()}
+
+
+def _newest_revision() -> str:
+    """This release's newest revision (its heads, should there be several)."""
+    from alembic.script import ScriptDirectory
+
+    return ", ".join(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def alembic_config() -> Any:

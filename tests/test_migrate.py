@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -17,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from lambda_app.migrate import MIGRATION_LOCK_ID, MigrationRequestError, handler
 from lambda_app.models.tables import metadata
-from tests.conftest import settings_env
+from tests.conftest import APP_DB_ROLE, settings_env
 
 HEAD = "0005"
 ALL_TABLES = {"alembic_version", "users", "user_counts", "idempotency_keys"}
@@ -394,3 +395,70 @@ def test_0004_recounts_the_totals_that_0003_got_wrong(empty_database: str) -> No
         )
     engine.dispose()
     assert totals == {"admin": 0, "staff": 1, "customer": 0}
+
+
+# --- a database a newer release migrated (tests/lifecycle/ replays it with the previous code)
+
+NEWER_REVISION = "0999"
+
+
+def _stamp(url: str, revision: str) -> None:
+    """Record `revision` as the database's, as a newer release's migration would."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+    engine.dispose()
+
+
+def test_a_downgrade_of_a_database_a_newer_release_migrated_fails_loudly(
+    empty_database: str,
+) -> None:
+    handler({})
+    _stamp(empty_database, NEWER_REVISION)
+
+    with pytest.raises(MigrationRequestError, match=f"at revision {NEWER_REVISION}, which this"):
+        handler({"action": "downgrade", "revision": "-1"})
+
+    assert handler({"action": "current"})["after"] == NEWER_REVISION
+    assert tables_and_types(empty_database) == (ALL_TABLES, {"user_type"})
+
+
+def test_the_deploy_run_on_a_database_a_newer_release_migrated_says_so_in_its_log(
+    empty_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler({})
+    _stamp(empty_database, NEWER_REVISION)
+
+    with caplog.at_level(logging.WARNING, logger="lambda_app.migrate"):
+        result = handler({})
+
+    assert result == {
+        "action": "upgrade",
+        "before": NEWER_REVISION,
+        "after": NEWER_REVISION,
+        "skipped": "database ahead",
+    }
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"the database is at revision {NEWER_REVISION}" in warning.getMessage()
+    assert f"(its newest is {HEAD})" in warning.getMessage()
+
+
+def test_the_app_role_keeps_grants_on_tables_this_release_does_not_know(
+    empty_database: str,
+) -> None:
+    handler({})
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        # A table a newer release made, with the grant its migration gave the app role.
+        connection.execute(text("CREATE TABLE newer_release_table (id integer)"))
+        connection.execute(text(f'GRANT SELECT ON newer_release_table TO "{APP_DB_ROLE}"'))
+
+    handler({"action": "upgrade"})
+
+    with engine.connect() as connection:
+        kept = connection.scalar(
+            text("SELECT has_table_privilege(:role, 'newer_release_table', 'SELECT')"),
+            {"role": APP_DB_ROLE},
+        )
+    engine.dispose()
+    assert kept is True

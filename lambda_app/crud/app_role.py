@@ -28,7 +28,8 @@ def ensure_app_role(connection: Connection, settings: Settings) -> None:
 
     The role owns nothing, so it cannot alter or drop what the migrations made. Its
     statement timeout is a setting of the role, applied by the server to each new session:
-    RDS Proxy refuses it as a startup parameter.
+    RDS Proxy refuses it as a startup parameter. It only ever grants: what a newer release
+    granted on tables this one does not know stays.
     """
     preparer = connection.dialect.identifier_preparer
     role = preparer.quote_identifier(settings.app_db_role)
