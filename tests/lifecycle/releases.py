@@ -76,9 +76,9 @@ def find_previous_release(root: Path = ROOT) -> PreviousRelease:
 
 def _merge_base_with_last_tag(root: Path, head: str) -> PreviousRelease | None:
     """The merge base with the newest tag that is not HEAD itself (nor ahead of it)."""
-    tags = _git(
-        root, "for-each-ref", "--sort=-creatordate", "--format=%(refname:short)", "refs/tags"
-    )
+    # Newest first; tags of the same second by version (the last --sort is the first key).
+    newest_first = ("--sort=-v:refname", "--sort=-creatordate")
+    tags = _git(root, "for-each-ref", *newest_first, "--format=%(refname:short)", "refs/tags")
     for tag in tags.stdout.split():
         base = _git(root, "merge-base", "HEAD", f"{tag}^{{commit}}")
         if base.returncode != 0:
