@@ -90,6 +90,10 @@ class Settings:
         return f"users-{self.stage}"
 
     @property
+    def stack_name(self) -> str:
+        return f"UsersService-{self.stage}"
+
+    @property
     def metrics_namespace(self) -> str:
         """CloudWatch namespace of the app's own metrics: one per stage, like the stack."""
         return f"UsersService-{self.stage}"
