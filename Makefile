@@ -79,8 +79,10 @@ $(NPM_STAMP): package.json package-lock.json
 
 node_modules: $(NPM_STAMP) ## Install the pinned AWS CDK CLI (npm ci)
 
-synth: $(STAMP) $(NPM_STAMP) ## Synthesise the stack into cdk.out/ (STAGE=dev|prod), cdk-nag included
+synth: $(STAMP) $(NPM_STAMP) ## Synthesise the stack into cdk.out/ (STAGE=dev|prod ORIGINS=...), cdk-nag and cfn-lint included
+	rm -f cdk.out/*.template.json
 	$(CDK) synth $(CDK_ARGS) --quiet
+	$(BIN)/cfn-lint --config-file infra/cfn-lint.yaml cdk.out/*.template.json
 
 package: $(STAMP) ## Build the Lambda bundle into build/lambda and print its unzipped and zipped size
 	$(BIN)/python -m infra.bundling
