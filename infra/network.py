@@ -116,7 +116,7 @@ class Network(Construct):
             ec2.Peer.any_ipv4(), https, "HTTPS to the S3 gateway endpoint"
         )
 
-        self.vpc.add_gateway_endpoint(
+        self.s3_endpoint = self.vpc.add_gateway_endpoint(
             "S3Endpoint",
             service=ec2.GatewayVpcEndpointAwsService.S3,
             subnets=[self.private_subnets],

@@ -325,7 +325,7 @@ def test_default_stage_throttles_and_writes_json_access_logs(dev: Synthesized) -
     assert '"requestId":"$context.requestId"' in log_settings["Format"].replace(" ", "")
 
 
-def test_public_health_route_has_its_own_tighter_throttle(
+def test_public_health_and_preflight_routes_have_their_own_tighter_throttles(
     dev: Synthesized, prod: Synthesized
 ) -> None:
     for synth in (dev, prod):
@@ -336,10 +336,13 @@ def test_public_health_route_has_its_own_tighter_throttle(
         default = properties["DefaultRouteSettings"]
         assert health["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
         assert health["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
-        assert set(properties["RouteSettings"]) == {"GET /health"}
-        # The stage names the route by key, so the route must exist first.
-        health_route = synth.logical_id(synth.stack.api.public_routes["/health"])
-        assert health_route in stage["DependsOn"], stage_id
+        preflight = properties["RouteSettings"]["OPTIONS /{proxy+}"]
+        assert preflight == {"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}
+        assert preflight["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+        assert set(properties["RouteSettings"]) == {"GET /health", "OPTIONS /{proxy+}"}
+        # The stage names the routes by key, so the routes must exist first.
+        for route in (synth.stack.api.public_routes["/health"], synth.stack.api.preflight_route):
+            assert synth.logical_id(route) in stage["DependsOn"], stage_id
 
 
 def test_access_logs_record_the_authorizer_error_and_the_caller(dev: Synthesized) -> None:
