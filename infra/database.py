@@ -151,6 +151,10 @@ class Database(Construct):
             automatically_after=ROTATION_INTERVAL,
             rotate_immediately_on_update=False,
         )
+        # SecretRotation adds the schedule to the secret, not under itself.
+        schedule = self.app_secret.node.try_find_child("RotationSchedule")
+        assert schedule is not None
+        self.app_rotation_schedule = schedule
 
         # The proxy holds only the secret its clients log in with; the migration function
         # reads the master secret itself and connects to the instance directly.
