@@ -198,6 +198,20 @@ def download_avatar(run: SmokeRun) -> str:
     )
 
 
+def delete_avatar(run: SmokeRun) -> str:
+    """DELETE /users/{id}/avatar (S3's conditional delete, IfMatch), then the avatar is 404."""
+    user = _created(run)
+    expect(run.api.delete(f"/users/{user['id']}/avatar"), 204)
+    expect(run.api.get(f"/users/{user['id']}/avatar"), 404)
+    gone = ""
+    if run.download_url:
+        fetched = run.storage.get(run.download_url)
+        if fetched.status_code == 200:
+            raise StepFailedError("DELETE avatar 204 but its presigned link still serves it")
+        gone = f"; the old link answers {fetched.status_code}"
+    return f"DELETE avatar 204, then GET avatar 404{gone}"
+
+
 def delete_user(run: SmokeRun) -> str:
     """DELETE /users/{id}: the user is 404 afterwards and their avatar is gone from S3."""
     user = _created(run)
@@ -252,5 +266,6 @@ STEPS: tuple[tuple[str, Callable[[SmokeRun], str]], ...] = (
     ("patch", patch_user),
     ("upload", upload_avatar),
     ("download", download_avatar),
+    ("rmavatar", delete_avatar),
     ("delete", delete_user),
 )
