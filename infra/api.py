@@ -143,7 +143,7 @@ class Api(Construct):
             log_level=metrics_safe_log_level(settings.log_level),
             # Lambda's platform reports carry the restore (cold start) and init durations
             # that the dashboard and the cold-starts query read; no metric has them.
-            system_log_level=lambda_.SystemLogLevel.INFO,
+            system_log_level=lambda_.SystemLogLevel[settings.system_log_level],
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
             reserved_concurrent_executions=settings.reserved_concurrency,
         )

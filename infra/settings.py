@@ -29,6 +29,9 @@ DEFAULT_AVAILABILITY_ZONES = ("a", "b")
 # "none") reserves nothing, the only choice a new account can always grant (DEPLOY.md).
 AUTO_RESERVED_CONCURRENCY = "auto"
 NO_RESERVED_CONCURRENCY = "none"
+# INFO: platform.start and platform.report per invocation (cold-start and failure queries
+# read them); WARN: only what goes wrong, about 40% fewer log bytes (DEPLOY.md, "Log cost").
+SYSTEM_LOG_LEVELS = ("INFO", "WARN")
 LOG_RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -61,6 +64,7 @@ class Settings:
     health_throttle_burst_limit: int
     db_statement_timeout_ms: int
     log_level: str
+    system_log_level: str
     avatar_max_bytes: int
     presign_expires_seconds: int
     self_sign_up: bool
@@ -132,6 +136,7 @@ class Settings:
             health_throttle_burst_limit=_int(node, "healthThrottleBurstLimit", 10),
             db_statement_timeout_ms=_int(node, "dbStatementTimeoutMs", 4_000),
             log_level=_text(node, "logLevel", "INFO"),
+            system_log_level=_system_log_level(node),
             avatar_max_bytes=_int(node, "avatarMaxBytes", 5 * 1024 * 1024),
             presign_expires_seconds=_int(node, "presignExpiresSeconds", 900),
             self_sign_up=_bool(node, "selfSignUp", default=False),
@@ -171,6 +176,14 @@ def _reserved_concurrency(node: Node, db_instance_type: str) -> int | None:
             f"{AUTO_RESERVED_CONCURRENCY!r} or {NO_RESERVED_CONCURRENCY!r}, not {value!r}"
         )
     return int(text)
+
+
+def _system_log_level(node: Node) -> str:
+    """Lambda's platform records of the API function: INFO keeps the per-invocation reports."""
+    level = _text(node, "systemLogLevel", "INFO").upper()
+    if level not in SYSTEM_LOG_LEVELS:
+        raise ValueError(f"context 'systemLogLevel' must be one of {SYSTEM_LOG_LEVELS}")
+    return level
 
 
 def _availability_zones(value: Any) -> tuple[str, ...]:

@@ -84,6 +84,7 @@ def test_settings_read_strings_from_the_command_line() -> None:
         ("availabilityZones", "a"),
         ("availabilityZones", "a,a"),
         ("reservedConcurrency", "0"),
+        ("systemLogLevel", "DEBUG"),
         ("reservedConcurrency", "-5"),
         ("reservedConcurrency", "many"),
         ("dbInstanceType", "x9.huge"),
