@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -190,7 +191,8 @@ def run(context_args: Sequence[str], session: boto3.Session | None = None) -> in
     except ValueError as error:
         print(f"FAIL  settings     {error}")
         return 1
-    session = session or boto3.Session()
+    # The CDK CLI and GitHub's credentials action read AWS_REGION; botocore alone does not.
+    session = session or boto3.Session(region_name=os.environ.get("AWS_REGION") or None)
     region = session.region_name
     if not region:
         print("FAIL  credentials  no region: set AWS_REGION (or the profile's region)")

@@ -267,3 +267,17 @@ def test_the_names_checked_are_every_fixed_name_prod_keeps(prod: Synthesized) ->
     }
     settings = Settings.from_context(prod.app.node)
     assert kept == set(preflight.plan_for(settings, "us-east-1").retained_names)
+
+
+def test_the_region_comes_from_aws_region_as_the_cdk_cli_reads_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    with mock_aws():
+        _bootstrap(boto3.Session(region_name="eu-west-1"), REQUIRED_BOOTSTRAP_VERSION)
+        code = preflight.run(["stage=dev"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Preflight of UsersService-dev in eu-west-1" in out
