@@ -27,6 +27,8 @@ from aws_cdk import (
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.preflight_rules import PREFLIGHT_READ_ACTIONS
+
 STACK_ID = "UsersService-GitHubDeploy"
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -129,6 +131,14 @@ class GitHubDeployRoleStack(Stack):
                 resources=[Fn.sub(stack_arn)],
             )
         )
+        # make preflight runs in the workflow with this role: it reads, and writes nothing.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PreflightReads",
+                actions=list(PREFLIGHT_READ_ACTIONS),
+                resources=["*"],
+            )
+        )
         policy = role.node.find_child("DefaultPolicy").node.default_child
         assert policy is not None
         Validations.of(policy).acknowledge(
@@ -136,7 +146,13 @@ class GitHubDeployRoleStack(Stack):
                 id=f"AwsSolutions-IAM5[Resource::{stack_arn.replace('${', '<').replace('}', '>')}]",
                 reason="DescribeStacks on its own stage's stack, whose ARN ends in the unique id "
                 "CloudFormation gives it at creation; the name before it is fixed.",
-            )
+            ),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="The preflight's read-only Describe/Get/List calls: account-wide ones "
+                "(zones, VPCs, quotas, Lambda's account settings) take no resource, and the "
+                "others look for names that must not exist yet.",
+            ),
         )
         CfnOutput(
             self,

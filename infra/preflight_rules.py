@@ -22,6 +22,22 @@ REGIONS_WITHOUT_RDS_PROXY = frozenset({"ap-east-2", "ap-southeast-6"})
 # The default synthesizer's templates refuse older bootstrap stacks (their
 # CheckBootstrapVersion rule); tests/infra/test_preflight.py reads it from a synthesis.
 REQUIRED_BOOTSTRAP_VERSION = 6
+# What infra.preflight reads (sts:GetCallerIdentity needs no permission); the GitHub deploy
+# roles are granted exactly these, and a test records the calls a run makes against them.
+PREFLIGHT_READ_ACTIONS = (
+    "cloudformation:DescribeStacks",
+    "cloudformation:ListStackResources",
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeVpcs",
+    "lambda:GetAccountSettings",
+    "lambda:GetFunctionConcurrency",
+    "logs:DescribeLogGroups",
+    "rds:DescribeDBInstances",
+    "secretsmanager:DescribeSecret",
+    "servicequotas:GetAWSDefaultServiceQuota",
+    "servicequotas:GetServiceQuota",
+    "ssm:GetParameter",
+)
 # Stack states in which CloudFormation refuses an update until someone acts.
 BLOCKED_STACK_STATES = {
     "UPDATE_ROLLBACK_FAILED": "finish the rollback first: aws cloudformation "

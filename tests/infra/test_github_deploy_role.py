@@ -11,6 +11,7 @@ from aws_cdk.assertions import Template
 
 from infra.app import build_app
 from infra.github_deploy_role import STACK_ID, GitHubDeployRoleStack
+from infra.preflight_rules import PREFLIGHT_READ_ACTIONS
 from tests.infra.conftest import cdk_json_context
 
 REPOSITORY = "example-org/users-service"
@@ -93,7 +94,7 @@ def test_each_environment_has_its_own_role_trusting_only_its_jobs_on_main(
         }
 
 
-def test_each_role_may_only_assume_the_cdk_bootstrap_roles_and_read_its_own_stack(
+def test_each_role_may_only_assume_the_cdk_bootstrap_roles_read_its_stack_and_preflight(
     synthesized: tuple[Path, Template],
 ) -> None:
     _, template = synthesized
@@ -108,7 +109,17 @@ def test_each_role_may_only_assume_the_cdk_bootstrap_roles_and_read_its_own_stac
         assert "ManagedPolicyArns" not in role
         assert "Policies" not in role
         by_sid = {statement["Sid"]: statement for statement in _policy_of(template, role_id)}
-        assert set(by_sid) == {"AssumeCdkBootstrapRoles", "ReadServiceStackOutputs"}
+        assert set(by_sid) == {
+            "AssumeCdkBootstrapRoles",
+            "ReadServiceStackOutputs",
+            "PreflightReads",
+        }
+        reads = by_sid["PreflightReads"]
+        assert sorted(reads["Action"]) == sorted(PREFLIGHT_READ_ACTIONS)
+        assert all(
+            action.split(":")[1].startswith(("Describe", "Get", "List"))
+            for action in reads["Action"]
+        )
         assume = by_sid["AssumeCdkBootstrapRoles"]
         assert assume["Effect"] == "Allow"
         assert sorted(assume["Action"]) == ["sts:AssumeRole", "sts:TagSession"]

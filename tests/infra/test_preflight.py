@@ -7,6 +7,7 @@ and the call itself against botocore's Stubber with GetAccountSettings' document
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from moto import mock_aws
 
 from infra import preflight
 from infra.preflight_rules import (
+    PREFLIGHT_READ_ACTIONS,
     REQUIRED_BOOTSTRAP_VERSION,
     UNRESERVED_CONCURRENCY_MINIMUM,
     Facts,
@@ -281,3 +283,39 @@ def test_the_region_comes_from_aws_region_as_the_cdk_cli_reads_it(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Preflight of UsersService-dev in eu-west-1" in out
+
+
+def test_every_call_a_run_makes_is_a_read_the_deploy_roles_are_granted(
+    account: boto3.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Record each API call of a fresh-stack run and of a redeploy with a reservation."""
+    made: set[str] = set()
+
+    def record(model: Any, **_: Any) -> None:
+        prefix = model.service_model.signing_name
+        made.add(f"{prefix}:{model.name}")
+
+    account.events.register("before-call.*.*", record)
+    _run(account, PROD, capsys)
+    role = account.client("iam").create_role(
+        RoleName="api", AssumeRolePolicyDocument=json.dumps({"Statement": []})
+    )["Role"]["Arn"]
+    function = {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {
+            "Runtime": "python3.13",
+            "Handler": "index.handler",
+            "Role": role,
+            "Code": {"ZipFile": "def handler(event, context): pass"},
+        },
+    }
+    account.client("cloudformation").create_stack(
+        StackName="UsersService-prod",
+        TemplateBody=json.dumps({"Resources": {"ApiFunction6BF808ED": function}}),
+    )
+    _run(account, [*PROD, "reservedConcurrency=5"], capsys)
+    made.discard("sts:GetCallerIdentity")  # needs no permission
+    for setup in ("ssm:PutParameter", "iam:CreateRole", "cloudformation:CreateStack"):
+        made.discard(setup)
+    # The default quota is read only where the account has no applied value (not in moto).
+    assert made == set(PREFLIGHT_READ_ACTIONS) - {"servicequotas:GetAWSDefaultServiceQuota"}
