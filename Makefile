@@ -9,7 +9,7 @@ APPROVAL ?= broadening
 # Names the Node.js major versions whose end-of-life banner jsii should not print.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install run token test bench load smoke pytest lint typecheck format client synth package deploy destroy clean
+.PHONY: help install run token test bench load smoke pytest lint typecheck format client synth package preflight deploy destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -70,7 +70,8 @@ clean: ## Remove the virtual environment, local data and build output
 CDK := node_modules/.bin/cdk
 NPM_STAMP := node_modules/.installed
 # cdk.json runs the app with the venv's Python; no Docker, no AWS credentials needed to synth.
-CDK_ARGS := -c stage=$(STAGE)
+# ORIGINS: the browser origins of the stage (comma-separated); prod has no default.
+CDK_ARGS := -c stage=$(STAGE) $(if $(ORIGINS),-c allowedOrigins=$(ORIGINS))
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -78,13 +79,18 @@ $(NPM_STAMP): package.json package-lock.json
 
 node_modules: $(NPM_STAMP) ## Install the pinned AWS CDK CLI (npm ci)
 
-synth: $(STAMP) $(NPM_STAMP) ## Synthesise the stack into cdk.out/ (STAGE=dev|prod), cdk-nag included
+synth: $(STAMP) $(NPM_STAMP) ## Synthesise the stack into cdk.out/ (STAGE=dev|prod ORIGINS=...), cdk-nag and cfn-lint included
+	rm -f cdk.out/*.template.json
 	$(CDK) synth $(CDK_ARGS) --quiet
+	$(BIN)/cfn-lint --config-file infra/cfn-lint.yaml cdk.out/*.template.json
 
 package: $(STAMP) ## Build the Lambda bundle into build/lambda and print its unzipped and zipped size
 	$(BIN)/python -m infra.bundling
 
-deploy: $(STAMP) $(NPM_STAMP) ## Deploy the stack for STAGE (needs AWS credentials and cdk bootstrap)
+preflight: $(STAMP) ## Read the account and region; refuse in seconds what STAGE's deploy would fail on
+	$(BIN)/python -m infra.preflight $(CDK_ARGS)
+
+deploy: preflight $(NPM_STAMP) ## Preflight, then deploy the stack for STAGE (AWS credentials, cdk bootstrap)
 	$(CDK) deploy $(CDK_ARGS) --require-approval $(APPROVAL)
 
 destroy: $(STAMP) $(NPM_STAMP) ## Delete the stack for STAGE (prod keeps its database and bucket)

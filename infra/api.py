@@ -42,6 +42,9 @@ HEALTH_PATH = "/health"
 DOCS_PATHS = ("/docs", "/openapi.json")
 # An explicit OPTIONS route outranks $default, so preflights skip its JWT authorizer.
 PREFLIGHT_PATH = "/{proxy+}"
+# Browsers cache a preflight for CORS_MAX_AGE, so a few per second is plenty; anyone may send
+# one without a token, so it gets its own limit like the health check.
+PREFLIGHT_THROTTLE = {"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}
 # Powertools' "service" dimension of every metric the app writes.
 METRICS_SERVICE_NAME = "users-api"
 CORS_METHODS = (
@@ -140,7 +143,7 @@ class Api(Construct):
             log_level=metrics_safe_log_level(settings.log_level),
             # Lambda's platform reports carry the restore (cold start) and init durations
             # that the dashboard and the cold-starts query read; no metric has them.
-            system_log_level=lambda_.SystemLogLevel.INFO,
+            system_log_level=lambda_.SystemLogLevel[settings.system_log_level],
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
             reserved_concurrent_executions=settings.reserved_concurrency,
         )
@@ -209,27 +212,27 @@ class Api(Construct):
             ),
             access_log_settings=JsonAccessLogs(access_logs),
         )
-        self._throttle_health_route(settings)
+        self._throttle_public_routes(settings)
 
     @property
     def url(self) -> str:
         """Base URL of the ``$default`` stage."""
         return self.stage.url
 
-    def _throttle_health_route(self, settings: Settings) -> None:
-        """A tighter limit on the public health check than on the API as a whole.
+    def _throttle_public_routes(self, settings: Settings) -> None:
+        """Tighter limits on the token-less health check and preflights than on the API.
 
-        Anyone may call it without a token, and each call reaches the database, so its
-        own route setting keeps it from taking the capacity the other routes share.
+        Anyone may call them without a token (and each health check reaches the database),
+        so their own route settings keep them from taking the capacity the others share.
         """
         cfn_stage = self.stage.node.default_child
         assert isinstance(cfn_stage, apigwv2.CfnStage)
-        health_route = self.public_routes[HEALTH_PATH]
         cfn_stage.route_settings = {
             f"GET {HEALTH_PATH}": {
                 "ThrottlingRateLimit": settings.health_throttle_rate_limit,
                 "ThrottlingBurstLimit": settings.health_throttle_burst_limit,
-            }
+            },
+            f"OPTIONS {PREFLIGHT_PATH}": PREFLIGHT_THROTTLE,
         }
         # API Gateway refuses route settings for a route that does not exist yet.
-        self.stage.node.add_dependency(health_route)
+        self.stage.node.add_dependency(self.public_routes[HEALTH_PATH], self.preflight_route)

@@ -16,7 +16,7 @@ def build_app(context: dict[str, object] | None = None, *, outdir: str | None = 
     settings = Settings.from_context(app.node)
     stack = UsersServiceStack(
         app,
-        f"UsersService-{settings.stage}",
+        settings.stack_name,
         settings=settings,
         description=f"Users service ({settings.stage}): HTTP API, Lambda, RDS PostgreSQL, S3",
     )

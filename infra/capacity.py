@@ -61,8 +61,8 @@ def proxy_connection_pool(instance_type: str) -> int:
     return estimated_max_connections(instance_type) * PROXY_MAX_CONNECTIONS_PERCENT // 100
 
 
-def default_reserved_concurrency(instance_type: str) -> int:
-    """API functions that can each hold a database connection at the same time.
+def connection_budget(instance_type: str) -> int:
+    """API execution environments that can each hold a database connection at the same time.
 
     Each execution environment keeps one pooled connection, and a request holds a
     database connection only inside a statement or transaction, so this many concurrent

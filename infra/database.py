@@ -32,6 +32,33 @@ ROTATION_INTERVAL = Duration.days(30)
 PROXY_IDLE_CLIENT_TIMEOUT = Duration.minutes(5)
 
 
+def instance_identifier(settings: Settings) -> str:
+    return f"{settings.prefix}-db"
+
+
+def postgres_log_group_name(settings: Settings) -> str:
+    """RDS's own name for the log group it exports PostgreSQL's log to."""
+    return f"/aws/rds/instance/{instance_identifier(settings)}/postgresql"
+
+
+def master_secret_name(settings: Settings) -> str:
+    return f"{settings.prefix}/database"
+
+
+def app_secret_name(settings: Settings) -> str:
+    return f"{settings.prefix}/database-app"
+
+
+def fixed_names(settings: Settings) -> tuple[str, ...]:
+    """Physical names the stack fixes for what prod keeps: a new stack cannot reuse them."""
+    return (
+        instance_identifier(settings),
+        postgres_log_group_name(settings),
+        master_secret_name(settings),
+        app_secret_name(settings),
+    )
+
+
 class Database(Construct):
     """The instance, its generated credentials secret and the proxy the functions use."""
 
@@ -50,11 +77,11 @@ class Database(Construct):
         )
         # Creating the log group ourselves (instead of cloudwatch_logs_retention) sets
         # its retention without CDK's LogRetention custom-resource function.
-        identifier = f"{settings.prefix}-db"
+        identifier = instance_identifier(settings)
         log_group = logs.LogGroup(
             self,
             "PostgresqlLogs",
-            log_group_name=f"/aws/rds/instance/{identifier}/postgresql",
+            log_group_name=postgres_log_group_name(settings),
             retention=settings.log_retention,
             removal_policy=settings.removal_policy,
         )
@@ -70,7 +97,7 @@ class Database(Construct):
             port=POSTGRES_PORT,
             database_name=DATABASE_NAME,
             credentials=rds.Credentials.from_generated_secret(
-                MASTER_USERNAME, secret_name=f"{settings.prefix}/database"
+                MASTER_USERNAME, secret_name=master_secret_name(settings)
             ),
             parameter_group=parameters,
             allocated_storage=settings.db_allocated_storage_gib,
@@ -106,7 +133,7 @@ class Database(Construct):
             self,
             "AppSecret",
             username=APP_USERNAME,
-            secret_name=f"{settings.prefix}/database-app",
+            secret_name=app_secret_name(settings),
         )
         app_secret.apply_removal_policy(settings.removal_policy)
         # Attached, the secret also holds host, port, engine and dbname, as the rotation
@@ -124,6 +151,10 @@ class Database(Construct):
             automatically_after=ROTATION_INTERVAL,
             rotate_immediately_on_update=False,
         )
+        # SecretRotation adds the schedule to the secret, not under itself.
+        schedule = self.app_secret.node.try_find_child("RotationSchedule")
+        assert schedule is not None
+        self.app_rotation_schedule = schedule
 
         # The proxy holds only the secret its clients log in with; the migration function
         # reads the master secret itself and connects to the instance directly.

@@ -65,9 +65,12 @@ class Migrations(Construct):
             handler=self.function,
             # The whole network (endpoint, security-group rules), the instance and both
             # secrets come first; the proxy comes after (below).
-            execute_after=[network, database.instance, database.app_secret],
+            # The attachment itself, not its rotation schedule, which waits for this run.
+            execute_after=[network, database.instance, database.app_secret.node.default_child],
             execute_on_handler_change=True,
             invocation_type=triggers.InvocationType.REQUEST_RESPONSE,
             timeout=MIGRATION_TIMEOUT,
         )
         database.proxy.node.add_dependency(self.trigger)
+        # The app secret's first rotation logs in as users_app: only after the run creating it.
+        database.app_rotation_schedule.node.add_dependency(self.trigger)

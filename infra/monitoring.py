@@ -23,11 +23,15 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.api import Api
-from infra.capacity import default_reserved_concurrency, instance_memory_bytes
+from infra.capacity import connection_budget, instance_memory_bytes
 from infra.database import Database
 from infra.settings import Settings
 
 ALARM_PERIOD = Duration.minutes(5)
+# RDS Proxy publishes its metrics every minute from each of its nodes; AWS names Sum as the
+# statistic that adds the nodes up (infra/DEPLOY.md, "Alarms"). A Maximum over 5 minutes
+# would see one node's share only.
+PROXY_ALARM_PERIOD = Duration.minutes(1)
 CLOUDWATCH = iam.ServicePrincipal("cloudwatch.amazonaws.com")
 RDS_NAMESPACE = "AWS/RDS"
 # Share of a limit at which a "near the limit" alarm goes off.
@@ -38,12 +42,17 @@ LOW_RESOURCE_PERCENT = 10
 
 @dataclass(frozen=True)
 class Threshold:
-    """Alarm when the statistic reaches ``value`` (or falls to it, when ``below``)
-    in ``periods`` consecutive 5-minute periods."""
+    """Alarm when the statistic reaches ``value`` (or falls to it, when ``below``) in
+    ``datapoints`` of the last ``periods`` periods (all of them unless given)."""
 
     value: float
     periods: int = 1
     below: bool = False
+    datapoints: int | None = None
+
+    @property
+    def datapoints_to_alarm(self) -> int:
+        return self.periods if self.datapoints is None else self.datapoints
 
 
 # Errors are what the app could not turn into a response (crash, timeout, out of memory):
@@ -54,9 +63,12 @@ FUNCTION_ERRORS = Threshold(3)
 FUNCTION_THROTTLES = Threshold(1)
 # Every 5xx a client saw, whether the app, the integration or API Gateway produced it.
 API_SERVER_ERRORS = Threshold(5)
-# The app never pins (its statements leave no session state), so any pinned connection
-# that lasts 15 minutes is a regression that costs the proxy its multiplexing.
-SESSION_PINNED = Threshold(1, periods=3)
+# The app never pins (its statements leave no session state), so pinned connections in 12
+# of 15 minutes are a regression that costs the proxy its multiplexing, not a blip.
+SESSION_PINNED = Threshold(1, periods=15, datapoints=12)
+# The proxy's connection counts near their limits in 3 of 5 minutes: a trend, not one spike.
+PROXY_CONNECTIONS_PERIODS = 5
+PROXY_CONNECTIONS_DATAPOINTS = 3
 # Sustained high CPU on the instance: slow queries for every request.
 DATABASE_CPU_PERCENT = Threshold(80, periods=3)
 
@@ -125,13 +137,13 @@ class Monitoring(Construct):
                 namespace=RDS_NAMESPACE,
                 metric_name=name,
                 dimensions_map={"ProxyName": proxy_name},
-                period=ALARM_PERIOD,
-                statistic=cloudwatch.Stats.MAXIMUM,
+                period=PROXY_ALARM_PERIOD,
+                statistic=cloudwatch.Stats.SUM,
             )
 
         # Each API execution environment holds one client connection: the connections
-        # the API may use are its reserved concurrency (or what the class supports).
-        client_budget = settings.reserved_concurrency or default_reserved_concurrency(
+        # the API may use are its reserved concurrency, or what the class supports.
+        client_budget = settings.reserved_concurrency or connection_budget(
             settings.db_instance_type
         )
         instance = database.instance
@@ -152,7 +164,11 @@ class Monitoring(Construct):
                 description=f"Client connections to RDS Proxy near the {client_budget} the "
                 "API may hold (one per execution environment).",
                 metric=proxy_metric("ClientConnections"),
-                threshold=Threshold(math.ceil(client_budget * NEAR_LIMIT_PERCENT / 100)),
+                threshold=Threshold(
+                    math.ceil(client_budget * NEAR_LIMIT_PERCENT / 100),
+                    periods=PROXY_CONNECTIONS_PERIODS,
+                    datapoints=PROXY_CONNECTIONS_DATAPOINTS,
+                ),
             ),
             self._alarm(
                 "ProxyDatabaseConnections",
@@ -166,9 +182,13 @@ class Monitoring(Construct):
                         "allowed": proxy_metric("MaxDatabaseConnectionsAllowed"),
                     },
                     label="DatabaseConnections (% of allowed)",
-                    period=ALARM_PERIOD,
+                    period=PROXY_ALARM_PERIOD,
                 ),
-                threshold=Threshold(NEAR_LIMIT_PERCENT),
+                threshold=Threshold(
+                    NEAR_LIMIT_PERCENT,
+                    periods=PROXY_CONNECTIONS_PERIODS,
+                    datapoints=PROXY_CONNECTIONS_DATAPOINTS,
+                ),
             ),
             self._alarm(
                 "DatabaseCpu",
@@ -268,6 +288,7 @@ class Monitoring(Construct):
             metric=metric,
             threshold=threshold.value,
             evaluation_periods=threshold.periods,
+            datapoints_to_alarm=threshold.datapoints_to_alarm,
             comparison_operator=(
                 cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD
                 if threshold.below

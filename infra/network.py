@@ -45,6 +45,11 @@ class Network(Construct):
             ],
         )
         self.private_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        # A retained prod database stays in its subnets: deleting them, or the VPC, would
+        # fail and leave the stack in DELETE_FAILED. Route tables and endpoints still go.
+        self.vpc.apply_removal_policy(settings.removal_policy)
+        for subnet in self.vpc.isolated_subnets:
+            subnet.apply_removal_policy(settings.removal_policy)
         self.vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(
@@ -73,6 +78,9 @@ class Network(Construct):
             "DatabaseSecurityGroup",
             "RDS PostgreSQL: from the proxy, the migration and the rotation functions",
         )
+        # Kept with the database in prod; the rules other groups add to it are separate
+        # resources, deleted with the stack.
+        self.database_security_group.apply_removal_policy(settings.removal_policy)
         self.rotation_security_group = self._security_group(
             "RotationSecurityGroup",
             "Secret rotation functions: PostgreSQL to the database, HTTPS to Secrets Manager",
@@ -108,7 +116,7 @@ class Network(Construct):
             ec2.Peer.any_ipv4(), https, "HTTPS to the S3 gateway endpoint"
         )
 
-        self.vpc.add_gateway_endpoint(
+        self.s3_endpoint = self.vpc.add_gateway_endpoint(
             "S3Endpoint",
             service=ec2.GatewayVpcEndpointAwsService.S3,
             subnets=[self.private_subnets],

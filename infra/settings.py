@@ -12,7 +12,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
-from infra.capacity import default_reserved_concurrency, instance_memory_bytes
+from infra.capacity import connection_budget, instance_memory_bytes
 
 STAGES = ("dev", "prod")
 # 3.14 is the newest runtime aws-cdk-lib offers with SnapStart, but byte code needs a
@@ -20,12 +20,18 @@ STAGES = ("dev", "prod")
 # on (see infra/DEPLOY.md, "Runtime and byte code"); -c pythonVersion=3.14 opts in.
 DEFAULT_PYTHON_VERSION = "3.13"
 SNAPSTART_PYTHON_VERSIONS = ("3.12", "3.13", "3.14")
+# dev's default browser origins; prod has none and must be given its own (allowedOrigins).
 DEFAULT_ALLOWED_ORIGINS = ("http://localhost:3000", "http://localhost:5173")
 # Zone letters appended to the deploy region, so no lookup is needed at synth; RDS Proxy
 # refuses some zones (use1-az3, usw1-az2), see infra/DEPLOY.md "Availability zones".
 DEFAULT_AVAILABILITY_ZONES = ("a", "b")
-# The value that leaves reserved concurrency unset (an account without spare concurrency).
+# reservedConcurrency=auto reserves the connection budget of the instance class; unset (or
+# "none") reserves nothing, the only choice a new account can always grant (DEPLOY.md).
+AUTO_RESERVED_CONCURRENCY = "auto"
 NO_RESERVED_CONCURRENCY = "none"
+# INFO: platform.start and platform.report per invocation (cold-start and failure queries
+# read them); WARN: only what goes wrong, about 40% fewer log bytes (DEPLOY.md, "Log cost").
+SYSTEM_LOG_LEVELS = ("INFO", "WARN")
 LOG_RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -58,6 +64,7 @@ class Settings:
     health_throttle_burst_limit: int
     db_statement_timeout_ms: int
     log_level: str
+    system_log_level: str
     avatar_max_bytes: int
     presign_expires_seconds: int
     self_sign_up: bool
@@ -87,6 +94,10 @@ class Settings:
         return f"users-{self.stage}"
 
     @property
+    def stack_name(self) -> str:
+        return f"UsersService-{self.stage}"
+
+    @property
     def metrics_namespace(self) -> str:
         """CloudWatch namespace of the app's own metrics: one per stage, like the stack."""
         return f"UsersService-{self.stage}"
@@ -110,7 +121,7 @@ class Settings:
             raise ValueError(f"context 'logRetentionDays' must be one of {sorted(LOG_RETENTION)}")
         return cls(
             stage=stage,
-            allowed_origins=_origins(node.try_get_context("allowedOrigins")),
+            allowed_origins=_origins(node.try_get_context("allowedOrigins"), prod=prod),
             python_version=python_version,
             availability_zones=_availability_zones(node.try_get_context("availabilityZones")),
             reserved_concurrency=_reserved_concurrency(node, db_instance_type),
@@ -125,6 +136,7 @@ class Settings:
             health_throttle_burst_limit=_int(node, "healthThrottleBurstLimit", 10),
             db_statement_timeout_ms=_int(node, "dbStatementTimeoutMs", 4_000),
             log_level=_text(node, "logLevel", "INFO"),
+            system_log_level=_system_log_level(node),
             avatar_max_bytes=_int(node, "avatarMaxBytes", 5 * 1024 * 1024),
             presign_expires_seconds=_int(node, "presignExpiresSeconds", 900),
             self_sign_up=_bool(node, "selfSignUp", default=False),
@@ -151,18 +163,27 @@ def _bool(node: Node, key: str, *, default: bool) -> bool:
 
 
 def _reserved_concurrency(node: Node, db_instance_type: str) -> int | None:
-    """Derived from the instance class unless given; "none" leaves it unset."""
+    """Unset unless asked: a number, or "auto" for the instance class's connection budget."""
     value: Any = node.try_get_context("reservedConcurrency")
-    if value in (None, ""):
-        return default_reserved_concurrency(db_instance_type)
-    if str(value).strip().lower() == NO_RESERVED_CONCURRENCY:
+    text = "" if value is None else str(value).strip().lower()
+    if text in ("", NO_RESERVED_CONCURRENCY):
         return None
-    reserved = int(value)
-    if reserved < 1:
+    if text == AUTO_RESERVED_CONCURRENCY:
+        return connection_budget(db_instance_type)
+    if not text.isdigit() or int(text) < 1:
         raise ValueError(
-            f"context 'reservedConcurrency' must be at least 1 or {NO_RESERVED_CONCURRENCY!r}"
+            f"context 'reservedConcurrency' must be a number of at least 1, "
+            f"{AUTO_RESERVED_CONCURRENCY!r} or {NO_RESERVED_CONCURRENCY!r}, not {value!r}"
         )
-    return reserved
+    return int(text)
+
+
+def _system_log_level(node: Node) -> str:
+    """Lambda's platform records of the API function: INFO keeps the per-invocation reports."""
+    level = _text(node, "systemLogLevel", "INFO").upper()
+    if level not in SYSTEM_LOG_LEVELS:
+        raise ValueError(f"context 'systemLogLevel' must be one of {SYSTEM_LOG_LEVELS}")
+    return level
 
 
 def _availability_zones(value: Any) -> tuple[str, ...]:
@@ -179,12 +200,19 @@ def _availability_zones(value: Any) -> tuple[str, ...]:
     return zones
 
 
-def _origins(value: Any) -> tuple[str, ...]:
-    """Accept a JSON list from cdk.json or a comma-separated string from ``-c``."""
-    if value in (None, ""):
-        return DEFAULT_ALLOWED_ORIGINS
-    items = value if isinstance(value, list) else str(value).split(",")
-    return tuple(origin.strip() for origin in items if origin.strip())
+def _origins(value: Any, *, prod: bool) -> tuple[str, ...]:
+    """A JSON list from cdk.json or a comma-separated string from ``-c``; prod has no default."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    origins = tuple(origin.strip() for origin in items if origin.strip())
+    if origins:
+        return origins
+    if prod:
+        raise ValueError(
+            "context 'allowedOrigins' must name prod's browser origins, e.g. "
+            "-c allowedOrigins=https://app.example.com (make ... ORIGINS=...): "
+            "prod never falls back to the localhost origins of dev"
+        )
+    return DEFAULT_ALLOWED_ORIGINS
 
 
 def _email(value: Any) -> str | None:

@@ -72,6 +72,9 @@ class UsersServiceStack(Stack):
         self.network = Network(self, "Network", settings=settings)
         self.database = Database(self, "Database", network=self.network, settings=settings)
         self.storage = Storage(self, "Storage", settings=settings)
+        # Through the VPC, S3 reaches the user-files bucket only, for what the functions do.
+        for statement in self.storage.user_files_statements():
+            self.network.s3_endpoint.add_to_policy(statement)
         self.auth = Auth(self, "Auth", settings=settings)
         self.api = Api(
             self,

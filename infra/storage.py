@@ -11,6 +11,9 @@ from constructs import Construct
 from infra.settings import Settings
 from lambda_app.external_services.aws import USER_FILES_PREFIX
 
+OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")
+LIST_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions")
+
 
 class Storage(Construct):
     """Bucket with public access blocked, TLS only, encrypted, CORS for browser uploads."""
@@ -44,11 +47,35 @@ class Storage(Construct):
                     id="expire-replaced-versions",
                     noncurrent_version_expiration=Duration.days(30),
                 ),
+                # Once the versions behind a delete marker have expired, the marker stands
+                # alone and would be kept (and listed) forever.
+                s3.LifecycleRule(
+                    id="remove-expired-delete-markers",
+                    expired_object_delete_marker=True,
+                ),
             ],
             removal_policy=settings.removal_policy,
             # dev buckets are emptied on destroy; prod keeps every object.
             auto_delete_objects=not settings.is_prod,
         )
+
+    def user_files_statements(self) -> list[iam.PolicyStatement]:
+        """What the functions do with the bucket; the S3 endpoint allows no more (network)."""
+        bucket = self.bucket
+        return [
+            iam.PolicyStatement(
+                sid="UserFilesObjects",
+                principals=[iam.AnyPrincipal()],
+                actions=list(OBJECT_ACTIONS),
+                resources=[bucket.arn_for_objects(f"{USER_FILES_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="UserFilesList",
+                principals=[iam.AnyPrincipal()],
+                actions=list(LIST_ACTIONS),
+                resources=[bucket.bucket_arn],
+            ),
+        ]
 
     def grant_user_files(self, function: lambda_.IFunction) -> None:
         """Objects (every version) under users/ only; listing only of that prefix.
@@ -61,19 +88,14 @@ class Storage(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="UserFilesObjects",
-                actions=[
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:DeleteObject",
-                    "s3:DeleteObjectVersion",
-                ],
+                actions=list(OBJECT_ACTIONS),
                 resources=[bucket.arn_for_objects(f"{USER_FILES_PREFIX}*")],
             )
         )
         function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="UserFilesList",
-                actions=["s3:ListBucket", "s3:ListBucketVersions"],
+                actions=list(LIST_ACTIONS),
                 resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{USER_FILES_PREFIX}*"]}},
             )

@@ -53,7 +53,7 @@ def test_ci_runs_make_test_on_every_push_and_pull_request() -> None:
     assert _make_commands(job)[0] == "make test"
 
 
-def test_deploy_runs_make_test_then_make_deploy_then_make_smoke() -> None:
+def test_deploy_runs_make_test_then_preflight_then_deploy_then_smoke() -> None:
     deploy = _load("deploy.yml")
     assert deploy["on"]["push"] == {"branches": ["main"]}
     assert deploy["on"]["workflow_dispatch"]["inputs"]["ref"]["required"] is True
@@ -61,9 +61,19 @@ def test_deploy_runs_make_test_then_make_deploy_then_make_smoke() -> None:
     assert jobs["test"]["uses"] == "./.github/workflows/ci.yml"
     assert jobs["deploy"]["needs"] == "test"
     commands = _make_commands(jobs["deploy"])
-    assert [command.split()[1] for command in commands] == ["deploy", "smoke"]
-    assert commands[0].startswith('make deploy STAGE="$STAGE"')
-    assert commands[1].startswith("make smoke URL=")
+    assert [command.split()[1] for command in commands] == ["preflight", "deploy", "smoke"]
+    assert commands[0] == 'make preflight STAGE="$STAGE" ORIGINS="$ORIGINS"'
+    assert commands[1].startswith('make deploy STAGE="$STAGE" ORIGINS="$ORIGINS"')
+    assert commands[2].startswith("make smoke URL=")
+    assert jobs["deploy"]["env"]["ORIGINS"] == "${{ vars.ALLOWED_ORIGINS }}"
+
+
+def test_make_deploy_runs_the_preflight_first() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    (deploy,) = re.findall(r"^deploy: (.*?) ##", makefile, re.MULTILINE)
+    assert deploy.split()[0] == "preflight"
+    (recipe,) = re.findall(r"^preflight: .*\n\t(.*)$", makefile, re.MULTILINE)
+    assert recipe == "$(BIN)/python -m infra.preflight $(CDK_ARGS)"
 
 
 @pytest.mark.parametrize("name", ["ci.yml", "deploy.yml"])

@@ -15,6 +15,7 @@ from lambda_app.exceptions import (
     StorageNotConfiguredError,
     StorageUnavailableError,
 )
+from lambda_app.external_services.conditional_delete import accept_if_match_on_delete
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -100,7 +101,9 @@ def create_s3_client(settings: Settings) -> S3Client:
         # A custom endpoint (the local moto server) has no per-bucket DNS names.
         s3={"addressing_style": "path" if settings.s3_endpoint_url else "auto"},
     )
-    return boto3.client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
+    client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
+    accept_if_match_on_delete(client)
+    return client
 
 
 def _bucket() -> str:

@@ -198,21 +198,35 @@ def download_avatar(run: SmokeRun) -> str:
     )
 
 
+def delete_avatar(run: SmokeRun) -> str:
+    """DELETE /users/{id}/avatar (S3's conditional delete, IfMatch), then the avatar is 404."""
+    user = _created(run)
+    expect(run.api.delete(f"/users/{user['id']}/avatar"), 204)
+    expect(run.api.get(f"/users/{user['id']}/avatar"), 404)
+    gone = _link_gone(run, "DELETE avatar 204 but its presigned link still serves it")
+    return f"DELETE avatar 204, then GET avatar 404{gone}"
+
+
 def delete_user(run: SmokeRun) -> str:
     """DELETE /users/{id}: the user is 404 afterwards and their avatar is gone from S3."""
     user = _created(run)
     expect(run.api.delete(f"/users/{user['id']}"), 204)
     run.deleted = True
     expect(run.api.get(f"/users/{user['id']}"), 404)
-    gone = ""
-    if run.download_url:
-        # Without s3:ListBucket, S3 answers a missing key with 403 instead of 404:
-        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)
-        fetched = run.storage.get(run.download_url)
-        if fetched.status_code == 200:
-            raise StepFailedError("DELETE 204 but the avatar still downloads")
-        gone = f"; the avatar's link answers {fetched.status_code}"
+    gone = _link_gone(run, "DELETE 204 but the avatar still downloads")
     return f"DELETE /users/{{id}} 204, then GET 404{gone}"
+
+
+def _link_gone(run: SmokeRun, failure: str) -> str:
+    """The avatar's presigned link no longer serves the file: what S3 answers instead."""
+    if not run.download_url:
+        return ""
+    # Without s3:ListBucket, S3 answers a missing key with 403 instead of 404:
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (Permissions)
+    fetched = run.storage.get(run.download_url)
+    if fetched.status_code == 200:
+        raise StepFailedError(failure)
+    return f"; the avatar's link answers {fetched.status_code}"
 
 
 def clean_up(run: SmokeRun) -> str:
@@ -252,5 +266,6 @@ STEPS: tuple[tuple[str, Callable[[SmokeRun], str]], ...] = (
     ("patch", patch_user),
     ("upload", upload_avatar),
     ("download", download_avatar),
+    ("rmavatar", delete_avatar),
     ("delete", delete_user),
 )

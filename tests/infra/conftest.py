@@ -72,6 +72,7 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(
         tmp_path_factory.mktemp("cdk-prod"),
         stage="prod",
+        allowedOrigins=TEST_ORIGINS,
         reservedConcurrency="20",
         alarmEmail=ALARM_EMAIL,
         logLevel="WARNING",

@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
-from infra.capacity import default_reserved_concurrency
 from infra.database import PROXY_IDLE_CLIENT_TIMEOUT
 from tests.infra.conftest import Synthesized
 from tests.infra.test_tracing import XRAY_ACTIONS
@@ -36,7 +35,8 @@ def test_function_runs_the_app_on_arm64_python_with_snapstart(dev: Synthesized) 
     assert function["MemorySize"] == 1024
     assert function["Timeout"] <= 29  # below the HTTP API's integration timeout
     assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"}
-    assert function["ReservedConcurrentExecutions"] == default_reserved_concurrency("t4g.micro")
+    # Unset unless asked: a new account cannot grant a reservation (DEPLOY.md).
+    assert "ReservedConcurrentExecutions" not in function
 
 
 def test_function_runs_in_the_isolated_subnets_with_its_security_group(dev: Synthesized) -> None:
@@ -325,7 +325,7 @@ def test_default_stage_throttles_and_writes_json_access_logs(dev: Synthesized) -
     assert '"requestId":"$context.requestId"' in log_settings["Format"].replace(" ", "")
 
 
-def test_public_health_route_has_its_own_tighter_throttle(
+def test_public_health_and_preflight_routes_have_their_own_tighter_throttles(
     dev: Synthesized, prod: Synthesized
 ) -> None:
     for synth in (dev, prod):
@@ -336,10 +336,13 @@ def test_public_health_route_has_its_own_tighter_throttle(
         default = properties["DefaultRouteSettings"]
         assert health["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
         assert health["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
-        assert set(properties["RouteSettings"]) == {"GET /health"}
-        # The stage names the route by key, so the route must exist first.
-        health_route = synth.logical_id(synth.stack.api.public_routes["/health"])
-        assert health_route in stage["DependsOn"], stage_id
+        preflight = properties["RouteSettings"]["OPTIONS /{proxy+}"]
+        assert preflight == {"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}
+        assert preflight["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+        assert set(properties["RouteSettings"]) == {"GET /health", "OPTIONS /{proxy+}"}
+        # The stage names the routes by key, so the routes must exist first.
+        for route in (synth.stack.api.public_routes["/health"], synth.stack.api.preflight_route):
+            assert synth.logical_id(route) in stage["DependsOn"], stage_id
 
 
 def test_access_logs_record_the_authorizer_error_and_the_caller(dev: Synthesized) -> None:

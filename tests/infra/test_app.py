@@ -12,7 +12,7 @@ import pytest
 from aws_cdk import App
 
 from infra.bundling import PROJECT_ROOT
-from infra.capacity import default_reserved_concurrency
+from infra.capacity import connection_budget
 from infra.functions import application_log_level, metrics_safe_log_level
 from infra.settings import DEFAULT_ALLOWED_ORIGINS, DEFAULT_AVAILABILITY_ZONES, Settings
 from tests.infra.conftest import cdk_json_context
@@ -27,7 +27,9 @@ def test_cdk_json_app_synthesises_without_aws_credentials_or_docker(tmp_path: Pa
     }
     environment.update(
         CDK_OUTDIR=str(tmp_path),
-        CDK_CONTEXT_JSON=json.dumps({**cdk_json_context(), "stage": "prod"}),
+        CDK_CONTEXT_JSON=json.dumps(
+            {**cdk_json_context(), "stage": "prod", "allowedOrigins": "https://app.example.com"}
+        ),
         DOCKER_HOST="unix:///nonexistent/docker.sock",
     )
     subprocess.run(command, cwd=PROJECT_ROOT, env=environment, check=True, timeout=300)
@@ -39,7 +41,7 @@ def test_settings_defaults_for_dev() -> None:
     settings = Settings.from_context(App().node)
     assert settings.stage == "dev"
     assert settings.python_version == "3.13"
-    assert settings.reserved_concurrency == default_reserved_concurrency("t4g.micro")
+    assert settings.reserved_concurrency is None
     assert settings.availability_zones == DEFAULT_AVAILABILITY_ZONES == ("a", "b")
     assert settings.allowed_origins == DEFAULT_ALLOWED_ORIGINS
     assert settings.db_multi_az is False
@@ -82,6 +84,9 @@ def test_settings_read_strings_from_the_command_line() -> None:
         ("availabilityZones", "a"),
         ("availabilityZones", "a,a"),
         ("reservedConcurrency", "0"),
+        ("systemLogLevel", "DEBUG"),
+        ("reservedConcurrency", "-5"),
+        ("reservedConcurrency", "many"),
         ("dbInstanceType", "x9.huge"),
     ],
 )
@@ -90,12 +95,25 @@ def test_settings_reject_unknown_values(key: str, value: str) -> None:
         Settings.from_context(App(context={key: value}).node)
 
 
-def test_reserved_concurrency_follows_the_instance_class_and_can_be_unset() -> None:
-    larger = Settings.from_context(App(context={"dbInstanceType": "t4g.medium"}).node)
-    assert larger.reserved_concurrency == default_reserved_concurrency("t4g.medium")
-    assert larger.reserved_concurrency > default_reserved_concurrency("t4g.micro")
+def test_reserved_concurrency_is_unset_unless_asked_and_auto_follows_the_class() -> None:
+    for stage in ("dev", "prod"):
+        context = {"stage": stage, "allowedOrigins": "https://app.example.com"}
+        assert Settings.from_context(App(context=context).node).reserved_concurrency is None
+    auto = {"dbInstanceType": "t4g.medium", "reservedConcurrency": "auto"}
+    larger = Settings.from_context(App(context=auto).node)
+    assert larger.reserved_concurrency == connection_budget("t4g.medium")
+    assert larger.reserved_concurrency > connection_budget("t4g.micro")
     unset = Settings.from_context(App(context={"reservedConcurrency": "none"}).node)
     assert unset.reserved_concurrency is None
+
+
+def test_prod_refuses_to_synthesize_without_its_own_browser_origins() -> None:
+    with pytest.raises(ValueError, match=r"allowedOrigins.*prod"):
+        Settings.from_context(App(context={"stage": "prod"}).node)
+    with pytest.raises(ValueError, match="allowedOrigins"):
+        Settings.from_context(App(context={"stage": "prod", "allowedOrigins": " , "}).node)
+    dev = Settings.from_context(App(context={"stage": "dev"}).node)
+    assert dev.allowed_origins == DEFAULT_ALLOWED_ORIGINS
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from infra.capacity import (
     PROXY_HEADROOM,
     PROXY_MAX_CONNECTIONS_PERCENT,
     USABLE_MEMORY_FRACTION,
-    default_reserved_concurrency,
+    connection_budget,
     estimated_max_connections,
     proxy_connection_pool,
 )
@@ -38,7 +38,7 @@ def test_default_concurrency_leaves_room_for_direct_connections_and_the_proxy() 
     assert pool == max_connections * PROXY_MAX_CONNECTIONS_PERCENT // 100 == 75
     # Outside the proxy's share: the migration, two rotations, RDS's reserved slots.
     assert max_connections - pool >= 1 + 2 + 3
-    assert default_reserved_concurrency("t4g.micro") == pool - PROXY_HEADROOM == 70
+    assert connection_budget("t4g.micro") == pool - PROXY_HEADROOM == 70
 
 
 def test_unknown_instance_class_asks_for_its_memory() -> None:

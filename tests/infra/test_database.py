@@ -165,6 +165,26 @@ def test_proxy_is_created_after_the_first_migration_created_the_app_role(
         assert trigger_id in resource["DependsOn"], resource_type
 
 
+def test_app_secret_rotation_is_scheduled_after_the_migration_created_its_role(
+    dev: Synthesized,
+) -> None:
+    trigger_id = dev.logical_id(dev.stack.migrations.trigger.node.default_child)
+    app_secret = dev.logical_id(dev.stack.database.app_secret)
+    (schedule,) = [
+        resource
+        for resource in dev.resources("AWS::SecretsManager::RotationSchedule").values()
+        if resource["Properties"]["SecretId"] == {"Ref": app_secret}
+    ]
+    assert trigger_id in schedule["DependsOn"]
+    # The master user exists with the instance: its rotation need not wait.
+    (master,) = [
+        resource
+        for resource in dev.resources("AWS::SecretsManager::RotationSchedule").values()
+        if resource["Properties"]["SecretId"] != {"Ref": app_secret}
+    ]
+    assert trigger_id not in master.get("DependsOn", [])
+
+
 def test_prod_keeps_the_secret_and_parameter_group_of_the_retained_database(
     prod: Synthesized,
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.capacity import GIB, default_reserved_concurrency
+from infra.capacity import GIB, connection_budget
 from tests.infra.conftest import ALARM_EMAIL, Synthesized
 
 
@@ -51,23 +51,25 @@ def test_proxy_and_database_alarms_watch_pinning_connections_cpu_storage_memory(
         "Name": "DBInstanceIdentifier",
         "Value": {"Ref": dev.logical_id(dev.stack.database.instance)},
     }
-    budget = default_reserved_concurrency("t4g.micro")
-    # name: (metric, dimensions, statistic, threshold, periods, comparison)
+    budget = connection_budget("t4g.micro")
+    # name: (metric, dimensions, statistic, threshold, (datapoints, periods), seconds, comparison)
     expected = {
         "users-dev-proxy-session-pinned": (
             "DatabaseConnectionsCurrentlySessionPinned",
             proxy,
-            "Maximum",
+            "Sum",
             1,
-            3,
+            (12, 15),
+            60,
             "GreaterThanOrEqualToThreshold",
         ),
         "users-dev-proxy-client-connections": (
             "ClientConnections",
             proxy,
-            "Maximum",
+            "Sum",
             -(-budget * 9 // 10),
-            1,
+            (3, 5),
+            60,
             "GreaterThanOrEqualToThreshold",
         ),
         "users-dev-database-cpu": (
@@ -75,7 +77,8 @@ def test_proxy_and_database_alarms_watch_pinning_connections_cpu_storage_memory(
             instance,
             "Average",
             80,
-            3,
+            (3, 3),
+            300,
             "GreaterThanOrEqualToThreshold",
         ),
         "users-dev-database-free-storage": (
@@ -83,7 +86,8 @@ def test_proxy_and_database_alarms_watch_pinning_connections_cpu_storage_memory(
             instance,
             "Minimum",
             2 * GIB,
-            1,
+            (1, 1),
+            300,
             "LessThanOrEqualToThreshold",
         ),
         "users-dev-database-freeable-memory": (
@@ -91,20 +95,24 @@ def test_proxy_and_database_alarms_watch_pinning_connections_cpu_storage_memory(
             instance,
             "Minimum",
             GIB // 10,
-            3,
+            (3, 3),
+            300,
             "LessThanOrEqualToThreshold",
         ),
     }
     alarms = _alarms(dev)
-    for name, (metric, dimension, statistic, threshold, periods, comparison) in expected.items():
+    for name, expectation in expected.items():
+        metric, dimension, statistic, threshold, (datapoints, periods), seconds, comparison = (
+            expectation
+        )
         alarm = alarms[name]
         assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/RDS", metric), name
         assert alarm["Dimensions"] == [dimension], name
         assert alarm["Statistic"] == statistic, name
         assert alarm["Threshold"] == threshold, name
-        assert alarm["EvaluationPeriods"] == periods, name
+        assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == (datapoints, periods)
         assert alarm["ComparisonOperator"] == comparison, name
-        assert alarm["Period"] == 300, name
+        assert alarm["Period"] == seconds, name
 
 
 def test_proxy_database_connections_alarm_compares_with_what_the_proxy_may_open(
@@ -112,6 +120,7 @@ def test_proxy_database_connections_alarm_compares_with_what_the_proxy_may_open(
 ) -> None:
     alarm = _alarms(dev)["users-dev-proxy-database-connections"]
     assert alarm["Threshold"] == 90
+    assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == (3, 5)
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     queries = {query["Id"]: query for query in alarm["Metrics"]}
     assert queries["expr_1"]["Expression"] == "100 * used / allowed"
@@ -126,7 +135,8 @@ def test_proxy_database_connections_alarm_compares_with_what_the_proxy_may_open(
             "MetricName": metric_name,
             "Dimensions": proxy,
         }
-        assert stat["Stat"] == "Maximum"
+        # Per node, every minute: only the sum over the proxy's nodes is the proxy's count.
+        assert (stat["Stat"], stat["Period"]) == ("Sum", 60)
         assert queries[query_id]["ReturnData"] is False
 
 

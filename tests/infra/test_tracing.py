@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Validations
 
 from infra.functions import TRACING_ENVIRONMENT
 from lambda_app.external_services import tracing
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Synthesized, synthesize
 
 XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 
@@ -92,3 +93,11 @@ def test_the_x_ray_wildcard_is_acknowledged_on_each_functions_policy_only(
         )
         if function.role is not None
     }
+
+
+def test_a_stage_may_drop_the_platform_reports_to_save_log_bytes(tmp_path: Path) -> None:
+    quiet = synthesize(
+        tmp_path, stage="dev", systemLogLevel="warn", **{"aws:cdk:bundling-stacks": []}
+    )
+    logging = _function(quiet, quiet.stack.api.function)["LoggingConfig"]
+    assert logging["SystemLogLevel"] == "WARN"

@@ -36,6 +36,7 @@ STEP_NAMES = [
     "patch",
     "upload",
     "download",
+    "rmavatar",
     "delete",
     "cleanup",
 ]
@@ -155,7 +156,8 @@ def test_smoke_passes_every_step_against_make_run_and_leaves_nothing_behind(
         STEP_NAMES, "PASS"
     )
     assert "returned the same" in steps["download"][1]
-    assert "passed: 10 passed, 0 failed, 0 skipped" in result.stdout
+    assert steps["rmavatar"][1].startswith("DELETE avatar 204, then GET avatar 404")
+    assert "passed: 11 passed, 0 failed, 0 skipped" in result.stdout
     assert created is not None
     email, user_id = created.groups()
     assert email not in smoke_users(local_api.database_url)
@@ -177,7 +179,7 @@ def test_a_failing_upload_is_reported_and_the_created_user_is_still_deleted(
     assert steps["create"][0] == steps["patch"][0] == "PASS"
     assert steps["upload"][0] == "FAIL"
     assert "ConnectError" in steps["upload"][1]
-    assert steps["download"][0] == steps["delete"][0] == "SKIP"
+    assert steps["download"][0] == steps["rmavatar"][0] == steps["delete"][0] == "SKIP"
     assert steps["cleanup"][0] == "PASS"
     assert steps["cleanup"][1].startswith("deleted smoke-")
     assert smoke_users(local_api.database_url) == []
@@ -198,7 +200,7 @@ def test_a_token_from_another_signer_fails_the_me_step_without_printing_it(
     assert "answered 401" in steps["me"][1]
     assert {steps[name][0] for name in STEP_NAMES[2:-1]} == {"SKIP"}
     assert steps["cleanup"] == ("PASS", "nothing left behind")
-    assert "FAILED: 2 passed, 1 failed, 7 skipped" in result.stdout
+    assert "FAILED: 2 passed, 1 failed, 8 skipped" in result.stdout
     assert_no_secrets(result.stdout + result.stderr, forged)
 
 
