@@ -9,7 +9,8 @@ statement, as psycopg 3, pgx and asyncpg send them: one exchange, nothing spans 
 
 The BEGIN that pg8000 sends before a transaction's first statement (when not in autocommit)
 is held back and written in the same exchange as that statement. See
-docs/pg8000-single-exchange.md; tests/test_pg_driver.py pins the internals relied on here.
+docs/pg8000-single-exchange.md; tests/pg_driver/test_pinned_internals.py pins the pg8000 internals
+relied on here.
 """
 
 from __future__ import annotations
