@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
+
+from pg8000 import core
+from pg8000.exceptions import DatabaseError
 
 Connect = Callable[..., Any]
 
@@ -52,3 +56,44 @@ def run(connection: Any, sql: str, args: Any = ()) -> tuple[Any, Any, int]:
 
 def sqlstate(error: BaseException) -> str:
     return str(error.args[0]["C"])
+
+
+def answers_its_own_statements(connection: Any) -> bool:
+    """Tell whether the next statements, with and without parameters, get their own rows."""
+    return run(connection, "SELECT %s::text", ("mine",))[0] == (["mine"],) and run(
+        connection, "SELECT 'also mine'"
+    )[0] == (["also mine"],)
+
+
+class Canceller:
+    """A second session that cancels whatever a backend runs, again and again, as a watchdog."""
+
+    def __init__(self, connection: Any, pid: int) -> None:
+        self._connection = connection
+        self._pid = pid
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._cancel, daemon=True)
+
+    def __enter__(self) -> Canceller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _cancel(self) -> None:
+        while not self._stop.is_set():
+            run(self._connection, "SELECT pg_cancel_backend(%s)", (self._pid,))
+
+
+def rolled_back(connection: Any) -> None:
+    """Roll back, again if the cancel hit the ROLLBACK itself."""
+    for _ in range(100):
+        try:
+            connection.rollback()
+        except DatabaseError:
+            continue
+        if connection._transaction_status == core.IDLE:
+            return
+    raise AssertionError("could not roll back")

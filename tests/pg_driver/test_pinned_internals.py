@@ -27,10 +27,16 @@ CORE_NAMES = (
     "SYNC_MSG",
     "IDLE",
     "IN_TRANSACTION",
+    "READY_FOR_QUERY",
+    "DATA_ROW",
+    "COPY_IN_RESPONSE",
     "i_pack",
+    "i_unpack",
     "H_pack",
+    "ci_unpack",
     "_write",
     "_flush",
+    "_read",
     "Context",
 )
 
@@ -53,6 +59,16 @@ def test_the_pg8000_internals_relied_on_are_there() -> None:
     assert core.SYNC_MSG == b"S\x00\x00\x00\x04"
     for name in ("handle_messages", "_send_message", "execute_simple", "execute_unnamed"):
         assert callable(getattr(core.CoreConnection, name))
+    assert [*inspect.signature(core.CoreConnection.execute_named).parameters] == [
+        "self",
+        "statement_name_bin",
+        "params",
+        "columns",
+        "input_funcs",
+        "statement",
+    ]
+    assert callable(pg8000.converters._array_in)
+    assert pg8000.converters.bytes_in("\\x00ff") == b"\x00\xff"  # what bytea_in replaces
     assert isinstance(pg8000.Connection._in_transaction, property)
     assert [*inspect.signature(core.CoreConnection.execute_unnamed).parameters] == [
         "self",
@@ -85,8 +101,25 @@ def test_pg8000_uses_the_entry_points_this_class_overrides() -> None:
     connection = inspect.getsource(pg8000.Connection)
     assert 'self.execute_unnamed("commit")' in connection
     assert 'self.execute_unnamed("rollback")' in connection
-    for name in ("_sock", "_client_encoding", "py_types", "_transaction_status", "autocommit"):
+    for name in (
+        "_sock",
+        "_usock",
+        "_client_encoding",
+        "py_types",
+        "pg_types",
+        "_transaction_status",
+        "autocommit",
+        "notifications",
+    ):
         assert f"self.{name} = " in inspect.getsource(core.CoreConnection) + connection
+    # Handlers are bound at connect, by name, so this class's own are the ones called.
+    assert "NOTIFICATION_RESPONSE: self.handle_NOTIFICATION_RESPONSE" in inspect.getsource(
+        core.CoreConnection.__init__
+    )
+    # A held-back BEGIN reaches named statements through execute_named: it must send it.
+    run_prepared = inspect.getsource(pg8000.legacy.PreparedStatement.run)
+    assert "if not self.con._in_transaction and not self.con.autocommit:" in run_prepared
+    assert "self.con.execute_named(" in run_prepared
 
 
 def pg8000_make_params() -> Any:

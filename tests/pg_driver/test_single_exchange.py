@@ -245,22 +245,6 @@ def test_an_error_in_the_first_statement_of_a_transaction_is_reported(opened: Co
     assert run(connection, "SELECT %s::int", (1,))[0] == ([1],)
 
 
-class BadBeginConnection(SingleExchangeConnection):  # type: ignore[misc]
-    begin_statement = "BEGIN ISOLATION LEVEL SOMETIMES"
-
-
-def test_a_failed_begin_is_reported_and_the_connection_stays_in_step(opened: Connect) -> None:
-    connection = opened(BadBeginConnection, autocommit=False)
-
-    with pytest.raises(DatabaseError) as caught:
-        run(connection, "SELECT %s::int", (1,))
-    connection.autocommit = True
-
-    assert sqlstate(caught.value) == "42601"
-    assert run(connection, "SELECT %s::int", (2,))[0] == ([2],)
-    assert run(connection, "SELECT 3")[0] == ([3],)
-
-
 def test_many_statements_on_one_connection(opened: Connect) -> None:
     connection = opened()
     counter = counted(connection)
