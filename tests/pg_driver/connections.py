@@ -97,3 +97,21 @@ def rolled_back(connection: Any) -> None:
         if connection._transaction_status == core.IDLE:
             return
     raise AssertionError("could not roll back")
+
+
+class FailingReads:
+    """A connection's socket file whose read number `after` + 1 fails with `error`, once."""
+
+    def __init__(self, wrapped: Any, error: BaseException, after: int) -> None:
+        self._wrapped = wrapped
+        self._error = error
+        self._left = after
+
+    def read(self, size: int) -> bytes:
+        self._left -= 1
+        if self._left == -1:
+            raise self._error
+        return bytes(self._wrapped.read(size))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pg8000
 import pytest
 from pg8000 import core
 from pg8000.exceptions import InterfaceError
 
-from tests.pg_driver.connections import Connect, answers_its_own_statements, run
+from tests.pg_driver.connections import Connect, FailingReads, answers_its_own_statements, run
 from tests.pg_driver.fault_values import BYTEA_VALUES, DECODE_FAULTS, NOTIFY_PAYLOAD, with_parameter
 
 
@@ -100,24 +98,6 @@ def test_stock_pg8000_fails_the_next_statement_on_a_non_ascii_notification(
 
     with pytest.raises(UnicodeDecodeError):
         run(listener, "SELECT %s::text", ("innocent",))
-
-
-class FailingReads:
-    """A connection's socket file whose read number `after` + 1 fails with `error`, once."""
-
-    def __init__(self, wrapped: Any, error: BaseException, after: int) -> None:
-        self._wrapped = wrapped
-        self._error = error
-        self._left = after
-
-    def read(self, size: int) -> bytes:
-        self._left -= 1
-        if self._left == -1:
-            raise self._error
-        return bytes(self._wrapped.read(size))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._wrapped, name)
 
 
 @pytest.mark.parametrize(

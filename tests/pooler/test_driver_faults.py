@@ -20,7 +20,7 @@ from lambda_app.db import get_engine, is_dead_connection, transaction
 from lambda_app.models.tables import users
 from lambda_app.pg_driver import MAX_PARAMETERS, SingleExchangeConnection, TooManyParametersError
 from tests.conftest import APP_DB_ROLE, as_app_role, settings_env
-from tests.pg_driver.connections import Canceller, run
+from tests.pg_driver.connections import Canceller, FailingReads, run
 from tests.pg_driver.fault_values import (
     BYTEA_VALUES,
     DECODE_FAULTS,
@@ -140,6 +140,20 @@ def connect(url: str) -> Any:
     )
     connection.autocommit = True
     return connection
+
+
+def test_a_connection_that_lost_step_is_dropped_by_the_pool(app_url: str) -> None:
+    with app_engine_on(app_url) as engine:
+        with engine.connect() as connection:
+            lost = connection.connection.dbapi_connection
+            # Reads fail in the middle of the next answer's first message: no way back in step.
+            lost._sock = FailingReads(lost._sock, RuntimeError("injected"), after=1)
+            with pytest.raises(DBAPIError) as caught:
+                connection.exec_driver_sql("SELECT %s::int", (1,))
+            assert caught.value.connection_invalidated
+        with engine.connect() as connection:
+            assert connection.connection.dbapi_connection is not lost
+            assert own_answers(connection, 8)
 
 
 # --- A transaction whose BEGIN fails applies nothing: `db.transaction()`, INSERT then UPDATE.
