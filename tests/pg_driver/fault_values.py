@@ -1,4 +1,4 @@
-"""What the server may send that trips a driver: values Python cannot hold, other formats."""
+"""What trips a driver: values Python cannot hold, other output formats, a refused BEGIN."""
 
 from __future__ import annotations
 
@@ -31,3 +31,6 @@ def with_parameter(sql: str) -> tuple[str, tuple[str]]:
 BYTEA_VALUES = (b"\x00\xff\\x'ab\"{},", b"ab", b"\\", b"")
 # Not ASCII: PostgreSQL sends a notification's payload in the client encoding.
 NOTIFY_PAYLOAD = "Zoë ☃ \u00e9t\u00e9"
+# Rewritten on the wire by the relay: the server then refuses the BEGIN (a syntax error).
+BEGIN_SENT = b"begin transaction"
+BEGIN_REFUSED = b"begin transactioX"

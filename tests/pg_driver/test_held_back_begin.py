@@ -19,11 +19,8 @@ from tests.pg_driver.connections import (
     run,
     sqlstate,
 )
+from tests.pg_driver.fault_values import BEGIN_REFUSED, BEGIN_SENT
 from tests.resetting_relay import ResettingRelay
-
-# Rewritten on the wire by the relay: the server then refuses the BEGIN (a syntax error).
-BEGIN_SENT = b"begin transaction"
-BEGIN_REFUSED = b"begin transactioX"
 
 
 @pytest.fixture

@@ -22,12 +22,13 @@ from lambda_app.pg_driver import MAX_PARAMETERS, SingleExchangeConnection, TooMa
 from tests.conftest import APP_DB_ROLE, as_app_role, settings_env
 from tests.pg_driver.connections import Canceller, FailingReads, run
 from tests.pg_driver.fault_values import (
+    BEGIN_REFUSED,
+    BEGIN_SENT,
     BYTEA_VALUES,
     DECODE_FAULTS,
     NOTIFY_PAYLOAD,
     with_parameter,
 )
-from tests.pg_driver.test_held_back_begin import BEGIN_REFUSED, BEGIN_SENT
 from tests.pooler.conftest import StartPooler
 from tests.pooler.statement_log import StatementRecorder
 from tests.resetting_relay import resetting_relay
