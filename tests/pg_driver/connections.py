@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -65,26 +66,49 @@ def answers_its_own_statements(connection: Any) -> bool:
     )[0] == (["also mine"],)
 
 
-class Canceller:
-    """A second session that cancels whatever a backend runs, again and again, as a watchdog."""
+# Runs in the watchdog's server session, so no Python thread competes with the test's.
+CANCEL_FOREVER = """
+CREATE OR REPLACE FUNCTION pg_temp.cancel_forever(target int) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    LOOP
+        PERFORM pg_cancel_backend(target);
+        PERFORM pg_sleep(0.0001);
+    END LOOP;
+END $$
+"""
 
-    def __init__(self, connection: Any, pid: int) -> None:
-        self._connection = connection
+
+class Canceller:
+    """A session that cancels whatever a backend runs, again and again, as a watchdog would.
+
+    `watchdog` loops in the server until `stopper` cancels it (or its statement_timeout ends
+    a loop that was never stopped).
+    """
+
+    def __init__(self, watchdog: Any, stopper: Any, pid: int) -> None:
+        self._watchdog = watchdog
+        self._stopper = stopper
         self._pid = pid
-        self._stop = threading.Event()
+        self._watchdog_pid = 0
         self._thread = threading.Thread(target=self._cancel, daemon=True)
 
     def __enter__(self) -> Canceller:
+        self._watchdog_pid = run(self._watchdog, "SELECT pg_backend_pid()")[0][0][0]
+        run(self._watchdog, "SET statement_timeout = '2min'")
+        run(self._watchdog, CANCEL_FOREVER)
         self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        # Again until it ends: a cancel sent before the loop started is lost.
+        while self._thread.is_alive():
+            run(self._stopper, "SELECT pg_cancel_backend(%s)", (self._watchdog_pid,))
+            self._thread.join(timeout=0.05)
 
     def _cancel(self) -> None:
-        while not self._stop.is_set():
-            run(self._connection, "SELECT pg_cancel_backend(%s)", (self._pid,))
+        with contextlib.suppress(DatabaseError):
+            run(self._watchdog, "SELECT pg_temp.cancel_forever(%s)", (self._pid,))
 
 
 def rolled_back(connection: Any) -> None:
