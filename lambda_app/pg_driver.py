@@ -8,27 +8,44 @@ Here Parse, Bind, Describe (portal), Execute and Sync go out together under the 
 statement, as psycopg 3, pgx and asyncpg send them: one exchange, nothing spans a Sync.
 
 The BEGIN that pg8000 sends before a transaction's first statement (when not in autocommit)
-is held back and written in the same exchange as that statement. See
-docs/pg8000-single-exchange.md; tests/test_pg_driver.py pins the internals relied on here.
+is held back and sent in that statement's Sync batch, so that the server skips the statement
+when the BEGIN fails. An answer is always read up to its ReadyForQuery, whatever fails while
+it is read, or else the connection is closed: the next statement never reads this one's rows.
+See docs/pg8000-single-exchange.md; tests/pg_driver/test_pinned_internals.py pins the pg8000
+internals relied on here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import pg8000
-import pg8000.legacy
 from pg8000 import converters, core
 from pg8000.converters import make_params
-from pg8000.exceptions import DatabaseError, InterfaceError
+from pg8000.exceptions import InterfaceError
+
+from lambda_app.pg_conversions import bytea_array_in, bytea_in, timestamptz_in
 
 # What pg8000's Cursor.execute runs before a statement when no transaction is open.
 IMPLICIT_BEGIN = "begin transaction"
+# The protocol counts a statement's parameters in 16 bits.
+MAX_PARAMETERS = 65_535
 _UNNAMED = core.NULL_BYTE
 _DESCRIBE_UNNAMED_PORTAL = core.PORTAL + core.NULL_BYTE
+
+
+class TooManyParametersError(InterfaceError):  # type: ignore[misc]
+    """A statement with more parameters than the protocol counts; nothing was sent.
+
+    Its own class, not a plain InterfaceError: `db.is_dead_connection` reads that as a lost
+    connection, and this connection is fine.
+    """
+
+    def __init__(self, count: int) -> None:
+        super().__init__(
+            f"a statement takes at most {MAX_PARAMETERS:,} parameters; this one has {count:,}"
+        )
 
 
 # pg8000.Connection (pg8000.legacy's) is what pg8000.connect() returns and SQLAlchemy's
@@ -36,19 +53,20 @@ _DESCRIBE_UNNAMED_PORTAL = core.PORTAL + core.NULL_BYTE
 class SingleExchangeConnection(pg8000.Connection):  # type: ignore[misc]
     """pg8000's DB-API connection, every statement in one write and one wait."""
 
-    # What is sent, in the statement's exchange, for the BEGIN that pg8000 asked for.
-    begin_statement = IMPLICIT_BEGIN
+    _usock: Any  # the socket under _sock, set by pg8000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         try:
             super().__init__(*args, **kwargs)
         except OSError as error:
-            # The same unwrapped first read as in _exchange, met during startup: a DB-API
-            # error, so that SQLAlchemy wraps it and the app answers 503.
+            # The same unwrapped first read as in handle_messages, met during startup: a
+            # DB-API error, so that SQLAlchemy wraps it and the app answers 503.
             reason = f"cannot reach the database: {type(error).__name__}"
             raise InterfaceError(reason) from error
         self._begin_pending = False
         self.pg_types[converters.TIMESTAMPTZ] = timestamptz_in
+        self.pg_types[converters.BYTES] = bytea_in
+        self.pg_types[converters.BYTES_ARRAY] = bytea_array_in
 
     @property
     def _in_transaction(self) -> bool:
@@ -62,6 +80,14 @@ class SingleExchangeConnection(pg8000.Connection):  # type: ignore[misc]
             # Only Cursor.execute sends this, right before the statement it precedes.
             self._begin_pending = True
             return core.Context(statement)
+        if self._begin_pending:
+            if ";" not in statement:
+                # One statement: the extended protocol runs it as the simple one would, and
+                # puts it in the BEGIN's Sync batch (one round trip).
+                return self.execute_unnamed(statement)
+            # Maybe several statements, which only a simple query holds: the BEGIN goes first,
+            # alone, as in stock pg8000; if it fails, the statements are not sent.
+            self._exchange(core.SYNC_MSG, core.Context(IMPLICIT_BEGIN))
         context = core.Context(statement)
         self._exchange(_query(statement, self._client_encoding), context)
         return context
@@ -83,36 +109,96 @@ class SingleExchangeConnection(pg8000.Connection):  # type: ignore[misc]
         )
         return context
 
+    def execute_named(
+        self, statement_name_bin: bytes, params: Any, columns: Any, input_funcs: Any, statement: str
+    ) -> core.Context:
+        """Bind and run a statement of pg8000's `prepare()`, in a held-back BEGIN's batch too."""
+        context = core.Context(statement, columns=columns, input_funcs=input_funcs)
+        bind = _bind(params, self._client_encoding, statement_name_bin)
+        self._exchange(bind + core.EXECUTE_MSG + core.SYNC_MSG, context)
+        return context
+
     def _exchange(self, messages: bytes, context: core.Context) -> None:
         """Write the messages (after a held-back BEGIN) in one flush, then read to ReadyForQuery."""
-        begin = None
         if self._begin_pending:
+            # One Sync batch: when the BEGIN fails, the server skips everything up to the Sync.
             self._begin_pending = False
-            begin = core.Context(self.begin_statement)
-            messages = _query(self.begin_statement, self._client_encoding) + messages
-        if self._sock is None:
+            messages = _HELD_BACK_BEGIN + messages
+        sock = self._sock
+        if sock is None:
             raise InterfaceError("connection is closed")
         try:
-            core._write(self._sock, messages)
-        except ValueError as error:  # the file object was closed under us
-            raise InterfaceError("connection is closed") from error
-        core._flush(self._sock)
-        # Read inline, not in a helper: this is every statement's path, and a try costs nothing.
+            core._write(sock, messages)
+            core._flush(sock)
+        except BaseException as error:
+            # Part of the batch may be out: the server would read the rest as new messages.
+            self._lose_step(error)
+        self.handle_messages(context)
+
+    def handle_messages(self, context: core.Context) -> None:
+        """Read an answer up to its ReadyForQuery, staying in step with the server.
+
+        When handling a message fails (a value Python cannot hold, say), the rest of the
+        answer is read before the error is raised; a failure in the middle of a message
+        closes the connection. Either way the next statement never reads this one's rows.
+        """
+        sock = self._sock
+        handlers = self.message_types
+        fault: Exception | None = None
+        code = None
         try:
-            if begin is not None:
-                try:
-                    self.handle_messages(begin)
-                except DatabaseError:
-                    # The statement's answer follows the BEGIN's: read it so the next
-                    # exchange starts in step, then report the BEGIN's error.
-                    with contextlib.suppress(DatabaseError):
-                        self.handle_messages(context)
-                    raise
-            self.handle_messages(context)
-        except OSError as error:
-            # pg8000's _read lets a reset on a message's first read through unwrapped; as
-            # "network error", SQLAlchemy sees a dead connection (and the request retries).
+            while code != core.READY_FOR_QUERY:
+                code, length = core.ci_unpack(core._read(sock, 5))
+                data = core._read(sock, length - 4)
+                if fault is None:
+                    try:
+                        handlers[code](data, context)
+                    except Exception as error:
+                        fault = error
+                        if code == core.COPY_IN_RESPONSE:
+                            # The server waits for the rows to copy and will send nothing.
+                            raise InterfaceError("connection is closed: COPY failed") from error
+                elif code != core.DATA_ROW:  # the statement fails anyway: decode no more rows
+                    with contextlib.suppress(Exception):
+                        handlers[code](data, context)
+        except BaseException as error:
+            self._lose_step(error)
+        if fault is not None:
+            raise fault
+        if context.error is not None:
+            raise context.error
+
+    def _lose_step(self, error: BaseException) -> NoReturn:
+        """Close the socket that `error` left out of step with the server, and raise.
+
+        What is raised is a DB-API error whose text SQLAlchemy's pg8000 dialect reads as a lost
+        connection ("network error", "connection is closed"), so the pool drops it.
+        """
+        self._sock = None  # the socket object stays in _usock: close() then knows
+        if self._usock is not None:
+            with contextlib.suppress(OSError):
+                self._usock.close()
+        if isinstance(error, InterfaceError) or not isinstance(error, Exception):
+            raise error  # says so already, or an exit (KeyboardInterrupt) to let through
+        if isinstance(error, OSError):
+            # pg8000's _read lets a reset on a message's first read through unwrapped.
             raise InterfaceError("network error") from error
+        reason = f"connection is closed: {type(error).__name__} left it out of step"
+        raise InterfaceError(reason) from error
+
+    def close(self) -> None:
+        """Close the connection (quietly when a fault has closed its socket already)."""
+        if self._sock is None and self._usock is not None:
+            self._usock = None
+            return
+        super().close()
+
+    def handle_NOTIFICATION_RESPONSE(self, data: bytes, _context: core.Context) -> None:  # noqa: N802
+        """Keep a notification: channel and payload come in the client encoding, not ASCII."""
+        channel, payload = data[4:-1].split(core.NULL_BYTE, 1)
+        encoding = self._client_encoding
+        notification = (channel.decode(encoding, "replace"), payload.decode(encoding, "replace"))
+        self.notifications.append((core.i_unpack(data)[0], *notification))
 
 
 def _message(code: bytes, data: bytes) -> bytes:
@@ -125,16 +211,22 @@ def _query(statement: str, encoding: str) -> bytes:
 
 
 def _parse(statement: str, oids: Any, encoding: str) -> bytes:
+    count = len(oids)
+    if count > MAX_PARAMETERS:
+        raise TooManyParametersError(count)
     data = bytearray(_UNNAMED + statement.encode(encoding) + core.NULL_BYTE)
-    data += core.H_pack(len(oids))
+    data += core.H_pack(count)
     for oid in oids:
         data += core.i_pack(0 if oid == -1 else oid)
     return _message(core.PARSE, bytes(data))
 
 
-def _bind(params: Any, encoding: str) -> bytes:
-    # Portal "" of statement "", every parameter and result column in text format.
-    data = bytearray(core.NULL_BYTE + _UNNAMED + core.H_pack(0) + core.H_pack(len(params)))
+def _bind(params: Any, encoding: str, statement: bytes = _UNNAMED) -> bytes:
+    # Portal "" of the statement, every parameter and result column in text format.
+    count = len(params)
+    if count > MAX_PARAMETERS:
+        raise TooManyParametersError(count)
+    data = bytearray(core.NULL_BYTE + statement + core.H_pack(0) + core.H_pack(count))
     for value in params:
         if value is None:
             data += core.i_pack(-1)
@@ -145,40 +237,5 @@ def _bind(params: Any, encoding: str) -> bytes:
     return _message(core.BIND, bytes(data))
 
 
-def timestamptz_in(text: str) -> Any:
-    """A timestamptz in PostgreSQL's text form, as stock pg8000 reads it, but in C.
-
-    `datetime.fromisoformat` reads PostgreSQL's ISO output (offsets like +00 or +05:30
-    included) several times faster than pg8000's `strptime`; anything it does not read
-    (infinity, years BC or past 9999) goes the stock way.
-    """
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return converters.timestamptz_in(text)
-
-
-_stock_convert_paramstyle = pg8000.legacy.convert_paramstyle
-
-
-@functools.lru_cache(maxsize=1024)
-def _numbered(query: str) -> str:
-    statement: str = _stock_convert_paramstyle("format", query, ())[0]
-    return statement
-
-
-def convert_paramstyle(style: str, query: str, args: Any) -> tuple[str, Any]:
-    """pg8000's conversion of %s placeholders to $1..$n, remembered per statement.
-
-    The stock function walks the statement character by character on every execute;
-    SQLAlchemy sends the same few statements again and again, in the "format" style, whose
-    result does not depend on the arguments.
-    """
-    if style == "format":
-        return _numbered(query), args
-    converted: tuple[str, Any] = _stock_convert_paramstyle(style, query, args)
-    return converted
-
-
-# pg8000.legacy.Cursor.execute looks the function up in its module on every call.
-pg8000.legacy.convert_paramstyle = convert_paramstyle
+# Parse, Bind and Execute of the BEGIN, for the front of its statement's batch.
+_HELD_BACK_BEGIN = _parse(IMPLICIT_BEGIN, (), "ascii") + _bind((), "ascii") + core.EXECUTE_MSG

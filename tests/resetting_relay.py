@@ -1,4 +1,4 @@
-"""A TCP relay that can reset or stall its clients' connections, as a proxy or NAT can."""
+"""A TCP relay that can reset, stall or alter its clients' connections, as a proxy or NAT can."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ CHUNK = 65536
 
 
 class ResettingRelay:
-    """Relays loopback connections to a server; can answer the next request with RST, or stall."""
+    """Relays loopback connections to a server; can answer the next request with RST, or stall.
+
+    It can also rewrite what clients send (bytes for bytes of the same length, so that the
+    protocol's message lengths still hold): a way to make the server refuse one statement.
+    """
 
     def __init__(self, target: tuple[str, int]) -> None:
         self._target = target
@@ -20,6 +24,7 @@ class ResettingRelay:
         self._armed = threading.Event()
         self._stalled = threading.Event()
         self._sockets: list[socket.socket] = []
+        self._rewrite: tuple[bytes, bytes] | None = None
         self.port = int(self._listener.getsockname()[1])
         self.connections = 0
         self.resets = 0
@@ -31,6 +36,15 @@ class ResettingRelay:
     def stall(self) -> None:
         """From now on, drop what clients send (new connections' startup too): nothing answers."""
         self._stalled.set()
+
+    def rewrite_requests(self, old: bytes, new: bytes) -> None:
+        """From now on, replace `old` by `new` (as long) in what clients send."""
+        assert len(old) == len(new), "a rewrite must keep the message lengths"
+        self._rewrite = (old, new)
+
+    def stop_rewriting(self) -> None:
+        """Pass what clients send on unchanged again."""
+        self._rewrite = None
 
     def serve(self) -> None:
         """Accept and relay connections until the listener is closed."""
@@ -64,6 +78,9 @@ class ResettingRelay:
                     return
                 if from_client and self._stalled.is_set():
                     continue
+                rewrite = self._rewrite
+                if from_client and rewrite is not None:
+                    data = data.replace(*rewrite)
                 sink.sendall(data)
         with suppress(OSError):
             sink.shutdown(socket.SHUT_WR)

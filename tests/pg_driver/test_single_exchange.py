@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import re
 import uuid
-from collections.abc import Callable, Iterator
 from decimal import Decimal
-from importlib.metadata import version
 from typing import Any
 
 import pg8000
@@ -17,91 +12,10 @@ import pytest
 from pg8000 import core
 from pg8000.exceptions import DatabaseError, InterfaceError
 from sqlalchemy import create_engine, exc, text
-from sqlalchemy.dialects.postgresql.pg8000 import PGDialect_pg8000
-from sqlalchemy.engine import make_url
 
-from lambda_app import pg_driver
 from lambda_app.pg_driver import IMPLICIT_BEGIN, SingleExchangeConnection
-from tests.conftest import ROOT
-from tests.resetting_relay import ResettingRelay, resetting_relay
-
-Connect = Callable[..., Any]
-
-
-class CountingSocketFile:
-    """Wraps a connection's socket file: a read after a write is one round trip."""
-
-    def __init__(self, wrapped: Any) -> None:
-        self._wrapped = wrapped
-        self._wrote = False
-        self.round_trips = 0
-        self.flushes = 0
-
-    def write(self, data: bytes) -> int:
-        self._wrote = True
-        return int(self._wrapped.write(data))
-
-    def flush(self) -> None:
-        self.flushes += 1
-        self._wrapped.flush()
-
-    def read(self, size: int) -> bytes:
-        if self._wrote:
-            self.round_trips += 1
-            self._wrote = False
-        return bytes(self._wrapped.read(size))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._wrapped, name)
-
-
-@pytest.fixture
-def connect_args(database_url: str) -> dict[str, Any]:
-    url = make_url(database_url)
-    return {
-        "user": url.username,
-        "password": url.password,
-        "host": url.host,
-        "port": url.port or 5432,
-        "database": url.database,
-    }
-
-
-@pytest.fixture
-def opened(connect_args: dict[str, Any]) -> Iterator[Connect]:
-    """Open connections of a given class on the test database; close them afterwards."""
-    connections: list[Any] = []
-
-    def open_connection(cls: type = SingleExchangeConnection, *, autocommit: bool = True) -> Any:
-        connection = cls(**connect_args)
-        connection.autocommit = autocommit
-        connections.append(connection)
-        return connection
-
-    yield open_connection
-    for connection in connections:
-        with contextlib.suppress(InterfaceError):
-            connection.close()
-
-
-def counted(connection: Any) -> CountingSocketFile:
-    """Count the connection's round trips from now on."""
-    counter = CountingSocketFile(connection._sock)
-    connection._sock = counter
-    return counter
-
-
-def run(connection: Any, sql: str, args: Any = ()) -> tuple[Any, Any, int]:
-    """Rows, column description and row count of one statement."""
-    cursor = connection.cursor()
-    cursor.execute(sql, args)
-    rows = cursor.fetchall() if cursor.description is not None else None
-    return rows, cursor.description, cursor.rowcount
-
-
-def sqlstate(error: BaseException) -> str:
-    return str(error.args[0]["C"])
-
+from tests.pg_driver.connections import Connect, counted, run, sqlstate
+from tests.resetting_relay import ResettingRelay
 
 TYPED_QUERY = (
     "SELECT %s::uuid AS id, %s::timestamptz AS at, %s::text AS name, %s::int AS small, "
@@ -331,22 +245,6 @@ def test_an_error_in_the_first_statement_of_a_transaction_is_reported(opened: Co
     assert run(connection, "SELECT %s::int", (1,))[0] == ([1],)
 
 
-class BadBeginConnection(SingleExchangeConnection):  # type: ignore[misc]
-    begin_statement = "BEGIN ISOLATION LEVEL SOMETIMES"
-
-
-def test_a_failed_begin_is_reported_and_the_connection_stays_in_step(opened: Connect) -> None:
-    connection = opened(BadBeginConnection, autocommit=False)
-
-    with pytest.raises(DatabaseError) as caught:
-        run(connection, "SELECT %s::int", (1,))
-    connection.autocommit = True
-
-    assert sqlstate(caught.value) == "42601"
-    assert run(connection, "SELECT %s::int", (2,))[0] == ([2],)
-    assert run(connection, "SELECT 3")[0] == ([3],)
-
-
 def test_many_statements_on_one_connection(opened: Connect) -> None:
     connection = opened()
     counter = counted(connection)
@@ -373,24 +271,6 @@ def test_a_closed_connection_says_so(opened: Connect) -> None:
         run(connection, "SELECT %s::int", (1,))
     with pytest.raises(InterfaceError, match="connection is closed"):
         connection.commit()
-
-
-@pytest.fixture
-def relayed(connect_args: dict[str, Any]) -> Iterator[tuple[ResettingRelay, Connect]]:
-    """A resetting relay in front of the test database, and a way to connect through it."""
-    with resetting_relay(connect_args["host"], connect_args["port"]) as relay:
-        connections: list[Any] = []
-
-        def open_connection(cls: type = SingleExchangeConnection) -> Any:
-            connection = cls(**{**connect_args, "host": "127.0.0.1", "port": relay.port})
-            connection.autocommit = True
-            connections.append(connection)
-            return connection
-
-        yield relay, open_connection
-        for connection in connections:
-            with contextlib.suppress(InterfaceError, OSError):
-                connection.close()
 
 
 def test_a_reset_while_waiting_for_the_answer_is_a_network_error(
@@ -436,130 +316,3 @@ def test_sqlalchemy_maps_its_errors_as_for_stock_pg8000(connect_args: dict[str, 
             assert connection.execute(text("SELECT CAST(:n AS int)"), {"n": 5}).scalar_one() == 5
 
     assert mapped == [exc.IntegrityError, exc.IntegrityError]
-
-
-# --- pg8000's internals this class relies on: fail loudly when an upgrade changes them.
-
-CORE_NAMES = (
-    "NULL_BYTE",
-    "PORTAL",
-    "DESCRIBE",
-    "PARSE",
-    "BIND",
-    "QUERY",
-    "EXECUTE_MSG",
-    "SYNC_MSG",
-    "IDLE",
-    "IN_TRANSACTION",
-    "i_pack",
-    "H_pack",
-    "_write",
-    "_flush",
-    "Context",
-)
-
-
-def test_pg8000_is_the_pinned_version() -> None:
-    pins = (ROOT / "requirements.txt").read_text()
-    pinned = re.search(r"^pg8000==(\S+)$", pins, re.MULTILINE)
-
-    assert pinned is not None
-    assert version("pg8000") == pinned.group(1) == "1.31.6", (
-        "pg_driver.SingleExchangeConnection is written against pg8000 1.31.6's internals: "
-        "review it (docs/pg8000-single-exchange.md) before changing the pin"
-    )
-
-
-def test_the_pg8000_internals_relied_on_are_there() -> None:
-    missing = [name for name in CORE_NAMES if not hasattr(core, name)]
-    assert not missing
-    assert core.EXECUTE_MSG == b"E\x00\x00\x00\x09\x00\x00\x00\x00\x00"  # portal "", all rows
-    assert core.SYNC_MSG == b"S\x00\x00\x00\x04"
-    for name in ("handle_messages", "_send_message", "execute_simple", "execute_unnamed"):
-        assert callable(getattr(core.CoreConnection, name))
-    assert isinstance(pg8000.Connection._in_transaction, property)
-    assert [*inspect.signature(core.CoreConnection.execute_unnamed).parameters] == [
-        "self",
-        "statement",
-        "vals",
-        "oids",
-        "stream",
-    ]
-    assert [*inspect.signature(core.Context).parameters] == [
-        "statement",
-        "stream",
-        "columns",
-        "input_funcs",
-    ]
-    assert [*inspect.signature(pg8000_make_params()).parameters] == ["py_types", "values"]
-
-
-def test_the_base_class_is_what_sqlalchemy_connects_with() -> None:
-    assert PGDialect_pg8000.import_dbapi() is pg8000
-    assert pg8000.Connection is pg8000.legacy.Connection
-    assert "return Connection(" in inspect.getsource(pg8000.legacy.connect)
-    assert issubclass(SingleExchangeConnection, pg8000.legacy.Connection)
-
-
-def test_pg8000_uses_the_entry_points_this_class_overrides() -> None:
-    cursor_execute = inspect.getsource(pg8000.legacy.Cursor.execute)
-    assert f'self._c.execute_simple("{IMPLICIT_BEGIN}")' in cursor_execute
-    assert "self._c.execute_simple(operation)" in cursor_execute
-    assert "self._c.execute_unnamed(" in cursor_execute
-    connection = inspect.getsource(pg8000.Connection)
-    assert 'self.execute_unnamed("commit")' in connection
-    assert 'self.execute_unnamed("rollback")' in connection
-    for name in ("_sock", "_client_encoding", "py_types", "_transaction_status", "autocommit"):
-        assert f"self.{name} = " in inspect.getsource(core.CoreConnection) + connection
-
-
-def pg8000_make_params() -> Any:
-    return pg_driver.make_params
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        "SELECT %s, %s FROM users WHERE email = %s",
-        "SELECT '%s' || %s, \"col%s\" FROM t -- a %s comment\nWHERE x = %s",
-        "SELECT $$ %s $$, E'it\\'s %s', %s, 100 %% 7",
-        "SELECT 1",
-    ],
-)
-def test_remembered_placeholder_conversion_is_stock_pg8000s(query: str) -> None:
-    args = ("a", "b", "c")
-
-    assert pg_driver.convert_paramstyle("format", query, args) == (
-        pg_driver._stock_convert_paramstyle("format", query, args)
-    )
-    assert pg_driver.convert_paramstyle("named", "SELECT :a, :b", {"a": 1, "b": 2}) == (
-        pg_driver._stock_convert_paramstyle("named", "SELECT :a, :b", {"a": 1, "b": 2})
-    )
-    assert pg8000.legacy.convert_paramstyle is pg_driver.convert_paramstyle
-    assert "convert_paramstyle(self.paramstyle, operation, args)" in inspect.getsource(
-        pg8000.legacy.Cursor.execute
-    )
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "2026-11-29 09:14:06.455123+00",
-        "2026-11-29 09:14:06.45+00",
-        "2026-11-29 09:14:06+00",
-        "2026-11-29 09:14:06.455123+05:30",
-        "infinity",
-        "-infinity",
-        "0044-03-15 12:00:00+00 BC",
-        "12026-01-01 00:00:00+00",
-    ],
-)
-def test_timestamptz_is_read_as_stock_pg8000_reads_it(value: str) -> None:
-    assert pg_driver.timestamptz_in(value) == pg8000.converters.timestamptz_in(value)
-
-
-def test_an_offset_with_seconds_is_a_datetime_where_stock_pg8000_gives_up() -> None:
-    local_mean_time = "1901-12-13 20:45:52+00:09:21"  # Europe/Amsterdam before 1937
-
-    assert pg8000.converters.timestamptz_in(local_mean_time) == local_mean_time
-    assert pg_driver.timestamptz_in(local_mean_time).utcoffset().total_seconds() == 561
