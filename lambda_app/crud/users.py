@@ -34,6 +34,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -51,6 +52,7 @@ from lambda_app.models.tables import user_counts, users
 from lambda_app.utils.cursors import UserKey
 from lambda_app.utils.user_type_enum import UserType
 
+ALREADY_REGISTERED = "You are already registered: GET /users/me."
 UNIQUE_EMAIL_CONSTRAINT = "uq_users_email"
 UNIQUE_SUBJECT_CONSTRAINT = "uq_users_subject"
 # What the API shows of a user; `subject` stays inside.
@@ -142,14 +144,17 @@ def _register_or_link_statement() -> Executable:
         .cte("linked")
     )
     email_taken = exists().where(users.c.email == email)
+    # A twin request that inserts the same identity or email after this statement's snapshot
+    # makes the insert a conflict, not an error: register_or_link then asks who won.
     inserted = (
-        insert(users)
+        pg_insert(users)
         .from_select(
             ["email", "user_type", "subject"],
             select(email, literal(UserType.CUSTOMER, users.c.user_type.type), subject).where(
                 ~email_taken
             ),
         )
+        .on_conflict_do_nothing()
         .returning(*USER_COLUMNS)
         .cte("inserted")
     )
@@ -195,12 +200,19 @@ def register_or_link(
     """Register the identity as a customer, or link it to the unlinked user with this email.
 
     Returns the user and whether they were created; None when the user with this email is
-    already linked to another identity (they are never relinked).
+    already linked to another identity (they are never relinked). Raises
+    `IdentityAlreadyRegisteredError` when a twin request registered this identity after the
+    caller was looked up: the statement then finds the email taken by the caller itself.
     """
-    with _unique_violations():
-        parameters = {"verified_email": email, "identity": subject}
+    parameters = {"verified_email": email, "identity": subject}
+    with _unique_violations():  # the link, when this identity holds another account
         row = connection.execute(_REGISTER_OR_LINK, parameters).first()
-    return (row, bool(row.created)) if row is not None else None
+    if row is not None:
+        return row, bool(row.created)
+    # Rare: only when nothing was registered. A new statement sees what the twin committed.
+    if connection.execute(_CALLER_BY_SUBJECT, {"subject": subject}).first() is not None:
+        raise IdentityAlreadyRegisteredError(ALREADY_REGISTERED)
+    return None
 
 
 def create_user(

@@ -120,7 +120,7 @@ async def register_me(
     def register() -> UserRow:
         # Checked here, not first: the retry of a registration that worked is a replay.
         if caller is not None:
-            raise IdentityAlreadyRegisteredError("You are already registered: GET /users/me.")
+            raise IdentityAlreadyRegisteredError(crud.ALREADY_REGISTERED)
         email = verified_email(principal)
         registered = crud.register_or_link(connection, email=email, subject=principal.subject)
         if registered is None:
