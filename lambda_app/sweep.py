@@ -13,15 +13,17 @@ from typing import Any
 from lambda_app.config import get_settings
 from lambda_app.crud.users import existing_user_ids
 from lambda_app.db import create_engine_from_settings
+from lambda_app.deadline import Deadline
 from lambda_app.external_services import aws
 
 logger = logging.getLogger(__name__)
 SWEEP_APPLICATION_NAME = "users-service-sweep"
 
 
-def handler(_event: Any = None, _context: Any = None) -> dict[str, int]:
+def handler(_event: Any = None, context: Any = None) -> dict[str, int]:
     """Delete the files of users that no longer exist; return how many folders and versions."""
-    with_files = aws.user_ids_with_files()
+    deadline = Deadline.of_invocation(context)
+    with_files = aws.user_ids_with_files(deadline=deadline)
     if not with_files:
         return {"orphaned_users": 0, "deleted_versions": 0}
     engine = create_engine_from_settings(
@@ -33,6 +35,6 @@ def handler(_event: Any = None, _context: Any = None) -> dict[str, int]:
     finally:
         engine.dispose()
     # A user deleted while this runs is still listed as existing: the next sweep takes it.
-    deleted = sum(aws.delete_user_files(user_id) for user_id in sorted(orphans))
+    deleted = sum(aws.delete_user_files(user_id, deadline=deadline) for user_id in sorted(orphans))
     logger.info("Swept files of %d deleted users (%d versions)", len(orphans), deleted)
     return {"orphaned_users": len(orphans), "deleted_versions": deleted}

@@ -15,6 +15,7 @@ from lambda_app.dependencies import (
     CallerAndUserDep,
     CallerDep,
     ConnectionDep,
+    DeadlineDep,
     PrincipalDep,
     UserId,
 )
@@ -311,7 +312,11 @@ async def update_user(
     responses=problem_responses(401, 403, 404, 409, 412, 422, 502, 503),
 )
 async def delete_user(
-    user_id: UserId, caller: CallerDep, connection: ConnectionDep, if_match: IfMatchHeader = None
+    user_id: UserId,
+    caller: CallerDep,
+    connection: ConnectionDep,
+    deadline: DeadlineDep,
+    if_match: IfMatchHeader = None,
 ) -> None:
     """Delete the user and every file stored for them; if S3 fails, nothing is deleted."""
     authorize(caller, Action.DELETE, target_id=user_id)
@@ -321,6 +326,6 @@ async def delete_user(
         with transaction(connection):
             # The row stays locked until the commit.
             crud.delete_user(connection, user_id=user_id, versions=versions)
-            aws.delete_user_files(user_id)
+            aws.delete_user_files(user_id, deadline=deadline)
 
     retrying_conflicts(delete)
