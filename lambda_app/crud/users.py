@@ -10,18 +10,18 @@ import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    ColumnElement,
     Connection,
     Row,
     Uuid,
     any_,
     bindparam,
     cast,
-    delete,
     exists,
     false,
     func,
@@ -44,7 +44,6 @@ from lambda_app.exceptions import (
     BootstrapConflictError,
     EmailAlreadyExistsError,
     IdentityAlreadyRegisteredError,
-    LastAdminError,
     UserChangedError,
     UserNotFoundError,
 )
@@ -164,33 +163,15 @@ def _register_or_link_statement() -> Executable:
 
 
 _REGISTER_OR_LINK = _register_or_link_statement()
-# Any fixed 64-bit number; every change that can remove an admin takes it.
-ADMIN_CHANGES_LOCK_ID = 0x75736572735F6164  # "users_ad"
-_LOCK_ADMIN_CHANGES = select(func.pg_advisory_xact_lock(ADMIN_CHANGES_LOCK_ID))
-_NOT_THE_LAST_ADMIN = or_(
-    users.c.user_type != UserType.ADMIN,
-    exists().where(
-        users.c.user_type == UserType.ADMIN, users.c.id != bindparam("user_id", type_=Uuid)
-    ),
-)
-_USER_TYPE = select(users.c.user_type, users.c.version).where(users.c.id == bindparam("user_id"))
-_DELETE_NON_ADMIN = (
-    delete(users)
-    .where(users.c.id == bindparam("user_id"), users.c.user_type != UserType.ADMIN)
-    .returning(users.c.id)
-)
-_DELETE_UNLESS_LAST_ADMIN = (
-    delete(users)
-    .where(users.c.id == bindparam("user_id"), _NOT_THE_LAST_ADMIN)
-    .returning(users.c.id)
-)
+_USER_VERSION = select(users.c.user_type, users.c.version).where(users.c.id == bindparam("user_id"))
 # Versions = None: no precondition. Otherwise the row must be at one of them: the check is in
 # the statement that writes, so of two writers holding one ETag only the first can match
 # (the second waits for the row lock, then sees the raised version).
 Versions = Collection[int] | None
 
 
-def _at_versions(versions: Versions) -> list[Any]:
+def at_versions(versions: Versions) -> list[Any]:
+    """The condition that the user is at one of `versions` (none without versions)."""
     return [] if versions is None else [users.c.version.in_(list(versions))]
 
 
@@ -297,91 +278,46 @@ def _count_users(*, user_type: UserType | None, email: str | None) -> ScalarSele
     return _COUNT_OF_ALL.scalar_subquery()
 
 
-def demotes_an_admin(changes: dict[str, Any]) -> bool:
-    """Tell whether `changes` could take away an admin (the update then needs a transaction)."""
-    return changes.get("user_type", UserType.ADMIN) is not UserType.ADMIN
-
-
 def update_user(
     connection: Connection,
     *,
     user_id: uuid.UUID,
     changes: dict[str, Any],
     versions: Versions = None,
-) -> UserRow:
-    """Apply `changes`; `updated_at` and `version` advance, even if nothing differs.
+    guard: Sequence[ColumnElement[bool]] = (),
+) -> UserRow | None:
+    """Apply `changes` to a user who also meets `guard`; `updated_at` and `version` advance,
+    even if nothing differs.
 
-    When the change may demote an admin (`demotes_an_admin`), run it in a transaction: it
-    waits for other admin changes, and refuses to demote the last admin. With `versions`,
-    the user must be at one of them (else `UserChangedError`).
+    Raises `UserNotFoundError`, or `UserChangedError` when `versions` are given and the user
+    is at none of them; returns None only when the user is found but fails `guard`.
+    Changes that can take the admin role away go through `last_admin`, which guards them.
     """
-    guard: list[Any] = []
-    if demotes_an_admin(changes):
-        _wait_for_other_admin_changes(connection)
-        guard.append(_NOT_THE_LAST_ADMIN)
     statement = (
         update(users)
-        .where(users.c.id == user_id, *guard, *_at_versions(versions))
+        .where(users.c.id == user_id, *guard, *at_versions(versions))
         .values(**changes, updated_at=func.clock_timestamp())
         .returning(*USER_COLUMNS)
     )
     with _unique_violations():
         row = connection.execute(statement, {"user_id": user_id}).first()
     if row is None:
-        _raise_missing_changed_or_last_admin(connection, user_id, versions)
+        raise_if_missing_or_changed(connection, user_id, versions)
     return row
 
 
-def delete_user(connection: Connection, *, user_id: uuid.UUID, versions: Versions = None) -> None:
-    """Delete the user in the caller's transaction; never the last admin.
-
-    Deleting anyone but an admin is one statement that locks only that user's row (the
-    per-type counts change at commit). An admin is deleted only after other admin changes
-    are done, and only if another admin remains. With `versions`, the user must be at one
-    of them (else `UserChangedError`).
-    """
-    first = _DELETE_NON_ADMIN
-    last = _DELETE_UNLESS_LAST_ADMIN
-    if versions is not None:
-        first = first.where(*_at_versions(versions))
-        last = last.where(*_at_versions(versions))
-    deleted = connection.execute(first, {"user_id": user_id}).first()
-    if deleted is not None:
-        return
-    found = connection.execute(_USER_TYPE, {"user_id": user_id}).first()
+def raise_if_missing_or_changed(
+    connection: Connection, user_id: uuid.UUID, versions: Versions
+) -> UserType:
+    """Raise when the user is gone, or not at one of `versions`; else return their type."""
+    found = connection.execute(_USER_VERSION, {"user_id": user_id}).first()
     if found is None:
         raise UserNotFoundError(f"No user has id {user_id}.")
-    _raise_if_changed(found.version, versions)
-    _wait_for_other_admin_changes(connection)
-    deleted = connection.execute(last, {"user_id": user_id}).first()
-    if deleted is None:
-        _raise_missing_changed_or_last_admin(connection, user_id, versions)
-
-
-def _wait_for_other_admin_changes(connection: Connection) -> None:
-    """Take the transaction's lock on changes that can remove an admin.
-
-    It is released at commit or rollback (never held by the session), and the statements
-    after it see every admin change committed before.
-    """
-    connection.execute(_LOCK_ADMIN_CHANGES)
-
-
-def _raise_if_changed(version: int, versions: Versions) -> None:
-    if versions is not None and version not in versions:
+    if versions is not None and found.version not in versions:
         raise UserChangedError(
             "The user changed since the version in If-Match; read it again (GET) and retry."
         )
-
-
-def _raise_missing_changed_or_last_admin(
-    connection: Connection, user_id: uuid.UUID, versions: Versions
-) -> NoReturn:
-    found = connection.execute(_USER_TYPE, {"user_id": user_id}).first()
-    if found is None:
-        raise UserNotFoundError(f"No user has id {user_id}.")
-    _raise_if_changed(found.version, versions)
-    raise LastAdminError("This is the only admin left; make someone else an admin first.")
+    return UserType(found.user_type)
 
 
 def promote_to_admin(connection: Connection, *, email: str, subject: str) -> tuple[uuid.UUID, bool]:
