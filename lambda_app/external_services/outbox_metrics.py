@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from lambda_app.config import get_settings
-from lambda_app.crud.outbox import Backlog
+
+if TYPE_CHECKING:  # infra/monitoring.py reads the names without loading SQLAlchemy
+    from lambda_app.crud.outbox import Backlog
 
 # The dimension that names these metrics, and its one value.
 DIMENSION = "service"
