@@ -335,11 +335,9 @@ async def update_user(
 async def delete_user(
     found: CallerAndUserDep, deadline: DeadlineDep, if_match: IfMatchHeader = None
 ) -> Response:
-    """Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
-
-    The user and the task that deletes their files go in one short write; the files are
-    deleted after it commits, with no connection held, and on failure by the outbox drain.
-    """
+    """Delete the user; 204 once their files are gone too, 202 while their deletion is retried."""
+    # The user and the task that deletes their files go in one short write; the files are
+    # deleted after the commit, holding no connection, and on failure by the outbox drain.
     user_id = found.user_id
     authorize(found.caller, Action.DELETE, target_id=user_id)
     crud.user_or_raise(found.user, user_id)
