@@ -318,3 +318,20 @@ def test_an_admin_is_deleted_with_their_files_task_in_one_transaction(
 
     assert response.status_code == 202
     assert [task["subject"] for task in tasks(db_engine)] == [second]
+
+
+def test_a_task_of_a_kind_this_release_does_not_know_waits_and_shows_in_the_backlog(
+    app_env: dict[str, str], s3: Any, db_engine: Engine
+) -> None:
+    # As a rollback leaves it: a later release enqueued a kind this one cannot run.
+    with db_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO outbox_tasks (kind, subject, payload)"
+                " VALUES ('a_later_kind', 'x', '{}')"
+            )
+        )
+
+    assert drain() == {"done": 0, "failed": 0, "pending": 1, "dead_lettered": 0}
+    (task,) = tasks(db_engine)
+    assert (task["attempts"], task["last_error"]) == (0, None)

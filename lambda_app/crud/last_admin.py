@@ -78,8 +78,8 @@ def _deleted_with_files_task(*guard: Any) -> Any:
         .returning(users.c.id)
         .cte("deleted")
     )
-    subjects = select(cast(deleted.c.id, String))
-    return outbox.enqueue_from(subjects, kind=TaskKind.DELETE_USER_FILES).add_cte(deleted)
+    owed = select(cast(deleted.c.id, String).label("subject"))
+    return outbox.enqueue_from(owed, kind=TaskKind.DELETE_USER_FILES).add_cte(deleted)
 
 
 _DELETE_NON_ADMIN = _deleted_with_files_task(_NOT_AN_ADMIN)

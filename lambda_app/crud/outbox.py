@@ -80,24 +80,25 @@ class Backlog:
     oldest_pending_seconds: float
 
 
-def enqueue_from(subjects: Select[Any], *, kind: TaskKind) -> ReturningInsert[Any]:
-    """An INSERT of one task of `kind` per row of `subjects` (one text column), returning them.
+def enqueue_from(rows: Select[Any], *, kind: TaskKind) -> ReturningInsert[Any]:
+    """An INSERT of one task of `kind` per row of `rows`, returning them.
 
+    `rows` has a text column `subject` and may have a JSONB column `payload` (else `{}`).
     The tasks are claimed by whoever runs the statement (`attempts` 1, under a lease): it
     runs them itself after its commit, and the drain takes over only if it does not report.
-    Put the change in a CTE of `subjects` (add it with `.add_cte` on the result), so that
-    the change and its tasks are one statement.
+    Put the change in a CTE of `rows` (add it with `.add_cte` on the result), so that the
+    change and its tasks are one statement.
     """
-    subject = subjects.subquery("subjects")
-    (column,) = subject.c
+    source = rows.subquery("owed")
+    payload = source.c.payload if "payload" in source.c else literal({}, tasks.c.payload.type)
     return (
         insert(tasks)
         .from_select(
             ["kind", "subject", "payload", "attempts", "next_attempt_at"],
             select(
                 literal(kind.value, tasks.c.kind.type),
-                column,
-                literal({}, tasks.c.payload.type),
+                source.c.subject,
+                payload,
                 literal(1, BigInteger),
                 _LEASE_END,
             ),
@@ -118,10 +119,15 @@ def task_of(row: Any) -> Task:
 
 
 def _claim_statement() -> Executable:
-    """Claim the pending task due first, skipping tasks that another claim is taking."""
+    """Claim the pending task due first, skipping tasks that another claim is taking.
+
+    Only kinds this release knows: tasks of a later release, left behind by a rollback,
+    wait for it (and show in the backlog) instead of failing here.
+    """
     due = (
         select(tasks.c.id)
         .where(_PENDING, tasks.c.next_attempt_at <= func.now())
+        .where(tasks.c.kind.in_([kind.value for kind in TaskKind]))
         .order_by(tasks.c.next_attempt_at)
         .limit(1)
         .with_for_update(skip_locked=True)
