@@ -55,6 +55,20 @@ def tasks(db_engine: Engine) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in rows]
 
 
+def open_transactions(db_engine: Engine) -> int:
+    """How many other sessions on the test database are inside a transaction right now."""
+    with db_engine.connect() as connection:
+        return int(
+            connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND xact_start IS NOT NULL AND pid <> pg_backend_pid()"
+                )
+            )
+            or 0
+        )
+
+
 def make_due(db_engine: Engine) -> None:
     """Move time on for the outbox: every lease and backoff is over."""
     with db_engine.begin() as connection:
@@ -97,14 +111,7 @@ def test_a_delete_holds_no_pooled_connection_and_no_transaction_while_s3_works(
     seen: list[tuple[int, int]] = []
 
     def probe(**_: Any) -> None:
-        with db_engine.connect() as connection:
-            open_transactions = connection.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND xact_start IS NOT NULL AND pid <> pg_backend_pid()"
-                )
-            )
-        seen.append((get_engine().pool.checkedout(), int(open_transactions or 0)))
+        seen.append((get_engine().pool.checkedout(), open_transactions(db_engine)))
 
     on_s3_attempt(probe)
     assert client.delete(f"/users/{user['id']}").status_code == 204
@@ -125,19 +132,7 @@ def test_the_s3_client_is_built_before_a_delete_opens_its_transaction(
     in_transaction: list[int] = []
 
     def probe(**_: Any) -> None:
-        with db_engine.connect() as connection:
-            in_transaction.append(
-                int(
-                    connection.scalar(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity"
-                            " WHERE datname = current_database() AND xact_start IS NOT NULL"
-                            " AND pid <> pg_backend_pid()"
-                        )
-                    )
-                    or 0
-                )
-            )
+        in_transaction.append(open_transactions(db_engine))
 
     boto3.DEFAULT_SESSION.events.register("creating-client-class.s3", probe)  # type: ignore[union-attr]
     try:
