@@ -12,7 +12,20 @@ from __future__ import annotations
 import uuid
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, String, Uuid, bindparam, cast, delete, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    Uuid,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.sql.dml import ReturningInsert
 
 from lambda_app.crud import outbox
 from lambda_app.crud.outbox import Task, TaskKind
@@ -70,7 +83,7 @@ def demote_admin(
     return row
 
 
-def _deleted_with_files_task(*guard: Any) -> Any:
+def _deleted_with_files_task(*guard: ColumnElement[bool]) -> ReturningInsert[Any]:
     """Delete the user (if `guard` holds) and enqueue the removal of their files: one statement."""
     deleted = (
         delete(users)

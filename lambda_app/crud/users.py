@@ -163,7 +163,7 @@ def _register_or_link_statement() -> Executable:
 
 
 _REGISTER_OR_LINK = _register_or_link_statement()
-_USER_VERSION = select(users.c.user_type, users.c.version).where(users.c.id == bindparam("user_id"))
+_USER_VERSION = select(users.c.version).where(users.c.id == bindparam("user_id"))
 # Versions = None: no precondition. Otherwise the row must be at one of them: the check is in
 # the statement that writes, so of two writers holding one ETag only the first can match
 # (the second waits for the row lock, then sees the raised version).
@@ -308,8 +308,9 @@ def update_user(
 
 def raise_if_missing_or_changed(
     connection: Connection, user_id: uuid.UUID, versions: Versions
-) -> UserType:
-    """Raise when the user is gone, or not at one of `versions`; else return their type."""
+) -> None:
+    """Raise `UserNotFoundError` when the user is gone, `UserChangedError` when `versions`
+    are given and the user is at none of them."""
     found = connection.execute(_USER_VERSION, {"user_id": user_id}).first()
     if found is None:
         raise UserNotFoundError(f"No user has id {user_id}.")
@@ -317,7 +318,6 @@ def raise_if_missing_or_changed(
         raise UserChangedError(
             "The user changed since the version in If-Match; read it again (GET) and retry."
         )
-    return UserType(found.user_type)
 
 
 def promote_to_admin(connection: Connection, *, email: str, subject: str) -> tuple[uuid.UUID, bool]:
