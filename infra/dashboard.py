@@ -2,8 +2,8 @@
 
 Rows follow a request: the alarms, the HTTP API (traffic, errors, latency), the app's
 own metrics and request log by route, the function (duration, concurrency, throttles,
-cold starts), RDS Proxy, then the database instance. infra/DEPLOY.md's runbook names
-the widget and the saved query to open for each alarm.
+cold starts), RDS Proxy, the database instance, then the outbox (deferred S3 cleanup).
+infra/DEPLOY.md's runbook names the widget and the saved query to open for each alarm.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from infra.api import METRICS_SERVICE_NAME, Api
 from infra.database import Database
 from infra.monitoring import Monitoring
 from infra.settings import Settings
+from lambda_app.external_services import outbox_metrics
 
 PERIOD = Duration.minutes(1)
 WIDTH = 24
@@ -131,6 +132,7 @@ class Dashboard(Construct):
         self.dashboard.add_widgets(*self._function(api, alarms, function_logs))
         self.dashboard.add_widgets(*self._proxy(alarms))
         self.dashboard.add_widgets(*self._instance(alarms))
+        self.dashboard.add_widgets(*self._outbox(alarms))
 
     @property
     def name(self) -> str:
@@ -269,6 +271,22 @@ class Dashboard(Construct):
             _alarm_graph("RDS CPU (%)", alarms["DatabaseCpu"]),
             _alarm_graph("RDS freeable memory (bytes)", alarms["DatabaseFreeableMemory"]),
             _alarm_graph("RDS free storage (bytes)", alarms["DatabaseFreeStorage"]),
+        ]
+
+    def _outbox(self, alarms: dict[str, cloudwatch.Alarm]) -> list[cloudwatch.IWidget]:
+        oldest = alarms["OutboxOldestPending"]
+        pending = cloudwatch.Metric(
+            namespace=self._settings.metrics_namespace,
+            metric_name=outbox_metrics.PENDING,
+            dimensions_map={outbox_metrics.DIMENSION: outbox_metrics.SERVICE},
+            period=PERIOD,
+            statistic="Maximum",
+            label="pending tasks",
+        )
+        return [
+            _alarm_graph("Outbox: oldest pending task (seconds)", oldest),
+            _graph("Outbox: pending tasks", [pending], width=8),
+            _alarm_graph("Outbox: dead-lettered tasks", alarms["OutboxDeadLettered"]),
         ]
 
 

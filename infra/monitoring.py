@@ -1,5 +1,9 @@
 """Monitoring: alarms on the API, the proxy and the database, and the topic they notify.
 
+The outbox's alarms watch the backlog that the sweeper's drain reports every 5 minutes
+(lambda_app/external_services/outbox_metrics.py): deleted users' files waiting too long
+for S3, or given up on (dead-lettered). A drain that stops reporting counts as behind.
+
 The function's alarms use its unqualified metrics (dimension ``FunctionName`` only),
 which Lambda aggregates over every version and alias: they count each invocation
 through the ``live`` alias, the only one the API may make, plus any manual invocation.
@@ -26,12 +30,15 @@ from infra.api import Api
 from infra.capacity import connection_budget, instance_memory_bytes
 from infra.database import Database
 from infra.settings import Settings
+from lambda_app.external_services import outbox_metrics
 
 ALARM_PERIOD = Duration.minutes(5)
 # RDS Proxy publishes its metrics every minute from each of its nodes; AWS names Sum as the
 # statistic that adds the nodes up (infra/DEPLOY.md, "Alarms"). A Maximum over 5 minutes
 # would see one node's share only.
 PROXY_ALARM_PERIOD = Duration.minutes(1)
+# Three drains (every 5 minutes): one late schedule never leaves a period without data.
+OUTBOX_PERIOD = Duration.minutes(15)
 CLOUDWATCH = iam.ServicePrincipal("cloudwatch.amazonaws.com")
 RDS_NAMESPACE = "AWS/RDS"
 # Share of a limit at which a "near the limit" alarm goes off.
@@ -49,6 +56,8 @@ class Threshold:
     periods: int = 1
     below: bool = False
     datapoints: int | None = None
+    # A period without data counts as reaching the threshold (a source that went silent).
+    silence_breaches: bool = False
 
     @property
     def datapoints_to_alarm(self) -> int:
@@ -71,6 +80,11 @@ PROXY_CONNECTIONS_PERIODS = 5
 PROXY_CONNECTIONS_DATAPOINTS = 3
 # Sustained high CPU on the instance: slow queries for every request.
 DATABASE_CPU_PERCENT = Threshold(80, periods=3)
+# A task normally finishes in its request, or within minutes of backoff: an hour means S3
+# has failed it again and again, or the drain stopped (no report for 15 minutes).
+OUTBOX_OLDEST_PENDING_SECONDS = Threshold(3600, silence_breaches=True)
+# Any dead-lettered task: files of a deleted user that no retry removes any more.
+OUTBOX_DEAD_LETTERED = Threshold(1)
 
 
 class Monitoring(Construct):
@@ -116,6 +130,7 @@ class Monitoring(Construct):
             threshold=API_SERVER_ERRORS,
         )
         self.database_alarms = self._database_alarms(database, settings)
+        self.outbox_alarms = self._outbox_alarms(settings)
 
     @property
     def alarms(self) -> tuple[cloudwatch.Alarm, ...]:
@@ -124,6 +139,38 @@ class Monitoring(Construct):
             self.function_throttles,
             self.api_server_errors,
             *self.database_alarms,
+            *self.outbox_alarms,
+        )
+
+    def _outbox_alarms(self, settings: Settings) -> tuple[cloudwatch.Alarm, ...]:
+        """Cleanup that falls behind: the oldest pending task's age, dead-lettered tasks."""
+
+        def backlog_metric(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=settings.metrics_namespace,
+                metric_name=name,
+                dimensions_map={outbox_metrics.DIMENSION: outbox_metrics.SERVICE},
+                period=OUTBOX_PERIOD,
+                statistic=cloudwatch.Stats.MAXIMUM,
+            )
+
+        return (
+            self._alarm(
+                "OutboxOldestPending",
+                name="outbox-oldest-pending",
+                description="An outbox task (the files of a deleted user) has waited an hour "
+                "or more, or the drain has not reported for 15 minutes.",
+                metric=backlog_metric(outbox_metrics.OLDEST_PENDING_AGE),
+                threshold=OUTBOX_OLDEST_PENDING_SECONDS,
+            ),
+            self._alarm(
+                "OutboxDeadLettered",
+                name="outbox-dead-lettered",
+                description="Outbox tasks failed every attempt and are no longer retried: "
+                "files of deleted users are still in S3.",
+                metric=backlog_metric(outbox_metrics.DEAD_LETTERED),
+                threshold=OUTBOX_DEAD_LETTERED,
+            ),
         )
 
     def _database_alarms(
@@ -294,8 +341,13 @@ class Monitoring(Construct):
                 if threshold.below
                 else cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
             ),
-            # No traffic means no data points, which is not a failure.
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            # No traffic means no data points, which is not a failure, unless the source
+            # reports on a schedule (then silence is the failure).
+            treat_missing_data=(
+                cloudwatch.TreatMissingData.BREACHING
+                if threshold.silence_breaches
+                else cloudwatch.TreatMissingData.NOT_BREACHING
+            ),
         )
         action = cloudwatch_actions.SnsAction(self.topic)
         alarm.add_alarm_action(action)

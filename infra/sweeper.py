@@ -1,4 +1,4 @@
-"""The file sweep: a daily function that removes files of users who no longer exist."""
+"""The sweeper: a function that drains the outbox every 5 minutes and sweeps files daily."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.database import APP_USERNAME, Database
-from infra.functions import api_database_environment, application_log_level, bundle_function
+from infra.functions import api_database_environment, bundle_function, metrics_safe_log_level
 from infra.network import Network
 from infra.settings import Settings
 from infra.storage import Storage
@@ -17,10 +17,16 @@ from infra.storage import Storage
 SWEEP_HANDLER = "lambda_app.sweep.handler"
 # Longer than a presigned form lives (PRESIGN_EXPIRES_SECONDS, 15 minutes by default).
 SWEEP_SCHEDULE = events.Schedule.rate(Duration.days(1))
+# How soon a failed or abandoned outbox task is retried, at the earliest.
+DRAIN_SCHEDULE = events.Schedule.rate(Duration.minutes(5))
+DRAIN_EVENT = {"action": "drain"}
+# At most the outbox's lease (lambda_app/crud/outbox.py, LEASE), which a test checks: a task
+# a drain claimed is never claimed again while that drain may still run.
+SWEEPER_TIMEOUT = Duration.minutes(5)
 
 
 class Sweeper(Construct):
-    """Runs ``lambda_app.sweep`` on a schedule, as the API's database role."""
+    """Runs ``lambda_app.sweep`` on two schedules, as the API's database role."""
 
     def __init__(
         self,
@@ -36,19 +42,21 @@ class Sweeper(Construct):
         super().__init__(scope, construct_id)
         self.function = bundle_function(
             self,
-            description="Users service: delete files left by deleted users",
+            description="Users service: drain the outbox, delete files left by deleted users",
             handler=SWEEP_HANDLER,
             code=code,
             network=network,
             security_group=network.function_security_group,
             settings=settings,
             memory_size=512,
-            timeout=Duration.minutes(5),
+            timeout=SWEEPER_TIMEOUT,
             environment={
                 **api_database_environment(database, settings),
                 "S3_BUCKET": storage.bucket.bucket_name,
+                "METRICS_NAMESPACE": settings.metrics_namespace,
             },
-            log_level=application_log_level(settings.log_level),
+            # The drain writes the outbox's backlog as EMF lines, which Lambda files as INFO.
+            log_level=metrics_safe_log_level(settings.log_level),
         )
         database.proxy.grant_connect(self.function, APP_USERNAME)
         storage.grant_user_files(self.function)
@@ -58,4 +66,17 @@ class Sweeper(Construct):
             description="Sweep the files of deleted users",
             schedule=SWEEP_SCHEDULE,
             targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+        )
+        self.drain_schedule = events.Rule(
+            self,
+            "Drain",
+            description="Retry the outbox tasks that are due (files of deleted users)",
+            schedule=DRAIN_SCHEDULE,
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    event=events.RuleTargetInput.from_object(DRAIN_EVENT),
+                    retry_attempts=2,
+                )
+            ],
         )

@@ -14,6 +14,7 @@ from lambda_app.config import get_settings
 from lambda_app.crud import users as crud
 from lambda_app.crud.users import Caller, CallerAndUser
 from lambda_app.db import get_engine
+from lambda_app.deadline import Deadline, request_deadline
 
 # How callers authenticate, as OpenAPI describes it (Swagger UI's "Authorize" button).
 BEARER_SCHEME_NAME = "HTTPBearer"
@@ -88,3 +89,12 @@ CallerDep = Annotated[Caller | None, Depends(get_caller)]
 # A route that takes both lists this one before its ConnectionDep: with a pool of one (the
 # Lambda default), it would otherwise wait for the connection that ConnectionDep holds.
 CallerAndUserDep = Annotated[CallerAndUser, Depends(get_caller_and_user)]
+
+
+async def get_deadline(request: Request) -> Deadline:
+    """When calls to other services must give up: the Lambda invocation's and API Gateway's
+    time left, less a reserve to answer."""
+    return request_deadline(request.scope)
+
+
+DeadlineDep = Annotated[Deadline, Depends(get_deadline)]

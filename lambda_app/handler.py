@@ -30,7 +30,17 @@ app = create_app()
 # Mangum keeps the stage prefix in the path; the app strips it as its root path, which
 # also makes /docs point at {stage}/openapi.json.
 asgi_handler = Mangum(
-    cast(ASGI, serve_under(tracing.trace_requests(app), settings.api_base_path)), lifespan="off"
+    cast(ASGI, serve_under(tracing.trace_requests(app), settings.api_base_path)),
+    lifespan="off",
+    # Mangum's defaults miss the JSON family ("+json": application/problem+json), whose
+    # bodies would leave base64-encoded, unreadable through a REST API without binary types.
+    text_mime_types=[
+        "text/",
+        "application/json",
+        "+json",
+        "application/javascript",
+        "application/xml",
+    ],
 )
 snapstart.warm_up()
 snapstart.register_hooks()

@@ -334,7 +334,7 @@ def app_env(
     with settings_env(**variables):
         yield variables
     with db_engine.begin() as connection:
-        connection.execute(text("TRUNCATE users, idempotency_keys"))
+        connection.execute(text("TRUNCATE users, idempotency_keys, outbox_tasks"))
 
 
 @pytest.fixture

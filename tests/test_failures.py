@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,9 +16,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench.events import http_api_event
 from lambda_app.main import create_app
 from local.embedded_postgres import free_port
-from tests.conftest import TEST_BUCKET, bearer, settings_env
+from tests.conftest import (
+    ADMIN_EMAIL,
+    ADMIN_SUBJECT,
+    TEST_BUCKET,
+    bearer,
+    insert_user,
+    settings_env,
+)
 from tests.resetting_relay import resetting_relay
 from tests.routers.test_users import assert_problem
 
@@ -48,16 +58,30 @@ def refusing_s3(app_env: Any) -> Iterator[None]:
         yield
 
 
-def test_delete_user_when_s3_refuses_is_502_and_keeps_the_user(
-    admin: dict[str, Any], refusing_s3: None
+def pending_tasks(db_engine: Any) -> list[tuple[str, str, int]]:
+    """(kind, subject, attempts) of each pending outbox task."""
+    with db_engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT kind, subject, attempts FROM outbox_tasks"
+                " WHERE dead_lettered_at IS NULL ORDER BY id"
+            )
+        )
+        return [(row.kind, row.subject, row.attempts) for row in rows]
+
+
+def test_delete_user_when_s3_refuses_is_202_and_leaves_the_files_to_the_outbox(
+    admin: dict[str, Any], refusing_s3: None, db_engine: Any
 ) -> None:
     client = TestClient(create_app(), headers=admin["headers"])
-    user = client.post("/users", json={"email": "keep@example.com"}).json()
+    user = client.post("/users", json={"email": "gone@example.com"}).json()
 
-    body = assert_problem(client.delete(f"/users/{user['id']}"), 502)
+    response = client.delete(f"/users/{user['id']}")
 
-    assert "S3" in body["detail"]
-    assert client.get(f"/users/{user['id']}").json() == user
+    assert response.status_code == 202
+    assert response.json() == {"id": user["id"], "files": "pending"}
+    assert_problem(client.get(f"/users/{user['id']}"), 404)
+    assert pending_tasks(db_engine) == [("delete_user_files", user["id"], 1)]
 
 
 @pytest.mark.parametrize(("method", "json"), [("get", None), ("delete", None)])
@@ -178,18 +202,19 @@ def test_a_killed_connection_is_replaced_on_the_next_request(
 
 
 @pytest.mark.direct_database
-def test_a_delete_on_a_replaced_connection_still_keeps_the_user_when_s3_fails(
+def test_a_delete_on_a_replaced_connection_deletes_once_and_keeps_the_files_task(
     admin: dict[str, Any], refusing_s3: None, db_engine: Any
 ) -> None:
     client = TestClient(create_app(), headers=admin["headers"])
-    user = client.post("/users", json={"email": "kept-after-reconnect@example.com"}).json()
+    user = client.post("/users", json={"email": "gone-after-reconnect@example.com"}).json()
     with db_engine.begin() as connection:
         connection.execute(KILL_APP_CONNECTIONS)
 
     # The delete's first statement meets the dead connection and runs again on a new one.
-    assert_problem(client.delete(f"/users/{user['id']}"), 502)
+    assert client.delete(f"/users/{user['id']}").status_code == 202
 
-    assert client.get(f"/users/{user['id']}").json() == user
+    assert_problem(client.get(f"/users/{user['id']}"), 404)
+    assert pending_tasks(db_engine) == [("delete_user_files", user["id"], 1)]
 
 
 def test_a_connection_reset_by_the_network_is_replaced_within_the_request(
@@ -206,9 +231,9 @@ def test_a_connection_reset_by_the_network_is_replaced_within_the_request(
             relay.reset_on_next_request()
             assert client.get(f"/users/{user['id']}").json() == user
             relay.reset_on_next_request()
-            assert_problem(client.delete(f"/users/{user['id']}"), 502)  # S3 refuses
+            assert client.delete(f"/users/{user['id']}").status_code == 202  # S3 refuses
 
-            assert client.get(f"/users/{user['id']}").json() == user
+            assert_problem(client.get(f"/users/{user['id']}"), 404)
     assert (relay.resets, relay.connections) == (2, 3)
 
 
@@ -234,55 +259,133 @@ def test_a_database_that_stops_answering_mid_request_is_503_within_bounded_time(
     assert elapsed < 15  # a hang guard: 1 s read timeout, then 1 s to connect again
 
 
-def victim_row_is_locked(db_engine: Any, user_id: str) -> bool:
-    """Whether a transaction holds the user's row (FOR UPDATE NOWAIT fails at once if so)."""
-    from sqlalchemy.exc import DBAPIError
+class HangingS3:
+    """A loopback "S3" that accepts connections and answers none until released."""
 
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self.called = threading.Event()
+        self.released = threading.Event()
+        self.connections = 0
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self._held.append(connection)
+            self.connections += 1
+            self.called.set()
+            if self.released.is_set():
+                connection.close()
+
+    def release(self) -> None:
+        """Close every held connection, and each later one at once: S3 fails fast from now on."""
+        self.released.set()
+        for connection in self._held:
+            connection.close()
+
+    def close(self) -> None:
+        self.release()
+        self._listener.close()
+
+
+@pytest.fixture
+def hanging_s3() -> Iterator[HangingS3]:
+    server = HangingS3()
     try:
-        with db_engine.begin() as connection:
-            connection.execute(
-                text("SELECT 1 FROM users WHERE id = :id FOR UPDATE NOWAIT"), {"id": user_id}
-            )
-    except DBAPIError:
-        return True
-    return False
+        yield server
+    finally:
+        server.close()
 
 
-def test_sign_ups_go_through_while_a_delete_waits_for_a_hanging_s3(
-    admin: dict[str, Any], silent_server: int, db_engine: Any
+def test_requests_on_the_only_pooled_connection_go_through_while_a_delete_waits_for_s3(
+    admin: dict[str, Any], hanging_s3: HangingS3, db_engine: Any
 ) -> None:
-    deletes: list[int] = []
-    signed_up_during_delete = 0
+    # One connection in the pool (Lambda's setting): if the delete held it, nothing else runs.
     with settings_env(
-        S3_ENDPOINT_URL=f"http://127.0.0.1:{silent_server}",
-        S3_READ_TIMEOUT="1",
+        S3_ENDPOINT_URL=f"http://127.0.0.1:{hanging_s3.port}",
+        S3_READ_TIMEOUT="20",
         S3_MAX_ATTEMPTS="1",
-        DB_POOL_SIZE="3",
+        DB_POOL_SIZE="1",
+        DB_CONNECT_TIMEOUT="3",
     ):
         app = create_app()
         admins = TestClient(app, headers=admin["headers"], raise_server_exceptions=False)
-        newcomers = TestClient(app, raise_server_exceptions=False)
-        for number in range(20):
-            victim = admins.post("/users", json={"email": f"victim-{number}@example.com"}).json()
-            deleting = threading.Thread(
-                target=lambda user_id=victim["id"]: deletes.append(
-                    admins.delete(f"/users/{user_id}").status_code
-                )
-            )
-            deleting.start()
-            while deleting.is_alive() and not victim_row_is_locked(db_engine, victim["id"]):
-                time.sleep(0.01)
-            headers = bearer(f"newcomer-{number}", f"newcomer-{number}@example.com")
+        victim = admins.post("/users", json={"email": "victim@example.com"}).json()
+        deleted: list[int] = []
+        deleting = threading.Thread(
+            target=lambda: deleted.append(admins.delete(f"/users/{victim['id']}").status_code)
+        )
+        deleting.start()
+        assert hanging_s3.called.wait(timeout=30), "the delete never reached S3"
 
-            signed_up = newcomers.post("/users/me", headers=headers)
+        # S3 holds the delete; a sign-up and a read need the pool's one connection.
+        signed_up = TestClient(app, raise_server_exceptions=False).post(
+            "/users/me", headers=bearer("newcomer", "newcomer@example.com")
+        )
+        read = admins.get(f"/users/{admin['id']}")
+        hanging_s3.release()
+        deleting.join(timeout=30)
 
-            # Still held: the sign-up (same user_type) did not wait for the delete to end.
-            signed_up_during_delete += victim_row_is_locked(db_engine, victim["id"])
-            deleting.join(timeout=30)
-            assert signed_up.status_code == 201, signed_up.text
+    assert signed_up.status_code == 201, signed_up.text
+    assert read.status_code == 200, read.text
+    assert deleted == [202]
 
-    assert signed_up_during_delete == 20
-    assert deletes == [502] * 20
-    with db_engine.connect() as connection:
-        victims = connection.scalar(text("SELECT count(*) FROM users WHERE email LIKE 'victim-%'"))
-    assert victims == 20  # every failed delete kept its user
+
+# --- the time a Lambda invocation has left
+
+
+def invocation(seconds_left: float) -> Any:
+    """A Lambda context whose invocation has `seconds_left` (counted from now)."""
+    ends = time.monotonic() + seconds_left
+    return SimpleNamespace(
+        aws_request_id=str(uuid.uuid4()),
+        get_remaining_time_in_millis=lambda: int((ends - time.monotonic()) * 1000),
+    )
+
+
+def invoke(method: str, path: str, seconds_left: float) -> dict[str, Any]:
+    """Call the Lambda entry point as API Gateway would, for the admin."""
+    from lambda_app.handler import handler
+
+    event = http_api_event(method, path, subject=ADMIN_SUBJECT, email=ADMIN_EMAIL)
+    return dict(handler(event, invocation(seconds_left)))
+
+
+def test_an_s3_attempt_that_could_outlast_the_invocation_is_not_sent(
+    admin: dict[str, Any], hanging_s3: HangingS3, db_engine: Any
+) -> None:
+    user = insert_user(db_engine, email="late@example.com", user_type="customer", subject=None)
+    # An attempt may take 2 s to connect and 5 s to read; 3 s are left.
+    with settings_env(S3_ENDPOINT_URL=f"http://127.0.0.1:{hanging_s3.port}", S3_BUCKET=TEST_BUCKET):
+        read = invoke("GET", f"/users/{user}/avatar", seconds_left=3)
+        deleted = invoke("DELETE", f"/users/{user}", seconds_left=3)
+
+    assert read["statusCode"] == 502
+    assert "time" in json.loads(read["body"])["detail"]
+    assert deleted["statusCode"] == 202  # the user is gone; the outbox deletes the files later
+    assert pending_tasks(db_engine) == [("delete_user_files", user, 1)]
+    assert hanging_s3.connections == 0
+
+
+def test_a_retry_that_could_outlast_the_invocation_is_not_sent(
+    admin: dict[str, Any], hanging_s3: HangingS3, db_engine: Any
+) -> None:
+    user = insert_user(db_engine, email="retry@example.com", user_type="customer", subject=None)
+    with settings_env(
+        S3_ENDPOINT_URL=f"http://127.0.0.1:{hanging_s3.port}",
+        S3_BUCKET=TEST_BUCKET,
+        S3_CONNECT_TIMEOUT="1",
+        S3_READ_TIMEOUT="3",
+        S3_MAX_ATTEMPTS="5",
+    ):
+        # 5.5 s to work with: the first attempt (up to 4 s) fits, a second would not.
+        read = invoke("GET", f"/users/{user}/avatar", seconds_left=6.5)
+
+    assert read["statusCode"] == 502
+    assert hanging_s3.connections == 1

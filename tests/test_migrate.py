@@ -20,8 +20,8 @@ from lambda_app.migrate import MIGRATION_LOCK_ID, MigrationRequestError, handler
 from lambda_app.models.tables import metadata
 from tests.conftest import APP_DB_ROLE, settings_env
 
-HEAD = "0005"
-ALL_TABLES = {"alembic_version", "users", "user_counts", "idempotency_keys"}
+HEAD = "0006"
+ALL_TABLES = {"alembic_version", "users", "user_counts", "idempotency_keys", "outbox_tasks"}
 
 
 @pytest.fixture
@@ -168,6 +168,15 @@ def test_a_downgrade_by_one_step_reverts_only_the_newest_revision(empty_database
 
     result = handler({"action": "downgrade", "revision": "-1"})
 
+    assert result == {"action": "downgrade", "before": HEAD, "after": "0005"}
+    assert tables_and_types(empty_database)[0] == ALL_TABLES - {"outbox_tasks"}
+
+
+def test_a_downgrade_to_0004_reverts_0005(empty_database: str) -> None:
+    handler({})
+
+    result = handler({"action": "downgrade", "revision": "0004"})
+
     assert result == {"action": "downgrade", "before": HEAD, "after": "0004"}
     engine = create_engine(empty_database)
     with engine.connect() as connection:
@@ -290,7 +299,7 @@ def test_a_migration_that_cannot_get_a_table_lock_fails_instead_of_stalling_requ
             text("INSERT INTO users (email, user_type) VALUES ('live@example.com', 'customer')")
         )
         with pytest.raises(DBAPIError) as failure:
-            handler({"action": "downgrade", "revision": "-1"})
+            handler({"action": "downgrade", "revision": "0004"})
         request.commit()
     live.dispose()
 

@@ -10,18 +10,18 @@ import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    ColumnElement,
     Connection,
     Row,
     Uuid,
     any_,
     bindparam,
     cast,
-    delete,
     exists,
     false,
     func,
@@ -34,6 +34,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -43,7 +44,6 @@ from lambda_app.exceptions import (
     BootstrapConflictError,
     EmailAlreadyExistsError,
     IdentityAlreadyRegisteredError,
-    LastAdminError,
     UserChangedError,
     UserNotFoundError,
 )
@@ -51,6 +51,7 @@ from lambda_app.models.tables import user_counts, users
 from lambda_app.utils.cursors import UserKey
 from lambda_app.utils.user_type_enum import UserType
 
+ALREADY_REGISTERED = "You are already registered: GET /users/me."
 UNIQUE_EMAIL_CONSTRAINT = "uq_users_email"
 UNIQUE_SUBJECT_CONSTRAINT = "uq_users_subject"
 # What the API shows of a user; `subject` stays inside.
@@ -142,14 +143,17 @@ def _register_or_link_statement() -> Executable:
         .cte("linked")
     )
     email_taken = exists().where(users.c.email == email)
+    # A twin request that inserts the same identity or email after this statement's snapshot
+    # makes the insert a conflict, not an error: register_or_link then asks who won.
     inserted = (
-        insert(users)
+        pg_insert(users)
         .from_select(
             ["email", "user_type", "subject"],
             select(email, literal(UserType.CUSTOMER, users.c.user_type.type), subject).where(
                 ~email_taken
             ),
         )
+        .on_conflict_do_nothing()
         .returning(*USER_COLUMNS)
         .cte("inserted")
     )
@@ -159,33 +163,15 @@ def _register_or_link_statement() -> Executable:
 
 
 _REGISTER_OR_LINK = _register_or_link_statement()
-# Any fixed 64-bit number; every change that can remove an admin takes it.
-ADMIN_CHANGES_LOCK_ID = 0x75736572735F6164  # "users_ad"
-_LOCK_ADMIN_CHANGES = select(func.pg_advisory_xact_lock(ADMIN_CHANGES_LOCK_ID))
-_NOT_THE_LAST_ADMIN = or_(
-    users.c.user_type != UserType.ADMIN,
-    exists().where(
-        users.c.user_type == UserType.ADMIN, users.c.id != bindparam("user_id", type_=Uuid)
-    ),
-)
-_USER_TYPE = select(users.c.user_type, users.c.version).where(users.c.id == bindparam("user_id"))
-_DELETE_NON_ADMIN = (
-    delete(users)
-    .where(users.c.id == bindparam("user_id"), users.c.user_type != UserType.ADMIN)
-    .returning(users.c.id)
-)
-_DELETE_UNLESS_LAST_ADMIN = (
-    delete(users)
-    .where(users.c.id == bindparam("user_id"), _NOT_THE_LAST_ADMIN)
-    .returning(users.c.id)
-)
+_USER_VERSION = select(users.c.version).where(users.c.id == bindparam("user_id"))
 # Versions = None: no precondition. Otherwise the row must be at one of them: the check is in
 # the statement that writes, so of two writers holding one ETag only the first can match
 # (the second waits for the row lock, then sees the raised version).
 Versions = Collection[int] | None
 
 
-def _at_versions(versions: Versions) -> list[Any]:
+def at_versions(versions: Versions) -> list[Any]:
+    """The condition that the user is at one of `versions` (none without versions)."""
     return [] if versions is None else [users.c.version.in_(list(versions))]
 
 
@@ -195,12 +181,19 @@ def register_or_link(
     """Register the identity as a customer, or link it to the unlinked user with this email.
 
     Returns the user and whether they were created; None when the user with this email is
-    already linked to another identity (they are never relinked).
+    already linked to another identity (they are never relinked). Raises
+    `IdentityAlreadyRegisteredError` when a twin request registered this identity after the
+    caller was looked up: the statement then finds the email taken by the caller itself.
     """
-    with _unique_violations():
-        parameters = {"verified_email": email, "identity": subject}
+    parameters = {"verified_email": email, "identity": subject}
+    with _unique_violations():  # the link, when this identity holds another account
         row = connection.execute(_REGISTER_OR_LINK, parameters).first()
-    return (row, bool(row.created)) if row is not None else None
+    if row is not None:
+        return row, bool(row.created)
+    # Rare: only when nothing was registered. A new statement sees what the twin committed.
+    if connection.execute(_CALLER_BY_SUBJECT, {"subject": subject}).first() is not None:
+        raise IdentityAlreadyRegisteredError(ALREADY_REGISTERED)
+    return None
 
 
 def create_user(
@@ -285,91 +278,46 @@ def _count_users(*, user_type: UserType | None, email: str | None) -> ScalarSele
     return _COUNT_OF_ALL.scalar_subquery()
 
 
-def demotes_an_admin(changes: dict[str, Any]) -> bool:
-    """Tell whether `changes` could take away an admin (the update then needs a transaction)."""
-    return changes.get("user_type", UserType.ADMIN) is not UserType.ADMIN
-
-
 def update_user(
     connection: Connection,
     *,
     user_id: uuid.UUID,
     changes: dict[str, Any],
     versions: Versions = None,
-) -> UserRow:
-    """Apply `changes`; `updated_at` and `version` advance, even if nothing differs.
+    guard: Sequence[ColumnElement[bool]] = (),
+) -> UserRow | None:
+    """Apply `changes` to a user who also meets `guard`; `updated_at` and `version` advance,
+    even if nothing differs.
 
-    When the change may demote an admin (`demotes_an_admin`), run it in a transaction: it
-    waits for other admin changes, and refuses to demote the last admin. With `versions`,
-    the user must be at one of them (else `UserChangedError`).
+    Raises `UserNotFoundError`, or `UserChangedError` when `versions` are given and the user
+    is at none of them; returns None only when the user is found but fails `guard`.
+    Changes that can take the admin role away go through `last_admin`, which guards them.
     """
-    guard: list[Any] = []
-    if demotes_an_admin(changes):
-        _wait_for_other_admin_changes(connection)
-        guard.append(_NOT_THE_LAST_ADMIN)
     statement = (
         update(users)
-        .where(users.c.id == user_id, *guard, *_at_versions(versions))
+        .where(users.c.id == user_id, *guard, *at_versions(versions))
         .values(**changes, updated_at=func.clock_timestamp())
         .returning(*USER_COLUMNS)
     )
     with _unique_violations():
         row = connection.execute(statement, {"user_id": user_id}).first()
     if row is None:
-        _raise_missing_changed_or_last_admin(connection, user_id, versions)
+        raise_if_missing_or_changed(connection, user_id, versions)
     return row
 
 
-def delete_user(connection: Connection, *, user_id: uuid.UUID, versions: Versions = None) -> None:
-    """Delete the user in the caller's transaction; never the last admin.
-
-    Deleting anyone but an admin is one statement that locks only that user's row (the
-    per-type counts change at commit). An admin is deleted only after other admin changes
-    are done, and only if another admin remains. With `versions`, the user must be at one
-    of them (else `UserChangedError`).
-    """
-    first = _DELETE_NON_ADMIN
-    last = _DELETE_UNLESS_LAST_ADMIN
-    if versions is not None:
-        first = first.where(*_at_versions(versions))
-        last = last.where(*_at_versions(versions))
-    deleted = connection.execute(first, {"user_id": user_id}).first()
-    if deleted is not None:
-        return
-    found = connection.execute(_USER_TYPE, {"user_id": user_id}).first()
+def raise_if_missing_or_changed(
+    connection: Connection, user_id: uuid.UUID, versions: Versions
+) -> None:
+    """Raise `UserNotFoundError` when the user is gone, `UserChangedError` when `versions`
+    are given and the user is at none of them."""
+    found = connection.execute(_USER_VERSION, {"user_id": user_id}).first()
     if found is None:
         raise UserNotFoundError(f"No user has id {user_id}.")
-    _raise_if_changed(found.version, versions)
-    _wait_for_other_admin_changes(connection)
-    deleted = connection.execute(last, {"user_id": user_id}).first()
-    if deleted is None:
-        _raise_missing_changed_or_last_admin(connection, user_id, versions)
-
-
-def _wait_for_other_admin_changes(connection: Connection) -> None:
-    """Take the transaction's lock on changes that can remove an admin.
-
-    It is released at commit or rollback (never held by the session), and the statements
-    after it see every admin change committed before.
-    """
-    connection.execute(_LOCK_ADMIN_CHANGES)
-
-
-def _raise_if_changed(version: int, versions: Versions) -> None:
-    if versions is not None and version not in versions:
+    if versions is not None and found.version not in versions:
         raise UserChangedError(
             "The user changed since the version in If-Match; read it again (GET) and retry."
         )
-
-
-def _raise_missing_changed_or_last_admin(
-    connection: Connection, user_id: uuid.UUID, versions: Versions
-) -> NoReturn:
-    found = connection.execute(_USER_TYPE, {"user_id": user_id}).first()
-    if found is None:
-        raise UserNotFoundError(f"No user has id {user_id}.")
-    _raise_if_changed(found.version, versions)
-    raise LastAdminError("This is the only admin left; make someone else an admin first.")
 
 
 def promote_to_admin(connection: Connection, *, email: str, subject: str) -> tuple[uuid.UUID, bool]:

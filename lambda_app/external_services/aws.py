@@ -1,4 +1,9 @@
-"""S3: presigned avatar uploads and downloads, and removal of a user's files."""
+"""S3: presigned avatar uploads and downloads, and removal of a user's files.
+
+Every call that reaches S3 takes the caller's deadline: an attempt that could not finish
+before it (its connect and read timeouts) is not started, so a slow S3 fails the request in
+bounded time instead of outliving the Lambda invocation or API Gateway's wait.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lambda_app.config import Settings, get_settings
+from lambda_app.deadline import Deadline
 from lambda_app.exceptions import (
     AvatarNotFoundError,
     StorageNotConfiguredError,
@@ -23,6 +30,8 @@ if TYPE_CHECKING:
 
 _client: S3Client | None = None
 _client_lock = threading.Lock()
+# The deadline of the S3 call in progress in this context (set by `_storage_call`).
+_deadline: ContextVar[Deadline | None] = ContextVar("s3_deadline", default=None)
 
 # DeleteObjects takes at most this many keys per request.
 _DELETE_OBJECTS_LIMIT = 1000
@@ -36,6 +45,10 @@ _OBJECT_CHANGED_CODES = frozenset(
     {"PreconditionFailed", "412", "ConditionalRequestConflict", "409", "NoSuchKey", "404"}
     | {"AccessDenied", "403"}
 )
+
+
+class DeadlineReachedError(Exception):
+    """An S3 attempt was not started: it could not have ended before the caller's deadline."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +116,26 @@ def create_s3_client(settings: Settings) -> S3Client:
     )
     client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
     accept_if_match_on_delete(client)
+    # First, before any other handler (moto's too) answers or sends the attempt.
+    attempt_seconds = longest_attempt_seconds(settings)
+    client.meta.events.register_first(
+        "before-send.s3", lambda **_: _refuse_attempt_past_deadline(attempt_seconds)
+    )
     return client
+
+
+def longest_attempt_seconds(settings: Settings) -> float:
+    """The longest one S3 attempt may take: its connect timeout, then its read timeout."""
+    return settings.s3_connect_timeout + settings.s3_read_timeout
+
+
+def _refuse_attempt_past_deadline(attempt_seconds: float) -> None:
+    """Before each attempt (retries too): refuse one that could outlast the call's deadline."""
+    deadline = _deadline.get()
+    if deadline is not None and not deadline.allows(attempt_seconds):
+        raise DeadlineReachedError(
+            f"{deadline.remaining():.1f} s left, and an S3 attempt may take {attempt_seconds} s"
+        )
 
 
 def _bucket() -> str:
@@ -117,7 +149,8 @@ def presign_avatar_upload(user_id: uuid.UUID, *, content_type: str) -> Presigned
     """Return a presigned POST that accepts one avatar of `content_type` up to the size cap."""
     settings = get_settings()
     key = avatar_key(user_id)
-    with _storage_errors():
+    # Signed locally: no request reaches S3, so no deadline applies.
+    with _storage_call(None):
         post = get_s3_client().generate_presigned_post(
             Bucket=_bucket(),
             Key=key,
@@ -136,12 +169,12 @@ def presign_avatar_upload(user_id: uuid.UUID, *, content_type: str) -> Presigned
     )
 
 
-def presign_avatar_download(user_id: uuid.UUID) -> PresignedGet:
+def presign_avatar_download(user_id: uuid.UUID, *, deadline: Deadline) -> PresignedGet:
     """Return a presigned GET of the user's avatar; raise when none was uploaded."""
     settings = get_settings()
     bucket, key = _bucket(), avatar_key(user_id)
     client = get_s3_client()
-    with _storage_errors():
+    with _storage_call(deadline):
         if _current_etag(client, bucket, key) is None:
             raise AvatarNotFoundError(f"User {user_id} has no avatar.")
         url = client.generate_presigned_url(
@@ -152,7 +185,7 @@ def presign_avatar_download(user_id: uuid.UUID) -> PresignedGet:
     return PresignedGet(url=url, expires_in=settings.presign_expires_seconds)
 
 
-def delete_avatar(user_id: uuid.UUID) -> None:
+def delete_avatar(user_id: uuid.UUID, *, deadline: Deadline) -> None:
     """Delete the user's avatar; raise when none was uploaded.
 
     The delete names the ETag just listed (a conditional delete), so an avatar replaced
@@ -161,7 +194,7 @@ def delete_avatar(user_id: uuid.UUID) -> None:
     """
     bucket, key = _bucket(), avatar_key(user_id)
     client = get_s3_client()
-    with _storage_errors():
+    with _storage_call(deadline):
         for attempt in range(1, _DELETE_ATTEMPTS + 1):
             etag = _current_etag(client, bucket, key)
             if etag is None:
@@ -172,7 +205,7 @@ def delete_avatar(user_id: uuid.UUID) -> None:
                 return
 
 
-def delete_user_files(user_id: uuid.UUID) -> int:
+def delete_user_files(user_id: uuid.UUID, *, deadline: Deadline) -> int:
     """Delete every version of every object under the user's prefix; return how many.
 
     A versioned bucket keeps a plain delete as a delete marker over the old versions,
@@ -183,7 +216,7 @@ def delete_user_files(user_id: uuid.UUID) -> int:
         return 0  # nothing can have been stored without a bucket
     client = get_s3_client()
     removed = 0
-    with _storage_errors():
+    with _storage_call(deadline):
         paginator = client.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=bucket, Prefix=user_prefix(user_id)):
             versions: list[ObjectIdentifierTypeDef] = [
@@ -201,12 +234,12 @@ def delete_user_files(user_id: uuid.UUID) -> int:
     return removed
 
 
-def user_ids_with_files() -> set[uuid.UUID]:
+def user_ids_with_files(*, deadline: Deadline) -> set[uuid.UUID]:
     """Return the ids that have anything stored under `users/{id}/`, old versions included."""
     bucket = _bucket()
     client = get_s3_client()
     ids: set[uuid.UUID] = set()
-    with _storage_errors():
+    with _storage_call(deadline):
         paginator = client.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=bucket, Prefix=USER_FILES_PREFIX, Delimiter="/"):
             for common in page.get("CommonPrefixes", []):
@@ -251,11 +284,19 @@ def _error_code(error: Any) -> str:
 
 
 @contextmanager
-def _storage_errors() -> Iterator[None]:
-    """Turn botocore failures into `StorageUnavailableError`; let domain errors through."""
+def _storage_call(deadline: Deadline | None) -> Iterator[None]:
+    """Bound the S3 attempts inside by `deadline`; turn their failures into
+    `StorageUnavailableError`, and let domain errors through."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    token = _deadline.set(deadline)
     try:
         yield
+    except DeadlineReachedError as error:
+        raise StorageUnavailableError(
+            "S3 did not answer in the time this request had; try again."
+        ) from error
     except (ClientError, BotoCoreError) as error:
         raise StorageUnavailableError("S3 did not complete the request; try again.") from error
+    finally:
+        _deadline.reset(token)

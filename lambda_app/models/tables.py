@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Enum,
+    Identity,
     Index,
     MetaData,
     PrimaryKeyConstraint,
@@ -34,6 +35,8 @@ FULL_NAME_MAX_LENGTH = 200
 SUBJECT_MAX_LENGTH = 255
 # The IETF Idempotency-Key draft leaves the length to the server; Stripe's is 255 too.
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+OUTBOX_KIND_MAX_LENGTH = 64
+OUTBOX_ERROR_MAX_LENGTH = 1000
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -84,4 +87,28 @@ idempotency_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("subject", "idempotency_key"),
     Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
+# Work on another system (S3; later Cognito) that a committed change still owes: enqueued in
+# the change's own statement or transaction, done after it commits (crud/outbox.py). A task
+# is pending until it is done (then deleted) or has failed too often (dead-lettered).
+outbox_tasks = Table(
+    "outbox_tasks",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("kind", String(OUTBOX_KIND_MAX_LENGTH), nullable=False),
+    # What the task is about, e.g. a user's id.
+    Column("subject", String(SUBJECT_MAX_LENGTH), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("attempts", BigInteger, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_error", String(OUTBOX_ERROR_MAX_LENGTH), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("dead_lettered_at", DateTime(timezone=True), nullable=True),
+    # The drain's search: pending tasks by when they are due.
+    Index(
+        "ix_outbox_tasks_due",
+        "next_attempt_at",
+        postgresql_where=text("dead_lettered_at IS NULL"),
+    ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from lambda_app.crud import users as crud
-from lambda_app.dependencies import CallerAndUserDep, ConnectionDep, PrincipalDep
+from lambda_app.dependencies import CallerAndUserDep, ConnectionDep, DeadlineDep, PrincipalDep
 from lambda_app.external_services import aws
 from lambda_app.idempotent_requests import (
     REPLAY_HEADERS,
@@ -65,12 +65,12 @@ async def create_avatar_upload(
     summary="Get an avatar download link",
     responses=problem_responses(401, 403, 404, 422, 502, 503),
 )
-async def read_avatar(found: CallerAndUserDep) -> AvatarDownload:
+async def read_avatar(found: CallerAndUserDep, deadline: DeadlineDep) -> AvatarDownload:
     """Return a presigned S3 GET of the uploaded avatar."""
     user_id = found.user_id
     authorize(found.caller, Action.READ, target_id=user_id)
     crud.user_or_raise(found.user, user_id)
-    download = aws.presign_avatar_download(user_id)
+    download = aws.presign_avatar_download(user_id, deadline=deadline)
     return AvatarDownload(url=download.url, expires_in=download.expires_in)
 
 
@@ -80,9 +80,9 @@ async def read_avatar(found: CallerAndUserDep) -> AvatarDownload:
     summary="Delete the avatar",
     responses=problem_responses(401, 403, 404, 422, 502, 503),
 )
-async def delete_avatar(found: CallerAndUserDep) -> None:
+async def delete_avatar(found: CallerAndUserDep, deadline: DeadlineDep) -> None:
     """Delete the uploaded avatar."""
     user_id = found.user_id
     authorize(found.caller, Action.UPDATE, target_id=user_id)
     crud.user_or_raise(found.user, user_id)
-    aws.delete_avatar(user_id)
+    aws.delete_avatar(user_id, deadline=deadline)

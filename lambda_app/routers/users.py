@@ -5,16 +5,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from lambda_app import outbox
 from lambda_app.auth import Principal
+from lambda_app.crud import last_admin
 from lambda_app.crud import users as crud
+from lambda_app.crud.outbox import Task
 from lambda_app.crud.users import UserRow
 from lambda_app.db import get_engine, retrying_conflicts, transaction
 from lambda_app.dependencies import (
     CallerAndUserDep,
     CallerDep,
     ConnectionDep,
+    DeadlineDep,
     PrincipalDep,
     UserId,
 )
@@ -49,6 +54,7 @@ from lambda_app.schemas.users import (
     Email,
     TokenEmail,
     UserCreate,
+    UserDeletionPending,
     UserPage,
     UserRead,
     UserUpdate,
@@ -120,7 +126,7 @@ async def register_me(
     def register() -> UserRow:
         # Checked here, not first: the retry of a registration that worked is a replay.
         if caller is not None:
-            raise IdentityAlreadyRegisteredError("You are already registered: GET /users/me.")
+            raise IdentityAlreadyRegisteredError(crud.ALREADY_REGISTERED)
         email = verified_email(principal)
         registered = crud.register_or_link(connection, email=email, subject=principal.subject)
         if registered is None:
@@ -293,34 +299,61 @@ async def update_user(
     if "email" in changes:
         authorize(caller, Action.CHANGE_EMAIL)
     versions = versions_in_if_match(if_match, user_id)
-    if not crud.demotes_an_admin(changes):
+    if not last_admin.demotes_an_admin(changes):
         user = crud.update_user(connection, user_id=user_id, changes=changes, versions=versions)
-        return _written(user, response)
+    else:
+        # Only an admin's demotion waits for other admin changes.
+        user = last_admin.update_unless_admin(
+            connection, user_id=user_id, changes=changes, versions=versions
+        )
+    if user is None:
 
-    def demote() -> UserRow:
-        with transaction(connection):
-            return crud.update_user(connection, user_id=user_id, changes=changes, versions=versions)
+        def demote() -> UserRow:
+            with transaction(connection):
+                return last_admin.demote_admin(
+                    connection, user_id=user_id, changes=changes, versions=versions
+                )
 
-    return _written(retrying_conflicts(demote), response)
+        user = retrying_conflicts(demote)
+    return _written(user, response)
 
 
 @router.delete(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
+    response_model=None,
     summary="Delete a user and their files",
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 502, 503),
+    responses={
+        204: {"description": "The user and every version of their files are deleted"},
+        202: {
+            "model": UserDeletionPending,
+            "description": "The user is deleted; their files are deleted by retries",
+        },
+        **problem_responses(401, 403, 404, 409, 412, 422, 503),
+    },
 )
 async def delete_user(
-    user_id: UserId, caller: CallerDep, connection: ConnectionDep, if_match: IfMatchHeader = None
-) -> None:
-    """Delete the user and every file stored for them; if S3 fails, nothing is deleted."""
-    authorize(caller, Action.DELETE, target_id=user_id)
+    found: CallerAndUserDep, deadline: DeadlineDep, if_match: IfMatchHeader = None
+) -> Response:
+    """Delete the user; 204 once their files are gone too, 202 while their deletion is retried."""
+    # The user and the task that deletes their files go in one short write; the files are
+    # deleted after the commit, holding no connection, and on failure by the outbox drain.
+    user_id = found.user_id
+    authorize(found.caller, Action.DELETE, target_id=user_id)
+    crud.user_or_raise(found.user, user_id)
     versions = versions_in_if_match(if_match, user_id)
+    aws.get_s3_client()  # built now: never while a transaction is open
+    engine = get_engine()
+    with engine.connect() as connection:
+        task = last_admin.delete_unless_admin(connection, user_id=user_id, versions=versions)
+        if task is None:
 
-    def delete() -> None:
-        with transaction(connection):
-            # The row stays locked until the commit.
-            crud.delete_user(connection, user_id=user_id, versions=versions)
-            aws.delete_user_files(user_id)
+            def delete_admin() -> Task:
+                with transaction(connection):
+                    return last_admin.delete_admin(connection, user_id=user_id, versions=versions)
 
-    retrying_conflicts(delete)
+            task = retrying_conflicts(delete_admin)
+    if outbox.run(engine, task, deadline):
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    pending = UserDeletionPending(id=user_id)
+    return JSONResponse(pending.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)

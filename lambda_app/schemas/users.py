@@ -113,6 +113,16 @@ class UserPage(BaseModel):
     )
 
 
+class UserDeletionPending(BaseModel):
+    """202 to `DELETE /users/{id}`: the user is deleted; their files are still to be deleted."""
+
+    id: uuid.UUID = Field(description="The deleted user's id.")
+    files: Literal["pending"] = Field(
+        default="pending",
+        description="S3 did not confirm the deletion in time: it is retried until it does.",
+    )
+
+
 class AvatarUploadRequest(BaseModel):
     """Body of `POST /users/{id}/avatar`."""
 

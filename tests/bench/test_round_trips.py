@@ -16,8 +16,9 @@ from lambda_app.pg_driver import SingleExchangeConnection
 from tests.conftest import ADMIN_EMAIL, ADMIN_SUBJECT, insert_user
 
 # (method, path, expected status, most exchanges that run statements, transaction allowed)
-# GET /users/{id} and /users/me: 1; GET /users: 2; writes: 2, plus BEGIN/COMMIT only where
-# a transaction is needed (DELETE: the row stays locked while S3 is cleaned).
+# GET /users/{id} and /users/me: 1; GET /users: 2; writes: 2. DELETE: 3 and no transaction:
+# the caller and the user, the delete with its outbox task in one statement, then (after S3)
+# the task marked done. BEGIN/COMMIT only where a transaction is needed.
 TARGETS = {
     "get_user": ("GET", "/users/{other}", 200, 1, False),
     "get_me": ("GET", "/users/me", 200, 1, False),
@@ -25,7 +26,7 @@ TARGETS = {
     "create_user": ("POST", "/users", 201, 2, False),
     "register_me": ("POST", "/users/me", 201, 2, False),
     "update_user": ("PATCH", "/users/{other}", 200, 2, False),
-    "delete_user": ("DELETE", "/users/{other}", 204, 2, True),
+    "delete_user": ("DELETE", "/users/{other}", 204, 3, False),
 }
 BODIES: dict[str, dict[str, str]] = {
     "create_user": {"email": "created@example.com"},

@@ -205,3 +205,14 @@ def test_the_runbook_names_every_alarm_saved_query_and_the_dashboard(dev: Synthe
     for query in SAVED_QUERIES:
         assert f"`users-<stage>/{query.name}`" in runbook, query.name
     assert "`users-<stage>-service`" in runbook
+
+
+def test_the_outbox_row_draws_the_backlog_the_drain_reports(dev: Synthesized) -> None:
+    widgets = _widgets(dev)
+    expected = {
+        "Outbox: oldest pending task (seconds)": "OutboxOldestPendingAge",
+        "Outbox: pending tasks": "OutboxPending",
+        "Outbox: dead-lettered tasks": "OutboxDeadLettered",
+    }
+    for title, name in expected.items():
+        assert _metrics(widgets[title]) == [("UsersService-dev", name, "Maximum")], title

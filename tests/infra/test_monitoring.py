@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.capacity import GIB, connection_budget
+from lambda_app.external_services import outbox_metrics
 from tests.infra.conftest import ALARM_EMAIL, Synthesized
 
 
@@ -153,8 +154,50 @@ def test_function_alarms_watch_every_invocation_not_one_version(dev: Synthesized
 
 
 def test_no_traffic_does_not_raise_an_alarm(dev: Synthesized) -> None:
+    # Except a drain that stops reporting: it reports every 5 minutes, traffic or not.
+    silence_alarms = {"users-dev-outbox-oldest-pending"}
     for name, alarm in _alarms(dev).items():
-        assert alarm["TreatMissingData"] == "notBreaching", name
+        expected = "breaching" if name in silence_alarms else "notBreaching"
+        assert alarm["TreatMissingData"] == expected, name
+
+
+def test_outbox_alarms_watch_the_backlog_the_drain_reports(dev: Synthesized) -> None:
+    # name: (metric, threshold); both the maximum over 15 minutes (three drains)
+    expected = {
+        "users-dev-outbox-oldest-pending": (outbox_metrics.OLDEST_PENDING_AGE, 3600),
+        "users-dev-outbox-dead-lettered": (outbox_metrics.DEAD_LETTERED, 1),
+    }
+    alarms = _alarms(dev)
+    for name, (metric, threshold) in expected.items():
+        alarm = alarms[name]
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("UsersService-dev", metric), name
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": "users-outbox"}], name
+        assert (alarm["Statistic"], alarm["Period"]) == ("Maximum", 900), name
+        assert alarm["Threshold"] == threshold, name
+        assert alarm["EvaluationPeriods"] == 1, name
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold", name
+
+
+def test_the_drain_reports_in_the_namespace_and_dimension_the_alarms_watch(
+    dev: Synthesized, capsys: Any
+) -> None:
+    from lambda_app.crud.outbox import Backlog
+    from tests.conftest import settings_env
+    from tests.test_metrics import extracted
+
+    function_id = dev.logical_id(dev.stack.sweeper.function)
+    function = dev.resources("AWS::Lambda::Function")[function_id]["Properties"]
+    namespace = function["Environment"]["Variables"]["METRICS_NAMESPACE"]
+    with settings_env(METRICS_NAMESPACE=namespace):
+        reported = extracted(outbox_metrics.backlog_metrics(Backlog(0, 1, 7.0)))
+
+    for name, alarm in _alarms(dev).items():
+        if alarm.get("Namespace") == namespace and name.startswith("users-dev-outbox-"):
+            dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+            assert (namespace, alarm["MetricName"]) in reported, name
+            reported_dimensions = dict(reported[(namespace, alarm["MetricName"])])
+            reported_dimensions.pop("value")
+            assert reported_dimensions == dimensions, name
 
 
 def test_alarms_notify_the_topic_when_raised_and_when_cleared(dev: Synthesized) -> None:

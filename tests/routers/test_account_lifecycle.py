@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from tests.conftest import bearer, insert_user
 from tests.routers.test_users import assert_problem
@@ -129,3 +133,97 @@ def test_an_admin_may_change_anyones_email_but_not_to_a_taken_one(
 
     assert moved.json()["email"] == "third@example.com"
     assert "second@example.com" not in assert_problem(clash, 409)["detail"]
+
+
+# --- one identity signing up twice at once
+
+# What a twin request with the same token writes: the link of the admin-made account, or the
+# new customer. Bound as the twin would: its subject and email.
+TWIN_LINKS = "UPDATE users SET subject = :subject WHERE email = :email AND subject IS NULL"
+TWIN_INSERTS = "INSERT INTO users (email, user_type, subject) VALUES (:email, 'customer', :subject)"
+WAITING_FOR_A_LOCK = text(
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+
+
+@contextmanager
+def twin_writes_before_registration(
+    db_engine: Engine, twin_sql: str, subject: str, email: str, *, commit_while_waiting: bool
+) -> Iterator[None]:
+    """Right before the registration statement is sent, the twin writes on its own connection.
+
+    Committed at once: the caller was looked up before, the registration's snapshot sees the
+    twin. Or committed only once the registration waits for the twin's row or key lock: the
+    snapshot does not see it, the write collides with it.
+    """
+    twins: list[threading.Thread | None] = []  # the committer thread, if it has one
+
+    def twin(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "WITH linked AS" not in statement or twins:
+            return
+        connection = db_engine.connect()
+        connection.execute(text(twin_sql), {"subject": subject, "email": email})
+        if not commit_while_waiting:
+            connection.commit()
+            connection.close()
+            twins.append(None)
+            return
+
+        def commit_once_waited_for() -> None:
+            with db_engine.connect() as watcher:
+                while not watcher.scalar(WAITING_FOR_A_LOCK):
+                    watcher.rollback()
+                    time.sleep(0.01)
+            connection.commit()
+            connection.close()
+
+        committer = threading.Thread(target=commit_once_waited_for)
+        twins.append(committer)
+        committer.start()
+
+    event.listen(Engine, "before_cursor_execute", twin)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "before_cursor_execute", twin)
+        for committer in twins:
+            if committer is not None:
+                committer.join(timeout=30)
+    assert twins, "the registration statement never ran"
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["", "keyed"])
+@pytest.mark.parametrize("commit_while_waiting", [False, True], ids=["before", "while waiting"])
+@pytest.mark.parametrize("admin_made", [True, False], ids=["link", "new customer"])
+def test_the_twin_of_a_sign_up_is_told_already_registered(
+    client: TestClient,
+    make_user: Any,
+    db_engine: Engine,
+    admin_made: bool,
+    commit_while_waiting: bool,
+    keyed: bool,
+) -> None:
+    if admin_made:
+        made = make_user("twin@example.com", user_type="staff")
+    twin_sql = TWIN_LINKS if admin_made else TWIN_INSERTS
+
+    with twin_writes_before_registration(
+        db_engine,
+        twin_sql,
+        "twin-sub",
+        "twin@example.com",
+        commit_while_waiting=commit_while_waiting,
+    ):
+        headers = bearer("twin-sub", "twin@example.com")
+        if keyed:  # the registration runs in the transaction that saves the key's answer
+            headers["Idempotency-Key"] = "twin-key"
+        response = client.post("/users/me", headers=headers)
+
+    body = assert_problem(response, 409)
+    assert body["title"] == "Already registered"
+    me = client.get("/users/me", headers=bearer("twin-sub"))
+    assert me.status_code == 200
+    if admin_made:
+        assert me.json()["id"] == made["id"]
+    assert [row[0] for row in users_table(db_engine)].count("twin@example.com") == 1

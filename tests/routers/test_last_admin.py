@@ -99,3 +99,42 @@ def test_two_admins_removing_each_other_at_once_leave_exactly_one_admin(
     # One removal wins. The other finds its caller demoted (a customer is told 404 about
     # others) or gone (403), or its target the last admin (409). Never both, never a 5xx.
     assert outcomes <= {tuple(sorted((success, refusal))) for refusal in (403, 404, 409)}
+
+
+def test_a_change_between_staff_and_customer_does_not_wait_for_the_admin_lock(
+    client: TestClient, make_user: Any, db_engine: Engine
+) -> None:
+    from lambda_app.crud.last_admin import ADMIN_CHANGES_LOCK_ID
+
+    customer = make_user(user_type="customer")
+    with db_engine.connect() as other_admin_change:
+        # Another transaction holds the lock, as an admin's delete or demotion does.
+        other_admin_change.execute(
+            text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": ADMIN_CHANGES_LOCK_ID}
+        )
+
+        # Were it to wait for the lock, the statement timeout would answer 503.
+        promoted = client.patch(f"/users/{customer['id']}", json={"user_type": "staff"})
+        demoted = client.patch(f"/users/{customer['id']}", json={"user_type": "customer"})
+        other_admin_change.rollback()
+
+    assert (promoted.status_code, promoted.json()["user_type"]) == (200, "staff")
+    assert (demoted.status_code, demoted.json()["user_type"]) == (200, "customer")
+
+
+def test_demoting_an_admin_still_waits_for_the_admin_lock(
+    client: TestClient, admin: dict[str, Any], db_engine: Engine
+) -> None:
+    from lambda_app.crud.last_admin import ADMIN_CHANGES_LOCK_ID
+
+    second = insert_user(db_engine, email="second@example.com", user_type="admin", subject="two")
+    with db_engine.connect() as other_admin_change:
+        other_admin_change.execute(
+            text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": ADMIN_CHANGES_LOCK_ID}
+        )
+        waited = client.patch(f"/users/{second}", json={"user_type": "staff"})
+        other_admin_change.rollback()
+
+    # The app role's statement timeout (4 s) cancelled the wait: nothing changed.
+    assert_problem(waited, 503)
+    assert sorted(admins(db_engine)) == sorted([ADMIN_SUBJECT, "two"])

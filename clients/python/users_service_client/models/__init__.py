@@ -10,6 +10,7 @@ from .health_status import HealthStatus
 from .health_status_status import HealthStatusStatus
 from .problem import Problem
 from .user_create import UserCreate
+from .user_deletion_pending import UserDeletionPending
 from .user_page import UserPage
 from .user_read import UserRead
 from .user_type import UserType
@@ -26,6 +27,7 @@ __all__ = (
     "HealthStatusStatus",
     "Problem",
     "UserCreate",
+    "UserDeletionPending",
     "UserPage",
     "UserRead",
     "UserType",

@@ -8,6 +8,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
+from ...models.user_deletion_pending import UserDeletionPending
 from ...types import UNSET, Response, Unset
 
 
@@ -31,7 +32,14 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | Problem | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Any | Problem | UserDeletionPending | None:
+    if response.status_code == 202:
+        response_202 = UserDeletionPending.from_dict(response.json())
+
+        return response_202
+
     if response.status_code == 204:
         response_204 = cast(Any, None)
         return response_204
@@ -66,11 +74,6 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_422
 
-    if response.status_code == 502:
-        response_502 = Problem.from_dict(response.json())
-
-        return response_502
-
     if response.status_code == 503:
         response_503 = Problem.from_dict(response.json())
 
@@ -82,7 +85,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Any | Problem]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Any | Problem | UserDeletionPending]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -96,10 +101,10 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
-) -> Response[Any | Problem]:
+) -> Response[Any | Problem | UserDeletionPending]:
     """Delete a user and their files
 
-     Delete the user and every file stored for them; if S3 fails, nothing is deleted.
+     Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
 
     Args:
         user_id (UUID): The user's id
@@ -111,7 +116,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | Problem]
+        Response[Any | Problem | UserDeletionPending]
     """
 
     kwargs = _get_kwargs(
@@ -131,10 +136,10 @@ def sync(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
-) -> Any | Problem | None:
+) -> Any | Problem | UserDeletionPending | None:
     """Delete a user and their files
 
-     Delete the user and every file stored for them; if S3 fails, nothing is deleted.
+     Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
 
     Args:
         user_id (UUID): The user's id
@@ -146,7 +151,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | Problem
+        Any | Problem | UserDeletionPending
     """
 
     return sync_detailed(
@@ -161,10 +166,10 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
-) -> Response[Any | Problem]:
+) -> Response[Any | Problem | UserDeletionPending]:
     """Delete a user and their files
 
-     Delete the user and every file stored for them; if S3 fails, nothing is deleted.
+     Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
 
     Args:
         user_id (UUID): The user's id
@@ -176,7 +181,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | Problem]
+        Response[Any | Problem | UserDeletionPending]
     """
 
     kwargs = _get_kwargs(
@@ -194,10 +199,10 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
-) -> Any | Problem | None:
+) -> Any | Problem | UserDeletionPending | None:
     """Delete a user and their files
 
-     Delete the user and every file stored for them; if S3 fails, nothing is deleted.
+     Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
 
     Args:
         user_id (UUID): The user's id
@@ -209,7 +214,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | Problem
+        Any | Problem | UserDeletionPending
     """
 
     return (

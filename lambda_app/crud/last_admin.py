@@ -1,0 +1,146 @@
+"""Deleting users and taking away the admin role, so that the service always keeps an admin.
+
+Each change is tried first on a user who is not an admin: one statement that locks only
+that user's row, so a customer's or staff member's change never waits for anyone's admin
+change. Only when the user is an admin does the caller run the second half in a transaction
+(`db.transaction()`): it takes the lock on admin changes, and changes the admin only if
+another admin remains. Two admins removing each other therefore cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, NoReturn
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    Uuid,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.sql.dml import ReturningInsert
+
+from lambda_app.crud import outbox
+from lambda_app.crud.outbox import Task, TaskKind
+from lambda_app.crud.users import (
+    UserRow,
+    Versions,
+    at_versions,
+    raise_if_missing_or_changed,
+    update_user,
+)
+from lambda_app.exceptions import LastAdminError
+from lambda_app.models.tables import users
+from lambda_app.utils.user_type_enum import UserType
+
+# Any fixed 64-bit number; every change that can remove an admin takes it.
+ADMIN_CHANGES_LOCK_ID = 0x75736572735F6164  # "users_ad"
+_LOCK_ADMIN_CHANGES = select(func.pg_advisory_xact_lock(ADMIN_CHANGES_LOCK_ID))
+_NOT_AN_ADMIN = users.c.user_type != UserType.ADMIN
+_NOT_THE_LAST_ADMIN = or_(
+    _NOT_AN_ADMIN,
+    exists().where(
+        users.c.user_type == UserType.ADMIN, users.c.id != bindparam("user_id", type_=Uuid)
+    ),
+)
+
+
+def demotes_an_admin(changes: dict[str, Any]) -> bool:
+    """Tell whether `changes` would take the admin role from a user who has it."""
+    return changes.get("user_type", UserType.ADMIN) is not UserType.ADMIN
+
+
+def update_unless_admin(
+    connection: Connection, *, user_id: uuid.UUID, changes: dict[str, Any], versions: Versions
+) -> UserRow | None:
+    """Apply `changes` that set another type than admin, if the user is not an admin.
+
+    None when they are: `demote_admin` must do it. Raises as `users.update_user` does.
+    """
+    return update_user(
+        connection, user_id=user_id, changes=changes, versions=versions, guard=[_NOT_AN_ADMIN]
+    )
+
+
+def demote_admin(
+    connection: Connection, *, user_id: uuid.UUID, changes: dict[str, Any], versions: Versions
+) -> UserRow:
+    """In the caller's transaction: after other admin changes, apply `changes` unless the user
+    is the last admin (`LastAdminError`)."""
+    _wait_for_other_admin_changes(connection)
+    row = update_user(
+        connection, user_id=user_id, changes=changes, versions=versions, guard=[_NOT_THE_LAST_ADMIN]
+    )
+    if row is None:
+        _refuse_the_last_admin(connection, user_id, versions)
+    return row
+
+
+def _deleted_with_files_task(*guard: ColumnElement[bool]) -> ReturningInsert[Any]:
+    """Delete the user (if `guard` holds) and enqueue the removal of their files: one statement."""
+    deleted = (
+        delete(users)
+        .where(users.c.id == bindparam("user_id"), *guard)
+        .returning(users.c.id)
+        .cte("deleted")
+    )
+    owed = select(cast(deleted.c.id, String).label("subject"))
+    return outbox.enqueue_from(owed, kind=TaskKind.DELETE_USER_FILES).add_cte(deleted)
+
+
+_DELETE_NON_ADMIN = _deleted_with_files_task(_NOT_AN_ADMIN)
+_DELETE_UNLESS_LAST_ADMIN = _deleted_with_files_task(_NOT_THE_LAST_ADMIN)
+
+
+def delete_unless_admin(
+    connection: Connection, *, user_id: uuid.UUID, versions: Versions
+) -> Task | None:
+    """Delete a user who is not an admin, with the task that removes their files.
+
+    One statement, so the task exists if and only if the user is gone. None when the user
+    is an admin: `delete_admin` must do it. Raises `UserNotFoundError` or `UserChangedError`.
+    """
+    statement = _DELETE_NON_ADMIN
+    if versions is not None:
+        statement = _deleted_with_files_task(_NOT_AN_ADMIN, *at_versions(versions))
+    row = connection.execute(statement, {"user_id": user_id}).first()
+    if row is not None:
+        return outbox.task_of(row)
+    raise_if_missing_or_changed(connection, user_id, versions)
+    return None
+
+
+def delete_admin(connection: Connection, *, user_id: uuid.UUID, versions: Versions) -> Task:
+    """In the caller's transaction: after other admin changes, delete the user with the task
+    that removes their files, unless they are the last admin (`LastAdminError`)."""
+    _wait_for_other_admin_changes(connection)
+    statement = _DELETE_UNLESS_LAST_ADMIN
+    if versions is not None:
+        statement = _deleted_with_files_task(_NOT_THE_LAST_ADMIN, *at_versions(versions))
+    row = connection.execute(statement, {"user_id": user_id}).first()
+    if row is None:
+        _refuse_the_last_admin(connection, user_id, versions)
+    return outbox.task_of(row)
+
+
+def _wait_for_other_admin_changes(connection: Connection) -> None:
+    """Take the transaction's lock on changes that can remove an admin.
+
+    It is released at commit or rollback (never held by the session), and the statements
+    after it see every admin change committed before.
+    """
+    connection.execute(_LOCK_ADMIN_CHANGES)
+
+
+def _refuse_the_last_admin(
+    connection: Connection, user_id: uuid.UUID, versions: Versions
+) -> NoReturn:
+    raise_if_missing_or_changed(connection, user_id, versions)
+    raise LastAdminError("This is the only admin left; make someone else an admin first.")
