@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,19 @@ class CertificateAuthority:
             serialization.NoEncryption(),
         )
         return certificate.public_bytes(serialization.Encoding.PEM), key_pem
+
+    def write_trust_store(self, path: Path) -> Path:
+        """Write OpenSSL's default CA file with this CA appended: a store trusting both.
+
+        Pointed at by SSL_CERT_FILE, it replaces the system store for `ssl`'s default
+        contexts, so that clients trust the local servers and still load a store the size
+        of the system's.
+        """
+        defaults = ssl.get_default_verify_paths()
+        system = Path(defaults.cafile or defaults.openssl_cafile)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes((system.read_bytes() if system.is_file() else b"") + self.pem)
+        return path
 
     def write_server_files(self, directory: Path, host: str = LOOPBACK) -> tuple[Path, Path]:
         """Write a certificate for `host` and its key into `directory`; return both paths."""

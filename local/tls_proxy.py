@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import NamedTuple
 
 import pg8000.native
 from sqlalchemy.engine import make_url
@@ -96,11 +97,17 @@ async def serve(
         await listener.serve_forever()
 
 
+class Relay(NamedTuple):
+    """A running relay: where it listens, and its process (to pin it to cores)."""
+
+    host: str
+    port: int
+    pid: int
+
+
 @contextmanager
-def running(
-    target_host: str, target_port: int, certificate: Path, key: Path
-) -> Iterator[tuple[str, int]]:
-    """Run the relay in a child process; yield its (host, port)."""
+def running(target_host: str, target_port: int, certificate: Path, key: Path) -> Iterator[Relay]:
+    """Run the relay in a child process until the block ends."""
     child = subprocess.Popen(
         [
             sys.executable,
@@ -123,7 +130,7 @@ def running(
         if not line.startswith(READY):
             raise RuntimeError(f"the TLS proxy did not start: {line!r}")
         host, port = line[len(READY) :].strip().rsplit(":", 1)
-        yield host, int(port)
+        yield Relay(host, int(port), child.pid)
     finally:
         child.terminate()
         child.wait(timeout=10)

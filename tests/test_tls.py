@@ -203,8 +203,8 @@ def test_the_migration_refuses_a_server_of_another_ca(
     certificate, key = impostor.write_server_files(tmp_path)
     server_port = make_url(tls_database.superuser_url).port
     assert server_port is not None
-    with tls_proxy.running(tls_proxy.LOOPBACK, server_port, certificate, key) as (host, port):
-        settings = migration_settings(host, port)
+    with tls_proxy.running(tls_proxy.LOOPBACK, server_port, certificate, key) as relay:
+        settings = migration_settings(relay.host, relay.port)
 
         with pytest.raises(DBAPIError, match="SSLCertVerificationError"):
             run_migration(settings, monkeypatch, SSL_CERT_FILE=str(tls_database.trust_store))

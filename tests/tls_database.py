@@ -9,7 +9,6 @@ a password, which stands in for the proxy's check of its IAM token. Loaded as a 
 from __future__ import annotations
 
 import os
-import ssl
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,14 +40,6 @@ class TlsDatabase:
     user_id: str
 
 
-def system_and_test_ca(authority: CertificateAuthority, path: Path) -> Path:
-    """Write OpenSSL's default CA file with the test CA appended, so both are trusted."""
-    defaults = ssl.get_default_verify_paths()
-    system = Path(defaults.cafile or defaults.openssl_cafile)
-    path.write_bytes((system.read_bytes() if system.is_file() else b"") + authority.pem)
-    return path
-
-
 @pytest.fixture(scope="session")
 def tls_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsDatabase]:
     """A migrated database with an admin and a user, behind a TLS relay of a test CA."""
@@ -65,14 +56,14 @@ def tls_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsDataba
         tls_proxy.trust_from_loopback(server, APP_DB_ROLE)
         authority = CertificateAuthority.create(f"users-service test CA {uuid.uuid4().hex[:8]}")
         certificate, key = authority.write_server_files(files / "server")
-        with tls_proxy.running(tls_proxy.LOOPBACK, server.port, certificate, key) as (host, port):
+        with tls_proxy.running(tls_proxy.LOOPBACK, server.port, certificate, key) as relay:
             yield TlsDatabase(
-                host=host,
-                port=port,
+                host=relay.host,
+                port=relay.port,
                 database=DATABASE,
                 superuser_url=database_url,
                 authority=authority,
-                trust_store=system_and_test_ca(authority, files / "trust-store.pem"),
+                trust_store=authority.write_trust_store(files / "trust-store.pem"),
                 admin_id=admin_id,
                 user_id=user_id,
             )
