@@ -6,8 +6,6 @@ import json
 import os
 import random
 import ssl
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -17,8 +15,9 @@ from sqlalchemy import Engine, text
 
 from bench.events import http_api_event
 from lambda_app import snapstart
-from tests.conftest import ADMIN_EMAIL, ADMIN_SUBJECT, APP_DB_ROLE, ROOT, TEST_BUCKET
+from tests.conftest import ADMIN_EMAIL, ADMIN_SUBJECT, APP_DB_ROLE, TEST_BUCKET
 from tests.credentials_endpoint import CREDENTIAL_VARIABLES, credentials_endpoint
+from tests.test_handler import in_a_fresh_process
 from tests.tls_database import TlsDatabase
 
 # These tests watch the app's own server processes, which a pooler hides by design.
@@ -188,16 +187,9 @@ def first_request(
     event = http_api_event(
         "GET", f"/users/{tls_database.user_id}", subject=ADMIN_SUBJECT, email=ADMIN_EMAIL
     )
-    result = subprocess.run(
-        [sys.executable, "-c", RESTORED_FIRST_REQUEST, json.dumps(event), initialization],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    return in_a_fresh_process(
+        RESTORED_FIRST_REQUEST, json.dumps(event), initialization, environment=environment
     )
-    return dict(json.loads(result.stdout.splitlines()[-1]))
 
 
 @pytest.fixture(scope="module")
