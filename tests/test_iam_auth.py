@@ -143,6 +143,20 @@ def test_without_credential_variables_the_role_comes_from_the_container_endpoint
     assert endpoint.served == ["ROLE-KEY-1", "ROLE-KEY-2"]
 
 
+def test_a_refused_login_signs_again_with_credentials_fetched_anew(
+    no_credential_variables: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with credentials_endpoint() as endpoint:
+        for name, value in endpoint.environment().items():
+            monkeypatch.setenv(name, value)
+        login = IamTokenLogin(iam_settings())
+
+        login.get()
+        after_refusal = token_query(login.get(refresh=True).password)
+
+    assert after_refusal["X-Amz-Credential"][0].startswith("ROLE-KEY-2/")
+
+
 def test_no_credentials_anywhere_is_a_clear_error(no_credential_variables: None) -> None:
     with pytest.raises(DatabaseUnavailableError, match="No AWS credentials"):
         IamTokenLogin(iam_settings()).get()

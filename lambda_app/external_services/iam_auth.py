@@ -183,8 +183,13 @@ class IamTokenLogin:
         self._dbname = settings.db_name
         self._region = settings.aws_region
 
-    def get(self, *, refresh: bool = False) -> DatabaseCredentials:  # noqa: ARG002 - always fresh
-        """Return credentials whose password is a fresh auth token."""
+    def get(self, *, refresh: bool = False) -> DatabaseCredentials:
+        """Return credentials whose password is a fresh auth token.
+
+        `refresh`, after a refused login, also resolves the role's credentials again.
+        """
+        if refresh:
+            role_credentials.forget()
         token = sign_auth_token(
             host=self._host,
             port=self._port,
