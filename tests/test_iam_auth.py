@@ -6,6 +6,7 @@ import datetime
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,7 +17,11 @@ from lambda_app.db import create_engine_from_settings
 from lambda_app.exceptions import DatabaseUnavailableError
 from lambda_app.external_services.iam_auth import IamTokenLogin, role_credentials, sign_auth_token
 from tests.conftest import ROOT
-from tests.credentials_endpoint import CREDENTIAL_VARIABLES, credentials_endpoint
+from tests.credentials_endpoint import (
+    CREDENTIAL_VARIABLES,
+    CredentialsEndpoint,
+    credentials_endpoint,
+)
 
 PROXY = "users-dev.proxy-abc123.us-east-1.rds.amazonaws.com"
 
@@ -110,7 +115,7 @@ def test_signing_with_lambdas_credential_variables_imports_no_sdk() -> None:
 
 
 @pytest.fixture
-def no_credential_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_credential_variables(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No keys in the environment and no profile to fall back on, as in a SnapStart function."""
     for name in CREDENTIAL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -123,36 +128,41 @@ def no_credential_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     role_credentials.forget()
 
 
-def test_without_credential_variables_the_role_comes_from_the_container_endpoint(
+@pytest.fixture
+def container_credentials(
     no_credential_variables: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Iterator[CredentialsEndpoint]:
+    """The role's credentials from a container endpoint only, as a SnapStart function has them."""
     with credentials_endpoint() as endpoint:
         for name, value in endpoint.environment().items():
             monkeypatch.setenv(name, value)
-        login = IamTokenLogin(iam_settings())
+        yield endpoint
 
-        first = token_query(login.get().password)
-        again = token_query(login.get().password)
-        role_credentials.forget()
-        renewed = token_query(login.get().password)
+
+def test_without_credential_variables_the_role_comes_from_the_container_endpoint(
+    container_credentials: CredentialsEndpoint,
+) -> None:
+    login = IamTokenLogin(iam_settings())
+
+    first = token_query(login.get().password)
+    again = token_query(login.get().password)
+    role_credentials.forget()
+    renewed = token_query(login.get().password)
 
     assert first["X-Amz-Credential"][0].startswith("ROLE-KEY-1/")
     assert first["X-Amz-Security-Token"] == ["token-of-ROLE-KEY-1"]
     assert again["X-Amz-Credential"] == first["X-Amz-Credential"]  # resolved once, reused
     assert renewed["X-Amz-Credential"][0].startswith("ROLE-KEY-2/")
-    assert endpoint.served == ["ROLE-KEY-1", "ROLE-KEY-2"]
+    assert container_credentials.served == ["ROLE-KEY-1", "ROLE-KEY-2"]
 
 
 def test_a_refused_login_signs_again_with_credentials_fetched_anew(
-    no_credential_variables: None, monkeypatch: pytest.MonkeyPatch
+    container_credentials: CredentialsEndpoint,
 ) -> None:
-    with credentials_endpoint() as endpoint:
-        for name, value in endpoint.environment().items():
-            monkeypatch.setenv(name, value)
-        login = IamTokenLogin(iam_settings())
+    login = IamTokenLogin(iam_settings())
 
-        login.get()
-        after_refusal = token_query(login.get(refresh=True).password)
+    login.get()
+    after_refusal = token_query(login.get(refresh=True).password)
 
     assert after_refusal["X-Amz-Credential"][0].startswith("ROLE-KEY-2/")
 
