@@ -2,7 +2,9 @@
 
 Run by `bench.cold_start` as `python -m bench.cold_child KIND` in a fresh process. Times are
 CLOCK_MONOTONIC, which on Linux is one clock for every process (time since boot, never
-stepped), so the parent's reading before the spawn and ours compare directly.
+stepped), so the parent's reading before the spawn and ours compare directly. With
+`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start` the app's snapshot hooks run between init and
+the first request, as Lambda runs them around a snapshot and a restore.
 """
 
 import time
@@ -17,6 +19,8 @@ from typing import Any  # noqa: E402
 
 EVENT_VARIABLE = "BENCH_COLD_EVENT"
 MARKER = "BENCH_COLD "
+INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
+SNAP_START = "snap-start"
 
 
 def _import_handler(kind: str) -> Any:
@@ -36,6 +40,13 @@ def _import_handler(kind: str) -> Any:
     raise SystemExit(f"unknown kind {kind!r}")
 
 
+def _snapshot_and_restore() -> None:
+    from lambda_app import snapstart
+
+    snapstart.before_snapshot()
+    snapstart.after_restore()
+
+
 def main() -> None:
     """Import the handler of `sys.argv[1]`, answer the event, print the timestamps as JSON."""
     kind = sys.argv[1]
@@ -48,6 +59,9 @@ def main() -> None:
     )
     imported_ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
     handler = _import_handler(kind)
+    if os.environ.get(INITIALIZATION_TYPE) == SNAP_START:
+        _snapshot_and_restore()
+    loaded = set(sys.modules)
     initialised_ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
     response = handler(event, context)
     answered_ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
@@ -57,6 +71,7 @@ def main() -> None:
         "imported_ns": imported_ns,
         "initialised_ns": initialised_ns,
         "answered_ns": answered_ns,
+        "first_request_modules": sorted(set(sys.modules) - loaded),
     }
     sys.stdout.write(MARKER + json.dumps(report) + "\n")
     sys.stdout.flush()

@@ -1,4 +1,8 @@
-"""Cold starts: a fresh Python process per sample, from spawn to the first response."""
+"""Cold starts: a fresh Python process per sample, from spawn to the first response.
+
+Kinds: `app` (a plain `DATABASE_URL`), `deployed` (the app as deployed: an IAM token login
+over TLS, `bench.deployed`), `raw` and `empty_fastapi`. All answer the same event.
+"""
 
 from __future__ import annotations
 
@@ -11,39 +15,60 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.cold_child import EVENT_VARIABLE, MARKER
+from bench.cold_child import EVENT_VARIABLE, INITIALIZATION_TYPE, MARKER, SNAP_START
 from bench.timing import Summary, summarize
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-KINDS = ("app", "raw", "empty_fastapi")
+BASE_KINDS = ("app", "raw", "empty_fastapi")
+DEPLOYED = "deployed"
+ON_DEMAND = "on-demand"  # Lambda's initialization type without SnapStart
+PARTS = ("interpreter_ms", "init_ms", "first_request_ms")
 CHILD_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True)
 class ColdSample:
-    """One cold start in milliseconds: in total, and its parts."""
+    """One cold start in milliseconds: in total, and its parts; the modules the request loaded."""
 
     total_ms: float
     interpreter_ms: float  # spawn to the child's first line: exec, interpreter, site
     init_ms: float  # importing the handler module: what Lambda's init phase runs
     first_request_ms: float  # the first call: connection opened inside
+    first_request_modules: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class ColdStarts:
-    """Cold-start summaries per kind (app, raw, empty_fastapi), in milliseconds."""
+    """Cold-start summaries per kind, in milliseconds, and the deployed path's imports."""
 
     totals: dict[str, Summary]
     parts: dict[str, dict[str, float]]
+    # The modules the deployed app's first request imports, after a SnapStart init and
+    # restore, and after an on-demand init; None when the deployed kind was not run.
+    deployed_modules: dict[str, list[str]] | None
+    not_deployed_reason: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The `cold_start` fields of results.json."""
         fields: dict[str, Any] = {}
-        for kind in KINDS:
-            fields.update(self.totals[kind].as_json(f"{kind}_ms"))
-        ratio = self.totals["app"].median / self.totals["empty_fastapi"].median
-        fields["ratio_vs_empty_fastapi"] = round(ratio, 2)
+        for kind, summary in self.totals.items():
+            fields.update(summary.as_json(f"{kind}_ms"))
+        empty = self.totals["empty_fastapi"].median
+        fields["ratio_vs_empty_fastapi"] = round(self.totals["app"].median / empty, 2)
         fields["parts_median_ms"] = self.parts
+        if self.deployed_modules is None:
+            fields[DEPLOYED] = {"measured": False, "reason": self.not_deployed_reason}
+            return fields
+        modules = self.deployed_modules
+        snap_start, on_demand = modules[SNAP_START], modules[ON_DEMAND]
+        fields[DEPLOYED] = {
+            "measured": True,
+            "ratio_vs_empty_fastapi": round(self.totals[DEPLOYED].median / empty, 2),
+            "first_request_new_modules": len(snap_start),
+            "first_request_modules": snap_start,
+            "first_request_new_modules_on_demand": len(on_demand),
+            "first_request_modules_on_demand": on_demand,
+        }
         return fields
 
 
@@ -79,28 +104,51 @@ def spawn_once(kind: str, environment: dict[str, str]) -> ColdSample:
         interpreter_ms=(report["started_ns"] - spawned_ns) / 1e6,
         init_ms=(report["initialised_ns"] - report["imported_ns"]) / 1e6,
         first_request_ms=(report["answered_ns"] - report["initialised_ns"]) / 1e6,
+        first_request_modules=tuple(report["first_request_modules"]),
     )
 
 
-def measure(event: dict[str, Any], *, samples: int) -> ColdStarts:
+def measure(
+    event: dict[str, Any],
+    *,
+    samples: int,
+    deployed: dict[str, str] | None = None,
+    not_deployed_reason: str | None = None,
+) -> ColdStarts:
     """Cold-start each kind `samples` times, rotating the order every round.
 
-    One unmeasured start per kind first writes the byte code caches.
+    `deployed` holds the variables of the deployed configuration; without it that kind is
+    left out. One unmeasured start per kind first writes the byte code caches; for the
+    deployed kind a SnapStart init (hooks included) before it counts the modules that the
+    first request after a restore imports.
     """
     environment = _child_environment(event)
-    for kind in KINDS:
-        spawn_once(kind, environment)
-    taken: dict[str, list[ColdSample]] = {kind: [] for kind in KINDS}
+    # Per kind: the child's handler, and its environment.
+    children = {kind: (kind, environment) for kind in BASE_KINDS}
+    deployed_modules = None
+    if deployed is not None:
+        # The deployed app has no DATABASE_URL: it logs in with a token, as on AWS.
+        plain = {name: value for name, value in environment.items() if name != "DATABASE_URL"}
+        children[DEPLOYED] = ("app", {**plain, **deployed})
+        after_restore = {**plain, **deployed, INITIALIZATION_TYPE: SNAP_START}
+        deployed_modules = {
+            SNAP_START: list(spawn_once("app", after_restore).first_request_modules),
+            ON_DEMAND: list(spawn_once(*children[DEPLOYED]).first_request_modules),
+        }
+    kinds = list(children)
+    for kind in kinds:
+        spawn_once(*children[kind])
+    taken: dict[str, list[ColdSample]] = {kind: [] for kind in kinds}
     for round_index in range(samples):
-        shift = round_index % len(KINDS)
-        for kind in KINDS[shift:] + KINDS[:shift]:
-            taken[kind].append(spawn_once(kind, environment))
-    totals = {kind: summarize([s.total_ms for s in taken[kind]]) for kind in KINDS}
+        shift = round_index % len(kinds)
+        for kind in kinds[shift:] + kinds[:shift]:
+            taken[kind].append(spawn_once(*children[kind]))
+    totals = {kind: summarize([s.total_ms for s in taken[kind]]) for kind in kinds}
     parts = {
         kind: {
             name: round(summarize([getattr(s, name) for s in taken[kind]]).median, 1)
-            for name in ("interpreter_ms", "init_ms", "first_request_ms")
+            for name in PARTS
         }
-        for kind in KINDS
+        for kind in kinds
     }
-    return ColdStarts(totals=totals, parts=parts)
+    return ColdStarts(totals, parts, deployed_modules, not_deployed_reason)

@@ -6,10 +6,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pg8000.native
 from sqlalchemy.engine import URL, make_url
+
+if TYPE_CHECKING:
+    from local.embedded_postgres import EmbeddedPostgres
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / ".local" / "bench-postgres"
@@ -18,22 +21,30 @@ DRIVER = "postgresql+pg8000"
 SEED_BATCH = 2_000
 
 
+class BenchServer(NamedTuple):
+    """The server the bench may create databases on: its URL, and the server if it is ours."""
+
+    url: str
+    embedded: EmbeddedPostgres | None
+
+
 @contextmanager
-def bench_server() -> Iterator[str]:
-    """Yield the URL of a server the bench may create databases on; stop it if we started it.
+def bench_server() -> Iterator[BenchServer]:
+    """Yield a server the bench may create databases on; stop it if we started it.
 
     `BENCH_DATABASE_URL` names an existing server (its database is used for maintenance
     only); otherwise an embedded server runs from `.local/bench-postgres`.
     """
     given = os.environ.get(SERVER_URL_VARIABLE)
     if given:
-        yield make_url(given).set(drivername=DRIVER).render_as_string(hide_password=False)
+        url = make_url(given).set(drivername=DRIVER).render_as_string(hide_password=False)
+        yield BenchServer(url, None)
         return
     from local.embedded_postgres import EmbeddedPostgres
 
     server = EmbeddedPostgres(DATA_DIR).start()
     try:
-        yield server.url
+        yield BenchServer(server.url, server)
     finally:
         server.stop()
 
@@ -156,7 +167,8 @@ def seeded(name: str, *, email: str, subject: str, users: int, target_email: str
     The handlers point at it meanwhile; yields the id of the user with `target_email`. The
     database is dropped afterwards.
     """
-    with bench_server() as server_url:
+    with bench_server() as server:
+        server_url = server.url
         url = recreate_database(server_url, name)
         try:
             migrate_and_bootstrap(url, email=email, subject=subject)

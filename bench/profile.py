@@ -4,7 +4,7 @@
 own database of the bench server (embedded, or `BENCH_DATABASE_URL`) and prints:
 the round trips each handler needs for one request and the statements of each, then the app's own
 time (cProfile self time) summed per package over N requests, the Python function calls per
-request, and the top functions.
+request of the app and of each other handler (the stacks on get_user), and the top functions.
 """
 
 from __future__ import annotations
@@ -98,6 +98,17 @@ def _events(route: str, user_id: str) -> Callable[[], dict[str, Any]]:
     return event
 
 
+def calls_per_request(handler: Handler, events: list[dict[str, Any]]) -> float:
+    """The Python function calls `handler` makes per event, over `events` (this thread)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for event in events:
+        handler(event, lambda_context())
+    profiler.disable()
+    total: int = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
+    return total / len(events)
+
+
 def profile(route: str, calls: int, handlers: dict[str, Handler], user_id: str) -> None:
     """Print the SQL of one request per handler, then the app's profile over `calls`."""
     make_event = _events(route, user_id)
@@ -125,6 +136,10 @@ def profile(route: str, calls: int, handlers: dict[str, Handler], user_id: str) 
         print(f"  {share:6.1%}  {name}")
     total_calls: int = stats.total_calls  # type: ignore[attr-defined]
     print(f"\napp: {total_calls / calls:,.0f} Python function calls per request")
+    for name, handler in handlers.items():
+        if name != "app":
+            per_request = calls_per_request(handler, [make_event() for _ in range(calls)])
+            print(f"{name}: {per_request:,.0f} Python function calls per request")
     print("\napp: top functions by self time (all threads)")
     stats.sort_stats("tottime").print_stats(25)
 
@@ -138,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=300)
     arguments = parser.parse_args(argv)
     with seeded_database(DATABASE_NAME) as user_id:
-        from bench import floor_handler, raw_handler
+        from bench import floor_handler, raw_handler, stack_handler
         from lambda_app.handler import handler as app_handler
 
         handlers: dict[str, Handler] = {
@@ -146,6 +161,9 @@ def main(argv: list[str] | None = None) -> None:
             "raw": raw_handler.handler,
             "floor": floor_handler.handler,
         }
+        if arguments.route == "get_user":  # the stacks serve that route only
+            handlers["stack"] = stack_handler.handler
+            handlers["bare_stack"] = stack_handler.bare_handler
         profile(arguments.route, arguments.calls, handlers, user_id)
 
 

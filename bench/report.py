@@ -7,18 +7,25 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results.json"
-# (results path, limit) of every target in issues 5 and 10: a value must not exceed its limit.
+# (results path, limit) of every target in issues 5, 10 and 26: a value must not exceed its
+# limit. Issue 10's 1.3x over the floor is retired: the bare stack alone exceeds it on a
+# slow CPU, so it measured the framework, not the app (issue 26 sets the two below instead).
 TARGETS = {
     "get_user.ratio": 2.0,
     "list_users.ratio": 2.0,
     "create_user.ratio": 2.0,
     "cold_start.ratio_vs_empty_fastapi": 1.5,
+    "cold_start.deployed.ratio_vs_empty_fastapi": 1.5,
+    "cold_start.deployed.first_request_new_modules": 0,
     "list_scaling.growth": 3.0,
-    "latency.get_user.ratio_vs_floor": 1.3,
+    "latency.get_user.ratio_vs_bare_stack": 1.10,
+    "latency.get_user.cpu_ratio_vs_bare_stack": 1.15,
     "round_trips.get_user.app": 1,
     "round_trips.list_users.app": 2,
+    "round_trips.create_user.app": 2,
 }
 WARM_ROUTES = ("get_user", "list_users", "create_user")
+COLD_KINDS = ("app", "deployed", "raw", "empty_fastapi")
 # The network table's rows: (results name, label, the pass's floor for the ratio, handler
 # whose round trips they are); each pair of rows is one interleaved pass. The stacks'
 # passes are timed on get_user only.
@@ -31,17 +38,20 @@ PASS_ROWS = (
     ("floor_beside_stack", "floor'", None, "floor"),
     ("bare_stack", "bare", "floor_beside_bare_stack", "bare_stack"),
     ("floor_beside_bare_stack", "floor''", None, "floor"),
+    ("app_beside_bare_stack", "app^", "bare_stack_beside_app", "app"),
+    ("bare_stack_beside_app", "bare^", None, "bare_stack"),
 )
 
 
 def check_targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each target's measured value, its limit and whether it is met."""
+    """Each target's measured value, its limit and whether it is met (not when unmeasured)."""
     checked = {}
     for path, limit in TARGETS.items():
         value: Any = results
         for key in path.split("."):
-            value = value[key]
-        checked[path] = {"value": value, "limit": limit, "met": value <= limit}
+            value = value.get(key) if isinstance(value, dict) else None
+        met = value is not None and value <= limit
+        checked[path] = {"value": value, "limit": limit, "met": met}
     return checked
 
 
@@ -57,6 +67,8 @@ def _cell(fields: dict[str, Any], name: str) -> str:
 
 def _target(targets: dict[str, dict[str, Any]], path: str) -> str:
     target = targets[path]
+    if target["value"] is None:
+        return f"<= {target['limit']:g} not measured"
     verdict = "met" if target["met"] else "MISSED"
     return f"<= {target['limit']:g} {verdict}"
 
@@ -76,7 +88,8 @@ def _latency_table(results: dict[str, Any]) -> list[str]:
         "waits left out) at 0 ms / with the delay; app* is the app in raw's pass; stack: "
         "FastAPI, Mangum and SQLAlchemy running the floor's statement (bench.stack_handler), "
         "floor' the floor in its pass; bare: the stack with no dependency and no response "
-        "model, floor'' the floor in its pass",
+        "model, floor'' the floor in its pass; app^ and bare^: the app and the bare stack in "
+        "a pass of their own",
         f"{'route':<14}{'handler':<9}{'round trips':>12}{'at 0 ms':>22}"
         f"{f'at +{delay} ms':>22}{'ratio':>10}{'CPU':>16}",
     ]
@@ -95,23 +108,57 @@ def _latency_table(results: dict[str, Any]) -> list[str]:
                 f"{_median_p99(results[route], name):>22}{_median_p99(latency[route], name):>22}"
                 f"{ratio:>10}{f'{results[route][cpu]:,.0f} / {latency[route][cpu]:,.0f}':>16}"
             )
-    targets = results["targets"]
+    targets, get_user = results["targets"], latency["get_user"]
+    at = f"at +{delay} ms"
     lines += (
-        f"{'app get_user vs floor at +' + str(delay) + ' ms':<35}"
-        f"{latency['get_user']['ratio_vs_floor']:>8.2f}  "
-        f"{_target(targets, 'latency.get_user.ratio_vs_floor')}",
-        f"{'stack get_user vs floor at +' + str(delay) + ' ms':<35}"
-        f"{latency['get_user']['ratio_stack_vs_floor']:>8.2f}  (no target: the stack alone)",
-        f"{'bare get_user vs floor at +' + str(delay) + ' ms':<35}"
-        f"{latency['get_user']['ratio_bare_stack_vs_floor']:>8.2f}  (no target: the least "
-        "the stack can do)",
+        f"{'app get_user vs bare ' + at:<35}{get_user['ratio_vs_bare_stack']:>8.2f}  "
+        f"{_target(targets, 'latency.get_user.ratio_vs_bare_stack')}",
+        f"{'app CPU vs bare CPU ' + at:<35}{get_user['cpu_ratio_vs_bare_stack']:>8.2f}  "
+        f"{_target(targets, 'latency.get_user.cpu_ratio_vs_bare_stack')}",
+        f"{'app get_user vs floor ' + at:<35}{get_user['ratio_vs_floor']:>8.2f}  "
+        "(no target: 1.3 retired, the bare stack alone exceeds it)",
+        f"{'stack get_user vs floor ' + at:<35}{get_user['ratio_stack_vs_floor']:>8.2f}  "
+        "(no target: the stack alone)",
+        f"{'bare get_user vs floor ' + at:<35}{get_user['ratio_bare_stack_vs_floor']:>8.2f}  "
+        "(no target: the least the stack can do)",
     )
-    for route in ("get_user", "list_users"):
+    for route in ("get_user", "list_users", "create_user"):
         path = f"round_trips.{route}.app"
         lines.append(
             f"{'app ' + route + ' round trips':<35}{trips[route]['app']:>8}  "
             f"{_target(targets, path)}"
         )
+    return lines
+
+
+def _cold_start_table(cold: dict[str, Any], targets: dict[str, dict[str, Any]]) -> list[str]:
+    """Spawn to first response and its parts per kind; the deployed kind's ratio and imports."""
+    kinds = [kind for kind in COLD_KINDS if f"{kind}_ms" in cold]
+    lines = [
+        f"{'cold start, ms':<26}" + "".join(f"{kind:>22}" for kind in kinds),
+        f"{'spawn to first response':<26}"
+        + "".join(f"{_cell(cold, f'{kind}_ms'):>22}" for kind in kinds),
+    ]
+    for part in ("interpreter_ms", "init_ms", "first_request_ms"):
+        medians = [cold["parts_median_ms"][kind][part] for kind in kinds]
+        lines.append(f"{'  ' + part:<26}" + "".join(f"{median:>22,.1f}" for median in medians))
+    lines.append(
+        f"{'app / empty_fastapi':<26}{cold['ratio_vs_empty_fastapi']:>22.2f}  "
+        f"{_target(targets, 'cold_start.ratio_vs_empty_fastapi')}"
+    )
+    deployed = cold["deployed"]
+    if not deployed["measured"]:
+        lines.append(f"{'deployed':<26}not measured: {deployed['reason']}")
+        return lines
+    lines += [
+        f"{'deployed / empty_fastapi':<26}{deployed['ratio_vs_empty_fastapi']:>22.2f}  "
+        f"{_target(targets, 'cold_start.deployed.ratio_vs_empty_fastapi')}",
+        f"{'deployed: modules imported':<26}"
+        f"{deployed['first_request_new_modules']:>22}  "
+        f"{_target(targets, 'cold_start.deployed.first_request_new_modules')} (first request "
+        f"after a SnapStart restore; {deployed['first_request_new_modules_on_demand']} after "
+        "an on-demand init)",
+    ]
     return lines
 
 
@@ -134,20 +181,7 @@ def table(results: dict[str, Any]) -> str:
             f"{fields['ratio']:>8.2f}  {_target(targets, f'{name}.ratio')}"
         )
     lines += ["", *_latency_table(results)]
-    cold = results["cold_start"]
-    lines += [
-        "",
-        f"{'cold start, ms':<26}{'app':>24}{'raw':>24}{'empty_fastapi':>24}",
-        f"{'spawn to first response':<26}{_cell(cold, 'app_ms'):>24}{_cell(cold, 'raw_ms'):>24}"
-        f"{_cell(cold, 'empty_fastapi_ms'):>24}",
-    ]
-    for part in ("interpreter_ms", "init_ms", "first_request_ms"):
-        medians = [cold["parts_median_ms"][kind][part] for kind in ("app", "raw", "empty_fastapi")]
-        lines.append(f"{'  ' + part:<26}" + "".join(f"{median:>24,.1f}" for median in medians))
-    lines.append(
-        f"{'app / empty_fastapi':<26}{cold['ratio_vs_empty_fastapi']:>24.2f}  "
-        f"{_target(targets, 'cold_start.ratio_vs_empty_fastapi')}"
-    )
+    lines += ["", *_cold_start_table(results["cold_start"], targets)]
     scaling = results["list_scaling"]
     lines += ["", f"{'list_scaling limit=20, us':<26}{'app':>24}{'raw':>24}{'floor':>24}"]
     for size in ("1000", "100000"):

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from sqlalchemy.engine import make_url
 
 from bench import bundle, cold_start, cores, database, latency_proxy, machine, report, warm
+from bench.deployed import deployed_database
 from bench.events import http_api_event
 from bench.quiet import app_output_to
 from bench.timing import Handler
@@ -25,6 +26,10 @@ SEED_USERS = 150  # more than the 100 rows list_users asks for
 TARGET_EMAIL = "seed-1@example.com"  # a seeded customer, read by get_user and cold starts
 SCALING_SIZES = (1_000, 100_000)
 APP_LOG = database.PROJECT_ROOT / ".local" / "bench-app.log"
+NOT_DEPLOYED = (
+    "the server at BENCH_DATABASE_URL is not the bench's own: the deployed kind trusts the "
+    "app's role from loopback, which only the embedded server lets the bench set up"
+)
 # Lambda sets these; no AWS call is made by the benchmarked routes.
 AWS_DEFAULTS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -81,10 +86,11 @@ METHOD = {
     "warm": "in-process Lambda calls (event, context); one pass per pair, the app against the "
     "floor (app_*, floor_*) and against raw (app_beside_raw_*, raw_*), and on get_user the "
     "stack's floors against the floor (stack_*, floor_beside_stack_*; bare_stack_*, "
-    "floor_beside_bare_stack_*), so no handler follows "
-    "a third one's idle waits; in a pass the two take turns every round, who goes first "
-    "alternating too; fresh event per call; GC on; the app's stdout (JSON logs, metrics) "
-    "goes to .local/bench-app.log",
+    "floor_beside_bare_stack_*) and the app against the bare stack (app_beside_bare_stack_*, "
+    "bare_stack_beside_app_*: ratio_vs_bare_stack, cpu_ratio_vs_bare_stack), so no handler "
+    "follows a third one's idle waits; in a pass the two take turns every round, who goes "
+    "first alternating too; fresh event per call; GC on; the app's stdout (JSON logs, "
+    "metrics) goes to .local/bench-app.log",
     "handlers": "app: lambda_app.handler; raw: bench.raw_handler, stock pg8000, the same "
     "statements as the app had (caller lookup, then the work); floor: bench.floor_handler, "
     "one statement per request in one exchange (SingleExchangeConnection); stack: "
@@ -101,7 +107,11 @@ METHOD = {
     "the socket after a write); round_trip_sql lists the statements of each exchange",
     "cold_start": "python -m bench.cold_child per sample, kinds rotated per round, one unmeasured "
     "start each first (byte code caches); CLOCK_MONOTONIC (system-wide on Linux) read by "
-    "the parent just before the spawn and by the child once the first response is built",
+    "the parent just before the spawn and by the child once the first response is built; "
+    "app: DATABASE_URL; deployed: the app as on AWS without SnapStart (bench.deployed: an IAM "
+    "token signed with the fake keys, TLS through local.tls_proxy verified against a test CA "
+    "beside the system store); deployed.first_request_new_modules: the modules imported by "
+    "the first request after a SnapStart init and the snapshot hooks (one unmeasured start)",
     "list_scaling": "one database per size, ANALYZEd after loading; the database switches every "
     "25 calls (5 untimed after each switch), the app's pairs with raw and floor within",
 }
@@ -226,6 +236,25 @@ def _warm(plan: Plan, caller: warm.Caller, user_id: str, console: TextIO) -> dic
     return results
 
 
+def _cold_starts(
+    plan: Plan,
+    server: database.BenchServer,
+    event: dict[str, Any],
+    console: TextIO,
+    split: cores.CoreSplit | None,
+) -> dict[str, Any]:
+    """Cold starts of every kind; the deployed kind only where the bench runs the server."""
+    if server.embedded is None:
+        console.write(f"cold start: {plan.cold_samples} x app, raw, empty_fastapi\n")
+        return cold_start.measure(
+            event, samples=plan.cold_samples, not_deployed_reason=NOT_DEPLOYED
+        ).as_json()
+    console.write(f"cold start: {plan.cold_samples} x app, deployed, raw, empty_fastapi\n")
+    relay_cores = split.servers if split is not None else None
+    with deployed_database(server.embedded, DATABASE_NAME, relay_cores) as deployed:
+        return cold_start.measure(event, samples=plan.cold_samples, deployed=deployed).as_json()
+
+
 def _scaling(plan: Plan, server_url: str, databases: list[str], console: TextIO) -> dict[str, Any]:
     """Load one database per size, then time the app and raw on them, batch by batch."""
     urls: dict[int, str] = {}
@@ -262,7 +291,8 @@ def main(argv: list[str] | None = None) -> None:
     split = cores.plan()
     if split is not None:
         cores.run_on(split.servers)  # the embedded server starts on them and stays there
-    with database.bench_server() as server_url:
+    with database.bench_server() as server:
+        server_url = server.url
         if split is not None:
             cores.run_on(split.measured)  # the handlers, and the cold starts' children
         print(f"PostgreSQL ({server_source}); the app's log lines go to {APP_LOG}", flush=True)
@@ -285,13 +315,10 @@ def main(argv: list[str] | None = None) -> None:
                 results["latency"] = _with_latency(
                     plan, url, arguments.latency_ms, caller, user_id, console, split
                 )
-                console.write(f"cold start: {plan.cold_samples} x app, raw, empty_fastapi\n")
                 event = http_api_event(
                     "GET", f"/users/{user_id}", subject=ADMIN_SUBJECT, email=ADMIN_EMAIL
                 )
-                results["cold_start"] = cold_start.measure(
-                    event, samples=plan.cold_samples
-                ).as_json()
+                results["cold_start"] = _cold_starts(plan, server, event, console, split)
                 postgres_version = database.server_version(url)
                 results["list_scaling"] = _scaling(plan, server_url, databases, console)
         finally:

@@ -26,6 +26,9 @@ from bench.timing import (
 LIST_ROWS = 100
 # The stack's floors timed on get_user (bench.stack_handler): as the app uses it, and bare.
 STACKS = ("stack", "bare_stack")
+# The app and the bare stack in a pass of their own: the app's own work, as a ratio.
+BARE = "bare_stack"
+APP_BESIDE_BARE, BARE_BESIDE_APP = "app_beside_bare_stack", "bare_stack_beside_app"
 SCALING_PAGE = 20
 SCALING_BATCH = 25
 SCALING_BATCH_WARMUP = 5
@@ -46,7 +49,8 @@ class Comparison:
     Keyed by handler: `app` and `floor` from their pass, `raw` and `app_beside_raw` (the
     app in raw's pass) from theirs; for `get_user` also each of the stack's floors
     (`bench.stack_handler`: `stack`, `bare_stack`) and the floor of its pass
-    (`floor_beside_stack`, `floor_beside_bare_stack`).
+    (`floor_beside_stack`, `floor_beside_bare_stack`), and the app and the bare stack in
+    a pass of their own (`app_beside_bare_stack`, `bare_stack_beside_app`).
     """
 
     summaries: dict[str, Summary]
@@ -74,6 +78,11 @@ class Comparison:
             if name in self.summaries:
                 stack, floor = self.summaries[name], self.summaries[f"floor_beside_{name}"]
                 fields[f"ratio_{name}_vs_floor"] = round(stack.median / floor.median, 2)
+        if APP_BESIDE_BARE in self.summaries:
+            app, bare = self.summaries[APP_BESIDE_BARE], self.summaries[BARE_BESIDE_APP]
+            fields["ratio_vs_bare_stack"] = round(app.median / bare.median, 2)
+            app_cpu, bare_cpu = (self.cpu_medians[n] for n in (APP_BESIDE_BARE, BARE_BESIDE_APP))
+            fields["cpu_ratio_vs_bare_stack"] = round(app_cpu / bare_cpu, 2)
         return fields
 
 
@@ -93,20 +102,31 @@ def _compare(
         name: time_interleaved({name: stack, "floor": handlers["floor"]}, make_event, **timing)
         for name, stack in (stacks or {}).items()
     }
-    return compared(pairs, stack_passes)
+    beside_bare = None
+    if stacks is not None and BARE in stacks:
+        beside_bare = time_interleaved(
+            {"app": handlers["app"], BARE: stacks[BARE]}, make_event, **timing
+        )
+    return compared(pairs, stack_passes, beside_bare)
 
 
 def compared(
     pairs: dict[str, dict[str, Samples]],
     stack_passes: Mapping[str, dict[str, Samples]] | None = None,
+    beside_bare: Mapping[str, Samples] | None = None,
 ) -> Comparison:
-    """The comparison of the pairs' samples (`time_pairs`) and of the stacks' passes, if any."""
+    """The comparison of the pairs' samples (`time_pairs`) and of the stacks' passes, if any.
+
+    `beside_bare` is the pass of the app and the bare stack.
+    """
     taken: dict[str, Samples] = {}
     for baseline, pair in pairs.items():
         taken[baseline] = pair[baseline]
         taken["app" if baseline == "floor" else f"app_beside_{baseline}"] = pair["app"]
     for name, stack_pass in (stack_passes or {}).items():
         taken[name], taken[f"floor_beside_{name}"] = stack_pass[name], stack_pass["floor"]
+    if beside_bare is not None:
+        taken[APP_BESIDE_BARE], taken[BARE_BESIDE_APP] = beside_bare["app"], beside_bare[BARE]
     return Comparison(
         {name: summarize(kept.wall) for name, kept in taken.items()},
         {name: statistics.median(kept.cpu) for name, kept in taken.items()},

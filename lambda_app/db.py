@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from lambda_app.exceptions import DatabaseUnavailableError
 from lambda_app.external_services.iam_auth import IamTokenLogin
 from lambda_app.external_services.secrets import CachedSecretCredentials, DatabaseCredentials
 from lambda_app.pg_driver import SingleExchangeConnection
+from lambda_app.tls import database_tls_context
 
 DRIVER = "postgresql+pg8000"
 # Sent at startup, so the server (and pinning checks) can tell the API's sessions apart.
@@ -177,7 +177,7 @@ def create_engine_from_settings(
             "No database is configured: set DATABASE_URL, or DB_IAM_AUTH or DB_SECRET_ARN on AWS."
         )
     # pg8000 would otherwise try TLS without verifying the certificate; be explicit.
-    connect_args["ssl_context"] = ssl.create_default_context() if use_ssl else False
+    connect_args["ssl_context"] = database_tls_context() if use_ssl else False
 
     pool_args: dict[str, Any] = (
         # A Lambda container serves one request at a time: one connection (the default)

@@ -1,41 +1,84 @@
-"""SnapStart: warm up during init, and never reuse snapshot state that must be unique."""
+"""SnapStart: do the first request's reusable work during init; keep nothing unique in it.
+
+Lambda runs init with `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start` before it takes a
+snapshot, and restores every new environment of the version from that snapshot. Init then
+builds everything a request needs (the engine and its TLS context, the IAM token signer and
+its credentials, the S3 client), so that no request after a restore imports a module. The
+hooks drop what must not be shared or may expire: connections, credentials, the random state.
+Without SnapStart, init builds the engine only; the rest waits for the request that needs it.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import random
+import ssl
+from contextlib import suppress
 
+from lambda_app.config import get_settings
 from lambda_app.db import dispose_engine, get_engine
 from lambda_app.exceptions import DatabaseUnavailableError
-from lambda_app.external_services.aws import reset_s3_client
+from lambda_app.external_services.aws import get_s3_client, reset_s3_client
+from lambda_app.external_services.iam_auth import role_credentials
 
 logger = logging.getLogger(__name__)
 
+# Lambda's variable naming the kind of init: on-demand, provisioned-concurrency or snap-start.
+INITIALIZATION_TYPE_VARIABLE = "AWS_LAMBDA_INITIALIZATION_TYPE"
+SNAP_START = "snap-start"
+# Fresh entropy mixed into OpenSSL's generator after a restore (bytes, as entropy estimate).
+RESTORE_ENTROPY_BYTES = 32
+
+
+def taking_snapshot() -> bool:
+    """Tell whether this init runs for a SnapStart snapshot."""
+    return os.environ.get(INITIALIZATION_TYPE_VARIABLE) == SNAP_START
+
 
 def warm_up() -> None:
-    """Do the reusable work of the first request during init, which SnapStart snapshots.
+    """Do the reusable work of the first request during init.
 
-    Builds the engine (loading the PostgreSQL dialect and driver) without connecting; the
-    first request then only connects and queries.
+    Always builds the engine (loading the PostgreSQL dialect, the driver and the TLS
+    context) without connecting. For a snapshot it also resolves the credentials that sign
+    IAM tokens and builds the S3 client, which a restored environment would otherwise pay
+    for on its first request.
     """
     try:
         get_engine()
     except DatabaseUnavailableError:
         logger.warning("No database configured yet; requests will answer 503")
+        return
+    if not taking_snapshot():
+        return
+    if get_settings().db_iam_auth:
+        role_credentials.prepare()
+    get_s3_client()
 
 
 def before_snapshot() -> None:
-    """Close whatever the snapshot must not contain: pooled connections, cached clients."""
+    """Close what the snapshot must not contain: connections, credentials, cached clients.
+
+    The engine is built again at once, unconnected and without credentials, so that the
+    snapshot keeps the work of building it.
+    """
     dispose_engine()  # also drops the credentials cached with it
+    role_credentials.forget()
     reset_s3_client()
+    with suppress(DatabaseUnavailableError):
+        get_engine()
 
 
 def after_restore() -> None:
-    """Start fresh in each restored environment: new connections, credentials and seed."""
-    dispose_engine()
+    """Start fresh in each restored environment: new connections, credentials and seeds."""
+    with suppress(DatabaseUnavailableError):
+        get_engine().dispose()  # a connection opened after the snapshot hook, if any
+    role_credentials.forget()
     reset_s3_client()
-    # Every environment restored from one snapshot would otherwise draw the same numbers.
+    # Every environment restored from one snapshot would otherwise draw the same numbers:
+    # Python's `random`, and OpenSSL's generator behind TLS handshakes.
     random.seed()
+    ssl.RAND_add(os.urandom(RESTORE_ENTROPY_BYTES), RESTORE_ENTROPY_BYTES)
 
 
 def register_hooks() -> None:

@@ -73,6 +73,8 @@ from local.pgbouncer import INSTALL_HINT, WHERE_LOOKED, PgBouncer, pgbouncer_pat
 from tests.pooler.statement_log import StatementRecorder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+# The `tls_database` fixture: a database behind TLS with a test CA's certificate.
+pytest_plugins = ("tests.tls_database",)
 TEST_BUCKET = "users-service-test"
 TEST_ISSUER = "https://issuer.test/pool"
 TEST_AUDIENCE = "users-service-test-client"

@@ -158,14 +158,10 @@ print(json.dumps({
 """
 
 
-def init_collections() -> dict[str, Any]:
-    """What a fresh process's init of the handler collected and froze."""
-    environment = {**os.environ, "LOG_LEVEL": "ERROR"}
-    # Lambda runs the bundle's byte code: compiling a source file (which allocates enough
-    # to trigger a collection before the handler's first line runs) is not part of init.
-    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+def in_a_fresh_process(code: str, *arguments: str, environment: dict[str, str]) -> dict[str, Any]:
+    """Run `code` in a new Python process at the project's root; return its last line's JSON."""
     result = subprocess.run(
-        [sys.executable, "-c", INIT_COLLECTIONS],
+        [sys.executable, "-c", code, *arguments],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -174,6 +170,15 @@ def init_collections() -> dict[str, Any]:
         check=True,
     )
     return dict(json.loads(result.stdout.splitlines()[-1]))
+
+
+def init_collections() -> dict[str, Any]:
+    """What a fresh process's init of the handler collected and froze."""
+    environment = {**os.environ, "LOG_LEVEL": "ERROR"}
+    # Lambda runs the bundle's byte code: compiling a source file (which allocates enough
+    # to trigger a collection before the handler's first line runs) is not part of init.
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    return in_a_fresh_process(INIT_COLLECTIONS, environment=environment)
 
 
 def test_init_runs_no_collection_and_freezes_what_it_built() -> None:

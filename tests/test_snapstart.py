@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import ssl
 import time
 from typing import Any
 
@@ -10,7 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from bench.events import http_api_event
 from lambda_app import snapstart
+from tests.conftest import ADMIN_EMAIL, ADMIN_SUBJECT, APP_DB_ROLE, TEST_BUCKET
+from tests.credentials_endpoint import CREDENTIAL_VARIABLES, credentials_endpoint
+from tests.test_handler import in_a_fresh_process
+from tests.tls_database import TlsDatabase
 
 # These tests watch the app's own server processes, which a pooler hides by design.
 pytestmark = pytest.mark.direct_database
@@ -98,3 +106,133 @@ def test_hooks_are_registered_with_the_runtime_library() -> None:
 
     assert snapstart.before_snapshot in [entry[0] for entry in get_before_snapshot()]
     assert snapstart.after_restore in [entry[0] for entry in get_after_restore()]
+
+
+def test_after_restore_mixes_fresh_entropy_into_openssls_generator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    added: list[tuple[bytes, float]] = []
+    monkeypatch.setattr(ssl, "RAND_add", lambda data, entropy: added.append((data, entropy)))
+
+    snapstart.after_restore()
+    snapstart.after_restore()
+
+    assert len(added) == 2
+    assert added[0][0] != added[1][0]
+    assert all(len(data) >= 32 and entropy >= 32 for data, entropy in added)
+
+
+# Run in a process of its own, as Lambda runs init, snapshot hooks and the first request.
+RESTORED_FIRST_REQUEST = """
+import json, sys
+from types import SimpleNamespace
+event = json.loads(sys.argv[1])
+context = SimpleNamespace(aws_request_id="00000000-0000-4000-8000-000000000001",
+    function_name="users-api", get_remaining_time_in_millis=lambda: 29_000,
+    invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:users-api")
+import lambda_app.handler as entry
+from lambda_app import snapstart
+from lambda_app.external_services.aws import get_s3_client
+from lambda_app.external_services.iam_auth import role_credentials
+key_at_init = role_credentials.current().access_key
+if sys.argv[2] == "snap-start":
+    snapstart.before_snapshot()
+    snapstart.after_restore()
+loaded = set(sys.modules)
+response = entry.handler(event, context)
+after_request = set(sys.modules)
+get_s3_client().generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
+print(json.dumps({
+    "status": response["statusCode"],
+    "body": response["body"],
+    "imported_by_request": sorted(after_request - loaded),
+    "imported_by_s3": sorted(set(sys.modules) - after_request),
+    "sdk_after_init": sorted(n for n in loaded if n.split(".")[0] in ("boto3", "botocore")),
+    "key_at_init": key_at_init,
+    "key_after_restore": role_credentials.current().access_key,
+}))
+"""
+
+
+def first_request(
+    tls_database: TlsDatabase, initialization: str, credentials: dict[str, str]
+) -> dict[str, Any]:
+    """Init (for `initialization`), the snapshot hooks if any, and GET /users/{id}, as deployed.
+
+    Deployed means: an IAM token login with the role's `credentials` (variables) over TLS
+    verified against the test CA, and S3 configured.
+    """
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in (*CREDENTIAL_VARIABLES, "AWS_SECURITY_TOKEN", "DATABASE_URL")
+    }
+    environment.update(
+        {
+            **credentials,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": initialization,
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+            "AWS_CONFIG_FILE": "/nonexistent/config",
+            "DB_IAM_AUTH": "true",
+            "DB_SSL": "true",
+            "DB_HOST": tls_database.host,
+            "DB_PORT": str(tls_database.port),
+            "DB_NAME": tls_database.database,
+            "DB_USER": APP_DB_ROLE,
+            "SSL_CERT_FILE": str(tls_database.trust_store),
+            "S3_BUCKET": TEST_BUCKET,
+            "LOG_LEVEL": "ERROR",
+        }
+    )
+    event = http_api_event(
+        "GET", f"/users/{tls_database.user_id}", subject=ADMIN_SUBJECT, email=ADMIN_EMAIL
+    )
+    return in_a_fresh_process(
+        RESTORED_FIRST_REQUEST, json.dumps(event), initialization, environment=environment
+    )
+
+
+@pytest.fixture(scope="module")
+def restored(tls_database: TlsDatabase) -> dict[str, Any]:
+    """What a SnapStart environment did on its first request after a restore."""
+    # SnapStart functions get their role's credentials from the container endpoint.
+    with credentials_endpoint() as endpoint:
+        return first_request(tls_database, snapstart.SNAP_START, endpoint.environment())
+
+
+def test_a_restored_environment_answers_its_first_request_as_deployed(
+    restored: dict[str, Any], tls_database: TlsDatabase
+) -> None:
+    assert restored["status"] == 200, restored["body"]
+    assert json.loads(restored["body"])["id"] == tls_database.user_id
+
+
+def test_a_restored_environment_imports_no_module_on_its_first_request(
+    restored: dict[str, Any],
+) -> None:
+    assert restored["imported_by_request"] == []
+    assert restored["imported_by_s3"] == []
+
+
+def test_a_restored_environment_signs_with_credentials_fetched_after_the_restore(
+    restored: dict[str, Any],
+) -> None:
+    assert restored["key_at_init"] == "ROLE-KEY-1", restored
+    assert restored["key_after_restore"] not in ("", restored["key_at_init"])
+
+
+def test_without_snapstart_neither_init_nor_the_first_query_loads_the_aws_sdk(
+    tls_database: TlsDatabase,
+) -> None:
+    # Lambda's on-demand init: the role's keys in variables; S3 waits for a route using it.
+    keys = {
+        "AWS_ACCESS_KEY_ID": "ON-DEMAND-KEY",
+        "AWS_SECRET_ACCESS_KEY": "on-demand-secret",
+        "AWS_SESSION_TOKEN": "on-demand-token",
+    }
+
+    on_demand = first_request(tls_database, "on-demand", keys)
+
+    assert on_demand["status"] == 200, on_demand["body"]
+    assert on_demand["sdk_after_init"] == []
+    assert on_demand["key_after_restore"] == "ON-DEMAND-KEY"

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+from functools import lru_cache
 from typing import Any
 
 from lambda_app.config import get_settings
@@ -32,20 +33,33 @@ def record_request(route: str, status: int, *, cold_start: bool) -> None:
 
 
 def request_metrics(route: str, status: int, *, cold_start: bool) -> str:
-    """One request's EMF line: `Requests` by service, route and status class; `ColdStart`."""
-    namespace = get_settings().metrics_namespace
-    values: dict[str, Any] = {
-        "service": os.environ.get(SERVICE_VARIABLE) or DEFAULT_SERVICE,
-        "route": route,
-        "status_class": f"{status // 100}xx",
-        "Requests": 1,
-    }
+    """One request's EMF line: `Requests` by service, route and status class; `ColdStart`.
+
+    The JSON of `{"_aws": {"Timestamp", "CloudWatchMetrics"}, "service", "route",
+    "status_class", "Requests"[, "ColdStart"]}`; all but the time, the route and the status
+    class is the same for every line of a service, so it is serialised once.
+    """
+    service = os.environ.get(SERVICE_VARIABLE) or DEFAULT_SERVICE
+    after_time, after_route = _shared_parts(get_settings().metrics_namespace, service, cold_start)
+    return (
+        f'{{"_aws": {{"Timestamp": {int(time.time() * 1000)}{after_time}{json.dumps(route)}, '
+        f'"status_class": "{status // 100}xx"{after_route}'
+    )
+
+
+@lru_cache(maxsize=8)
+def _shared_parts(namespace: str, service: str, cold_start: bool) -> tuple[str, str]:
+    """The line's text between the time and the route, and after the status class."""
     directives = [_count(namespace, "Requests", ["service", "route", "status_class"])]
+    values = ', "Requests": 1'
     if cold_start:
         directives.append(_count(namespace, "ColdStart", ["service"]))
-        values["ColdStart"] = 1
-    metadata = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": directives}
-    return json.dumps({"_aws": metadata, **values})
+        values += ', "ColdStart": 1'
+    after_time = (
+        f', "CloudWatchMetrics": {json.dumps(directives)}}}, '
+        f'"service": {json.dumps(service)}, "route": '
+    )
+    return after_time, f"{values}}}"
 
 
 def _count(namespace: str, metric: str, dimensions: list[str]) -> dict[str, Any]:

@@ -20,6 +20,8 @@ logger = logging.getLogger("lambda_app.requests")
 
 # Set by the Lambda entry point for the duration of one invocation.
 COLD_START: ContextVar[bool | None] = ContextVar("cold_start", default=None)
+# The request line's message: method, route template and status.
+LINE = "%s %s %s"
 # A client's own X-Request-ID is reused locally only when it looks like an id.
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -91,4 +93,11 @@ def _log_request(scope: Scope, status: int, seconds: float) -> None:
         fields["apigw_request_id"] = event.get("requestContext", {}).get("requestId")
         fields["cold_start"] = cold_start
         record_request(route, status, cold_start=cold_start)
-    logger.info("%s %s %s", scope["method"], route, status, extra=fields)
+    if logger.isEnabledFor(logging.INFO):
+        # The record made and handled directly: `logger.info` would first walk the stack for
+        # the caller's file and line, which the JSON line never shows.
+        args = (scope["method"], route, status)
+        record = logger.makeRecord(
+            logger.name, logging.INFO, __file__, 0, LINE, args, None, extra=fields
+        )
+        logger.handle(record)

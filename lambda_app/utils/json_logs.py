@@ -25,6 +25,8 @@ _SECRETS = (
     ("bearer", re.compile(r"(?i)(bearer\s+)[\w.~+/-]+=*"), r"\1***"),
 )
 APP_LOGGER = "lambda_app"
+# json.dumps(default=str, ensure_ascii=False), without building an encoder for every line.
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 # Attributes every LogRecord has; anything else was passed through `extra=` and is logged.
 _STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -47,7 +49,7 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, default=str, ensure_ascii=False))
+        return redact(_ENCODER.encode(entry))
 
 
 def redact(text: str) -> str:

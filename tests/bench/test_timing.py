@@ -58,10 +58,16 @@ def test_each_stack_is_timed_on_get_user_in_a_pass_of_its_own_beside_the_floor()
         handlers, Caller("subject", "a@example.com"), "id", stacks=stacks, samples=3, warmup=1
     ).as_json()
 
-    # Two calls per round, four rounds per pass: raw's pass, the floor's, then each stack's.
+    # Two calls per round, four rounds per pass: raw's pass, the floor's, then each stack's,
+    # then the app's beside the bare stack.
     assert set(calls[:16]) == {"app", "raw", "floor"}
     assert set(calls[16:24]) == {"stack", "floor"}
-    assert set(calls[24:]) == {"bare_stack", "floor"}
+    assert set(calls[24:32]) == {"bare_stack", "floor"}
+    assert set(calls[32:]) == {"app", "bare_stack"}
+    assert len(calls) == 40
     for name in stacks:
         assert fields[f"{name}_us_samples"] == fields[f"floor_beside_{name}_us_samples"] == 3
         assert f"ratio_{name}_vs_floor" in fields
+    assert fields["app_beside_bare_stack_us_samples"] == 3
+    assert fields["bare_stack_beside_app_us_samples"] == 3
+    assert {"ratio_vs_bare_stack", "cpu_ratio_vs_bare_stack"} <= set(fields)
