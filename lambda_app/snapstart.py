@@ -17,7 +17,7 @@ import ssl
 from contextlib import suppress
 
 from lambda_app.config import get_settings
-from lambda_app.db import dispose_engine, get_engine
+from lambda_app.db import dispose_engine, get_engine, get_reader_engine
 from lambda_app.exceptions import DatabaseUnavailableError
 from lambda_app.external_services.aws import get_s3_client, reset_s3_client
 from lambda_app.external_services.iam_auth import role_credentials
@@ -46,6 +46,7 @@ def warm_up() -> None:
     """
     try:
         get_engine()
+        get_reader_engine()
     except DatabaseUnavailableError:
         logger.warning("No database configured yet; requests will answer 503")
         return
@@ -62,17 +63,21 @@ def before_snapshot() -> None:
     The engine is built again at once, unconnected and without credentials, so that the
     snapshot keeps the work of building it.
     """
-    dispose_engine()  # also drops the credentials cached with it
+    dispose_engine()  # both engines, and the credentials cached with them
     role_credentials.forget()
     reset_s3_client()
     with suppress(DatabaseUnavailableError):
         get_engine()
+        get_reader_engine()
 
 
 def after_restore() -> None:
     """Start fresh in each restored environment: new connections, credentials and seeds."""
     with suppress(DatabaseUnavailableError):
         get_engine().dispose()  # a connection opened after the snapshot hook, if any
+        reader = get_reader_engine()
+        if reader is not None:
+            reader.dispose()
     role_credentials.forget()
     reset_s3_client()
     # Every environment restored from one snapshot would otherwise draw the same numbers:
