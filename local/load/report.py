@@ -42,8 +42,9 @@ def describe_pass(result: PassResult, title: str) -> str:
         f"{options.server_connections} server connections, {delays} per direction",
         f"containers' init (import lambda_app.handler): median "
         f"{statistics.median(result.init_ms):.0f} ms, max {max(result.init_ms):.0f} ms",
-        f"{tally.requests} requests in {result.seconds:.1f} s: "
-        f"{tally.requests / result.seconds:.0f} req/s",
+        f"{tally.invocations} invocations in {result.seconds:.1f} s: "
+        f"{tally.invocations / result.seconds:.0f} req/s "
+        f"(and {tally.requests - tally.invocations} uploads to S3 by the client)",
         "",
         route_table(tally),
         "",

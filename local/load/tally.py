@@ -49,8 +49,13 @@ class Tally:
 
     @property
     def requests(self) -> int:
-        """How many invocations (and client uploads) were counted."""
+        """How many invocations and client uploads were counted."""
         return sum(len(values) for values in self.latencies.values())
+
+    @property
+    def invocations(self) -> int:
+        """How many times a container's handler was invoked."""
+        return self.requests - len(self.latencies.get(CLIENT_UPLOAD, ()))
 
 
 @dataclass(frozen=True)
