@@ -59,6 +59,8 @@ class ApiAnswer:
     body: Any
     ms: float
     base64: bool = False
+    # The container's first call of this route: it pays for lazy imports and connections.
+    first: bool = False
 
     def field(self, name: str) -> Any:
         """A field of a JSON object body, or None."""
@@ -72,6 +74,7 @@ class Container:
         self._process = process
         self.log = log
         self.init_ms = init_ms
+        self._routes_served: set[str] = set()
 
     @classmethod
     async def spawn(cls, environment: Mapping[str, str], log: Path) -> Container:
@@ -99,12 +102,15 @@ class Container:
         self._process.stdin.write((json.dumps(request.message()) + "\n").encode())
         await self._process.stdin.drain()
         answer = await self._read()
+        first = request.route not in self._routes_served
+        self._routes_served.add(request.route)
         return ApiAnswer(
             status=int(answer["status"]),
             headers=dict(answer["headers"]),
             body=answer["body"],
             ms=float(answer["ms"]),
             base64=bool(answer.get("base64")),
+            first=first,
         )
 
     async def stop(self) -> None:

@@ -58,14 +58,8 @@ def no_server_errors(tally: Tally, *, s3_slowed: bool) -> Check:
 
 def database_checks(connection: Connection) -> list[Check]:
     """The invariants the database itself must satisfy."""
-    kept: dict[str, int] = dict(
-        connection.execute(text("SELECT user_type::text, total FROM user_counts")).tuples().all()
-    )
-    real: dict[str, int] = dict(
-        connection.execute(text("SELECT user_type::text, count(*) FROM users GROUP BY 1"))
-        .tuples()
-        .all()
-    )
+    kept = _per_type(connection, "SELECT user_type::text, total FROM user_counts")
+    real = _per_type(connection, "SELECT user_type::text, count(*) FROM users GROUP BY 1")
     differences = {
         kind: (kept.get(kind, 0), real.get(kind, 0))
         for kind in sorted(set(kept) | set(real))
@@ -85,6 +79,10 @@ def database_checks(connection: Connection) -> list[Check]:
         Check(AN_ADMIN, admins >= 1, f"{admins} admins"),
         Check(UNIQUE_EMAILS, not duplicates, f"{len(duplicates)} emails held by several users"),
     ]
+
+
+def _per_type(connection: Connection, query: str) -> dict[str, int]:
+    return {str(kind): int(count) for kind, count in connection.execute(text(query))}
 
 
 def deadlocks_counted(connection: Connection) -> int:

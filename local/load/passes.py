@@ -30,7 +30,7 @@ from local.load.tally import Evidence, Tally
 from local.load.workload import ME, ROOT_ADMIN, USERS, KnownUser, World, route, version_in
 
 # Scenario loops per container: a loop waiting on a client upload leaves its container free.
-LOOPS_PER_CONTAINER = 2
+LOOPS_PER_CONTAINER = 4
 UPLOAD_TIMEOUT_SECONDS = 30.0
 
 

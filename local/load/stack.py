@@ -68,7 +68,7 @@ def shared_services(data_dir: Path, server_url: str | None = None) -> Iterator[S
             server = EmbeddedPostgres(data_dir / "postgres").start()
             stack.callback(server.stop)
             server_url, server_log = server.url, server.pgdata / "server.log"
-        s3 = EmbeddedS3(bucket=LOCAL_BUCKET, region=REGION).start()
+        s3 = EmbeddedS3(bucket=LOCAL_BUCKET, region=REGION, one_request_at_a_time=True).start()
         stack.callback(s3.stop)
         yield Services(server_url=server_url, server_log=server_log, s3_port=s3.port)
 

@@ -26,6 +26,9 @@ class Tally:
     """Per route template: how long each invocation took (ms) and what it answered."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # Split by whether it was the container's first call of the route (lazy imports, connecting).
+    first_latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    warm_latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     statuses: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     server_errors: list[ServerError] = field(default_factory=list)
     transport_errors: Counter[str] = field(default_factory=Counter)
@@ -34,6 +37,7 @@ class Tally:
     def add(self, route: str, answer: ApiAnswer) -> None:
         """Count one answer."""
         self.latencies[route].append(answer.ms)
+        (self.first_latencies if answer.first else self.warm_latencies)[route].append(answer.ms)
         self.statuses[route][answer.status] += 1
         self.base64_bodies += answer.base64
         if answer.status >= 500:
