@@ -67,13 +67,14 @@ def route_table(tally: Tally) -> str:
     rows = [f"{'route':<34}{'count':>7}{'p50 ms':>9}{'p99 ms':>9}{'first ms':>10}  statuses"]
     for name in sorted(tally.latencies):
         values = tally.latencies[name]
-        first = max(tally.first_latencies.get(name) or [0.0])
+        firsts = tally.first_latencies.get(name)
+        first = f"{max(firsts):.1f}" if firsts else "-"
         statuses = " ".join(
             f"{status}x{count}" for status, count in sorted(tally.statuses[name].items())
         )
         rows.append(
             f"{name:<34}{len(values):>7}{percentile(values, 50):>9.1f}"
-            f"{percentile(values, 99):>9.1f}{first:>10.1f}  {statuses}"
+            f"{percentile(values, 99):>9.1f}{first:>10}  {statuses}"
         )
     return "\n".join(rows)
 
