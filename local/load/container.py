@@ -23,7 +23,8 @@ from bench.events import LambdaContext, http_api_event
 
 # The API function's timeout (infra/api.py): what the context's remaining time starts from.
 FUNCTION_TIMEOUT_SECONDS = 25.0
-# API Gateway answers 502 when the function raises; so does the load's container.
+# API Gateway answers 502 when the function raises; so does the load's container
+# (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html).
 UNHANDLED_ERROR_STATUS = 502
 # The answer headers the workload reads.
 KEPT_HEADERS = ("content-type", "etag", "idempotent-replayed", "location")
