@@ -83,8 +83,9 @@ class World:
         user_id, version = answer.field("id"), version_in(answer)
         if answer.status >= 300 or user_id is None or version is None:
             return None
-        user = KnownUser(id=user_id, email=answer.field("email"), version=version)
-        user.identity = identity
+        if user_id in self.users:  # a replay of an answer already seen
+            return self.users[user_id]
+        user = KnownUser(user_id, answer.field("email"), version, identity)
         self.users[user.id] = user
         self.hot.append(user.id)
         return user
