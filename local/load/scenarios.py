@@ -240,21 +240,21 @@ async def link_twins(world: World) -> None:
             route("POST", USERS), USERS, ROOT_ADMIN, body={"email": email, "user_type": "customer"}
         )
     )
-    user = world.adopt(made)
-    if user is None:
+    if made.status != 201:
         return
     identity = Identity(subject=f"load|{email}", email=email)
     sign_up = ApiRequest(route("POST", ME), ME, identity)
     answers = await world.call_together([sign_up, sign_up])
     world.evidence.sign_up_twins.append(
         SignUpTwins(
-            user_id=user.id,
+            user_id=made.field("id"),
             answers=tuple(
                 (answer.status, answer.field("title"), answer.field("id")) for answer in answers
             ),
         )
     )
-    user.identity = identity
+    # A target only now: a delete in between would make the sign-up a new user, rightly.
+    world.adopt(made, identity)
 
 
 async def register(world: World) -> None:
