@@ -77,12 +77,6 @@ def test_the_short_load_ran_every_scenario_and_read_the_pool(short_pass: PassRes
     assert 1 <= short_pass.pool.most_server_connections <= SHORT.server_connections
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 25 section 1: when one identity signs up twice at once for an account an "
-    "admin made, the twin that loses the link is told 409 'Email already registered' (linked "
-    "to another sign-in) although the account is linked to itself",
-)
 def test_sign_up_twins_are_told_their_own_account(
     services: Services, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
