@@ -45,8 +45,16 @@ lint: $(STAMP) ## ruff, the migrations' SQL (squawk), the workflows (GitHub's sc
 typecheck: $(STAMP) ## mypy, strict on lambda_app/
 	$(BIN)/mypy
 
-load: $(STAMP) ## Mixed load from CLIENTS (50) clients for SECONDS (30) on the local server, or URL= with TOKEN=
-	$(BIN)/python -m local.load --clients $(or $(CLIENTS),50) --seconds $(or $(SECONDS),30) $(if $(URL),--url $(URL)) $(if $(TOKEN),--token $(TOKEN))
+# make load's options, each passed only when set (the defaults live in local/load); TOKEN
+# reaches it through the environment, never the command line.
+LOAD_ARGS = $(if $(WORKERS),--workers $(WORKERS)) \
+	$(if $(SERVER_CONNECTIONS),--server-connections $(SERVER_CONNECTIONS)) \
+	$(if $(SECONDS),--seconds $(SECONDS)) $(if $(S3_DELAY_MS),--s3-delay-ms $(S3_DELAY_MS)) \
+	$(if $(DB_DELAY_MS),--db-delay-ms $(DB_DELAY_MS)) $(if $(URL),--url '$(URL)') \
+	$(if $(CLIENTS),--clients $(CLIENTS))
+
+load: $(STAMP) ## Lambda-like load: WORKERS= SERVER_CONNECTIONS= SECONDS= S3_DELAY_MS= DB_DELAY_MS=; or URL= TOKEN= CLIENTS=
+	$(BIN)/python -m local.load $(strip $(LOAD_ARGS))
 
 smoke: $(STAMP) ## After make deploy: URL= TOKEN= (an admin's) end-to-end check, then cleanup
 	@$(BIN)/python -m local.smoke $(if $(URL),--url '$(URL)')

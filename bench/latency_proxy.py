@@ -30,6 +30,9 @@ DEFAULT_DELAY_MS = 0.5
 READY = "listening on "
 CHUNK = 65536
 CALIBRATION_SLEEPS = 50
+# The scheduler's lateness does not grow with the sleep: delays of seconds (`make load`'s
+# slow S3) are calibrated with sleeps this long, so that starting takes no 50 delays.
+CALIBRATION_MAX_SECONDS = 0.005
 MEASURE_SAMPLES = 300
 
 
@@ -90,7 +93,7 @@ def _no_delay(writer: asyncio.StreamWriter) -> None:
 async def serve(target_host: str, target_port: int, delay_ms: float, port: int = 0) -> None:
     """Relay connections on 127.0.0.1:`port` (0: any free port) to the target, forever."""
     delay = delay_ms / 1000
-    overshoot = await sleep_overshoot(delay) if delay else 0.0
+    overshoot = await sleep_overshoot(min(delay, CALIBRATION_MAX_SECONDS)) if delay else 0.0
 
     async def connected(client_reader: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
         server_reader, server = await asyncio.open_connection(target_host, target_port)

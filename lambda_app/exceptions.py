@@ -145,6 +145,13 @@ class UserChangedError(ServiceError):
     title = "User changed"
 
 
+class TooManyEntityTagsError(ServiceError):
+    """A conditional header names more entity tags than the API compares."""
+
+    status = 400
+    title = "Too many entity tags"
+
+
 class InvalidIdempotencyKeyError(ServiceError):
     """The Idempotency-Key header is empty, too long or holds non-printable characters."""
 

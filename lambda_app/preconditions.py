@@ -15,10 +15,14 @@ from typing import Annotated, Any
 from fastapi import Header, Response, status
 
 from lambda_app.crud.users import UserRow, Versions
+from lambda_app.exceptions import TooManyEntityTagsError
 
 ETAG = "ETag"
 # Digits of a bigint at most: anything longer is not a version this API gave out.
 _VERSION_DIGITS = 18
+# A client holds one ETag per user, or a few after retries; each version is one parameter
+# of the statement that checks it, so the list stays short.
+MAX_ENTITY_TAGS = 32
 
 IfMatchHeader = Annotated[
     str | None,
@@ -65,12 +69,15 @@ def versions_in_if_match(if_match: str | None, user_id: uuid.UUID) -> Versions:
     """
     if if_match is None or if_match.strip() == "*":
         return None
+    tags = set(_entity_tags(if_match))
+    if len(tags) > MAX_ENTITY_TAGS:
+        raise TooManyEntityTagsError(
+            f"If-Match names {len(tags)} entity tags; send at most {MAX_ENTITY_TAGS}."
+        )
     pattern = re.compile(rf'"{user_id.hex}-(\d{{1,{_VERSION_DIGITS}}})"')
-    return [
-        int(found.group(1))
-        for tag in _entity_tags(if_match)
-        if (found := pattern.fullmatch(tag)) is not None
-    ]
+    return sorted(
+        {int(found.group(1)) for tag in tags if (found := pattern.fullmatch(tag)) is not None}
+    )
 
 
 def none_match_fails(if_none_match: str | None, etag: str) -> bool:

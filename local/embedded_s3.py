@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from local.embedded_postgres import free_port, wait_until_accepting
 
@@ -21,12 +24,16 @@ class EmbeddedS3:
     bucket: str
     region: str = "us-east-1"
     port: int = 0
+    # moto's models are not thread-safe: a listing that meets a concurrent delete can answer
+    # 500. Many clients at once (`make load`) have their requests run one at a time.
+    one_request_at_a_time: bool = False
 
     def __post_init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
         self.port = self.port or free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        server = _OneRequestAtATimeServer if self.one_request_at_a_time else ThreadedMotoServer
+        self._server = server(ip_address="127.0.0.1", port=self.port, verbose=False)
 
     @property
     def endpoint_url(self) -> str:
@@ -60,3 +67,41 @@ class EmbeddedS3:
     def stop(self) -> None:
         """Stop the server; its objects are gone."""
         self._server.stop()
+
+
+class _OneRequestAtATimeServer:
+    """moto's server in a thread, like ThreadedMotoServer, running one request at a time."""
+
+    def __init__(self, *, ip_address: str, port: int, verbose: bool) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        del verbose  # werkzeug's request lines are silenced in `start`
+        app = _one_at_a_time(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            ip_address, port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self._server.shutdown()
+        self._thread.join()
+
+
+def _one_at_a_time(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
+    lock = threading.Lock()
+
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with lock:  # the whole answer is built before the next request starts
+            return list(app(environ, start_response))
+
+    return serve

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -57,6 +57,7 @@ class PgBouncer:
 
     `users` maps each login role allowed through to its password (None: the server trusts it
     without one). Every (database, user) pair gets `pool_size` server connections at most.
+    `stats_users` (some of `users`) may read the admin console's SHOW commands.
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class PgBouncer:
         users: Mapping[str, str | None],
         pool_size: int = 3,
         max_clients: int = 500,
+        stats_users: Collection[str] = (),
     ) -> None:
         executable = pgbouncer_path()
         if executable is None:
@@ -78,6 +80,7 @@ class PgBouncer:
         self.users = dict(users)
         self.pool_size = pool_size
         self.max_clients = max_clients
+        self.stats_users = list(stats_users)
         self.port = free_port()
         self._run_as = system_user() if os.geteuid() == 0 else None
         self._folder: Path | None = None
@@ -178,6 +181,8 @@ class PgBouncer:
             "log_connections": "0",
             "log_disconnections": "0",
         }
+        if self.stats_users:
+            settings["stats_users"] = ",".join(self.stats_users)
         if self.version >= (1, 21):
             # Protocol-level prepared statements stay unsupported: clients must not need them.
             settings["max_prepared_statements"] = "0"

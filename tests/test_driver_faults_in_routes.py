@@ -1,4 +1,4 @@
-"""What a route answers when the driver cannot read an answer or send a statement.
+"""What a route answers when the driver cannot read an answer.
 
 A value the driver cannot decode is the service's failure (500 problem), and it stays with
 the request that met it: the next request on the same pooled connection gets its own rows.
@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from lambda_app.db import dispose_engine
-from lambda_app.pg_driver import MAX_PARAMETERS
 from tests.conftest import APP_DB_ROLE, close_app_role_sessions
 
 INTERNAL_ERROR = "The service failed to answer; the error has been logged."
@@ -60,20 +59,3 @@ def test_a_row_the_driver_cannot_decode_is_a_500_and_the_next_request_gets_its_o
     assert after.status_code == 200, after.text
     assert after.json() == readable
     assert_internal_error(client.get(f"/users/{unreadable['id']}"))
-
-
-def test_an_if_match_with_more_tags_than_parameters_is_a_500_and_changes_nothing(
-    client: TestClient, make_user: Any
-) -> None:
-    # Each entity tag becomes one parameter of the statement; API Gateway's header limits stop
-    # such a header long before, but the handler itself does not.
-    user = make_user(full_name="Kept")
-    tag = '"{}-{}"'.format(user["id"].replace("-", ""), 1)
-    header = ", ".join([tag] * (MAX_PARAMETERS + 1))
-
-    response = client.patch(
-        f"/users/{user['id']}", json={"full_name": "Lost"}, headers={"If-Match": header}
-    )
-
-    assert_internal_error(response)  # not 503: the connection is fine, a retry would not help
-    assert client.get(f"/users/{user['id']}").json() == user

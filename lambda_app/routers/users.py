@@ -288,7 +288,7 @@ async def read_user(
     summary="Update a user",
     responses={
         200: {"headers": ETAG_HEADER},
-        **problem_responses(401, 403, 404, 409, 412, 413, 415, 422, 503),
+        **problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 503),
     },
 )
 async def update_user(
@@ -337,7 +337,7 @@ async def update_user(
             "model": UserDeletionPending,
             "description": "The user is deleted; their files are deleted by retries",
         },
-        **problem_responses(401, 403, 404, 409, 412, 422, 503),
+        **problem_responses(400, 401, 403, 404, 409, 412, 422, 503),
     },
 )
 async def delete_user(

@@ -1,0 +1,1 @@
+"""`make load`: Lambda-like containers under a mixed, contended workload; or HTTP clients."""
