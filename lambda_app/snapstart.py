@@ -5,7 +5,8 @@ snapshot, and restores every new environment of the version from that snapshot. 
 builds everything a request needs (the engine and its TLS context, the IAM token signer and
 its credentials, the S3 client), so that no request after a restore imports a module. The
 hooks drop what must not be shared or may expire: connections, credentials, the random state.
-Without SnapStart, init builds the engine only; the rest waits for the request that needs it.
+Without SnapStart, init builds the engines only (the writer's, and the read replica's when
+DB_READER_HOST is set); the rest waits for the request that needs it.
 """
 
 from __future__ import annotations
