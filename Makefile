@@ -79,7 +79,8 @@ CDK := node_modules/.bin/cdk
 NPM_STAMP := node_modules/.installed
 # cdk.json runs the app with the venv's Python; no Docker, no AWS credentials needed to synth.
 # ORIGINS: the browser origins of the stage (comma-separated); prod has no default.
-CDK_ARGS := -c stage=$(STAGE) $(if $(ORIGINS),-c allowedOrigins=$(ORIGINS))
+# DATABASE: instance (default) or aurora (infra/DEPLOY.md, "The Aurora option").
+CDK_ARGS := -c stage=$(STAGE) $(if $(ORIGINS),-c allowedOrigins=$(ORIGINS)) $(if $(DATABASE),-c database=$(DATABASE))
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund

@@ -15,6 +15,9 @@ GIB = 1024**3
 MAX_CONNECTIONS_DIVISOR = 9_531_392
 MAX_CONNECTIONS_CAP = 5_000
 USABLE_MEMORY_FRACTION = 0.75
+# Aurora Serverless v2: "Each ACU is a combination of approximately 2 gibibytes (GiB) of
+# memory" (DEPLOY.md, "The Aurora option"); its max_connections follows the maximum ACUs.
+GIB_PER_ACU = 2
 # The proxy may open this share of max_connections; the rest is left for the direct
 # connections: the migration function, the two secret rotations, RDS's own reserved
 # superuser slots and an operator's psql.
@@ -50,15 +53,30 @@ def instance_memory_bytes(instance_type: str) -> int:
         ) from None
 
 
+def acu_memory_bytes(acus: float) -> int:
+    """Memory of an Aurora Serverless v2 instance at `acus` capacity units."""
+    return int(acus * GIB_PER_ACU * GIB)
+
+
 def estimated_max_connections(instance_type: str) -> int:
     """RDS's default max_connections for the class, from the usable share of its memory."""
-    usable = instance_memory_bytes(instance_type) * USABLE_MEMORY_FRACTION
+    return max_connections_for_memory(instance_memory_bytes(instance_type))
+
+
+def max_connections_for_memory(memory_bytes: int) -> int:
+    """The max_connections formula on the usable share of `memory_bytes`."""
+    usable = memory_bytes * USABLE_MEMORY_FRACTION
     return min(math.floor(usable / MAX_CONNECTIONS_DIVISOR), MAX_CONNECTIONS_CAP)
 
 
 def proxy_connection_pool(instance_type: str) -> int:
     """Database connections the proxy may open (MaxConnectionsPercent of max_connections)."""
-    return estimated_max_connections(instance_type) * PROXY_MAX_CONNECTIONS_PERCENT // 100
+    return proxy_pool_for_memory(instance_memory_bytes(instance_type))
+
+
+def proxy_pool_for_memory(memory_bytes: int) -> int:
+    """MaxConnectionsPercent of the max_connections that `memory_bytes` allows."""
+    return max_connections_for_memory(memory_bytes) * PROXY_MAX_CONNECTIONS_PERCENT // 100
 
 
 def connection_budget(instance_type: str) -> int:
@@ -68,4 +86,9 @@ def connection_budget(instance_type: str) -> int:
     database connection only inside a statement or transaction, so this many concurrent
     requests never wait at the proxy for a connection.
     """
-    return max(proxy_connection_pool(instance_type) - PROXY_HEADROOM, 1)
+    return connection_budget_for_memory(instance_memory_bytes(instance_type))
+
+
+def connection_budget_for_memory(memory_bytes: int) -> int:
+    """The connection budget of a server with `memory_bytes` (an instance class, or ACUs)."""
+    return max(proxy_pool_for_memory(memory_bytes) - PROXY_HEADROOM, 1)

@@ -2,7 +2,8 @@
 
 Rows follow a request: the alarms, the HTTP API (traffic, errors, latency), the app's
 own metrics and request log by route, the function (duration, concurrency, throttles,
-cold starts), RDS Proxy, the database instance, then the outbox (deferred S3 cleanup).
+cold starts), RDS Proxy, the database (instance, or Aurora's capacity and replica lag),
+then the outbox (deferred S3 cleanup).
 infra/DEPLOY.md's runbook names the widget and the saved query to open for each alarm.
 """
 
@@ -105,7 +106,7 @@ class Dashboard(Construct):
         self._settings = settings
         function_logs = api.function.log_group.log_group_name
         access_logs = _child_log_group(api, "AccessLogs").log_group_name
-        database_logs = _child_log_group(database, "PostgresqlLogs").log_group_name
+        database_logs = database.log_group.log_group_name
         self.queries: dict[str, logs.CfnQueryDefinition] = {}
         for query in (REQUESTS_BY_ROUTE, SERVER_ERRORS, FAILED_INVOCATIONS, COLD_STARTS):
             self._save(query, function_logs)
@@ -267,6 +268,14 @@ class Dashboard(Construct):
         ]
 
     def _instance(self, alarms: dict[str, cloudwatch.Alarm]) -> list[cloudwatch.IWidget]:
+        if "DatabaseAcuUtilization" in alarms:
+            return [
+                _alarm_graph("Aurora CPU (%)", alarms["DatabaseCpu"]),
+                _alarm_graph(
+                    "Aurora capacity (% of auroraMaxAcu)", alarms["DatabaseAcuUtilization"]
+                ),
+                _alarm_graph("Aurora replica lag (ms, maximum)", alarms["DatabaseReplicaLag"]),
+            ]
         return [
             _alarm_graph("RDS CPU (%)", alarms["DatabaseCpu"]),
             _alarm_graph("RDS freeable memory (bytes)", alarms["DatabaseFreeableMemory"]),

@@ -68,9 +68,14 @@ POOL_RECYCLE = PROXY_IDLE_CLIENT_TIMEOUT.minus(Duration.minutes(1))
 
 
 def api_database_environment(database: Database, settings: Settings) -> dict[str, str]:
-    """The API logs in to the proxy as the app role with an IAM token: no secret at all."""
+    """The API logs in to the proxy as the app role with an IAM token: no secret at all.
+
+    With Aurora, list pages may go to the proxy's read-only endpoint (DB_READER_HOST).
+    """
+    reader = {"DB_READER_HOST": database.reader_endpoint} if database.reader_endpoint else {}
     return {
         "DB_HOST": database.proxy.endpoint,
+        **reader,
         "DB_PORT": str(POSTGRES_PORT),
         "DB_NAME": DATABASE_NAME,
         "DB_USER": APP_USERNAME,
@@ -82,10 +87,11 @@ def api_database_environment(database: Database, settings: Settings) -> dict[str
 
 
 def migration_database_environment(database: Database, settings: Settings) -> dict[str, str]:
-    """Migrations connect to the instance directly as the master user and maintain the app role."""
+    """Migrations connect to the server (Aurora's writer) directly as the master user and
+    maintain the app role."""
     return {
         "DB_SECRET_ARN": database.secret.secret_arn,
-        "DB_HOST": database.instance.db_instance_endpoint_address,
+        "DB_HOST": database.writer_address,
         "DB_SSL": "true",
         "APP_DB_ROLE": APP_USERNAME,
         "APP_DB_SECRET_ARN": database.app_secret.secret_arn,

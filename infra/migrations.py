@@ -55,7 +55,7 @@ class Migrations(Construct):
         )
         database.secret.grant_read(self.function)
         database.app_secret.grant_read(self.function)
-        database.instance.connections.allow_default_port_from(
+        database.connections.allow_default_port_from(
             network.migration_security_group, "migration function to the database"
         )
 
@@ -66,7 +66,7 @@ class Migrations(Construct):
             # The whole network (endpoint, security-group rules), the instance and both
             # secrets come first; the proxy comes after (below).
             # The attachment itself, not its rotation schedule, which waits for this run.
-            execute_after=[network, database.instance, database.app_secret.node.default_child],
+            execute_after=[network, database.target, database.app_secret.node.default_child],
             execute_on_handler_change=True,
             invocation_type=triggers.InvocationType.REQUEST_RESPONSE,
             timeout=MIGRATION_TIMEOUT,

@@ -27,8 +27,10 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.api import Api
-from infra.capacity import connection_budget, instance_memory_bytes
+from infra.capacity import connection_budget_for_memory, instance_memory_bytes
 from infra.database import Database
+from infra.database_aurora import AuroraDatabase
+from infra.database_instance import InstanceDatabase
 from infra.settings import Settings
 from lambda_app.external_services import outbox_metrics
 
@@ -80,6 +82,12 @@ PROXY_CONNECTIONS_PERIODS = 5
 PROXY_CONNECTIONS_DATAPOINTS = 3
 # Sustained high CPU on the instance: slow queries for every request.
 DATABASE_CPU_PERCENT = Threshold(80, periods=3)
+# Aurora: capacity near auroraMaxAcu for 15 minutes; Serverless v2 cannot grow further.
+ACU_UTILIZATION_PERCENT = Threshold(NEAR_LIMIT_PERCENT, periods=3)
+# Aurora: the reader a second behind the writer for 15 minutes. Reads stay correct (list
+# pages fall back to the writer until the reader has the caller's writes), but they all
+# land on the writer: the reader is not helping.
+REPLICA_LAG_MS = Threshold(1000, periods=3)
 # A task normally finishes in its request, or within minutes of backoff: an hour means S3
 # has failed it again and again, or the drain stopped (no report for 15 minutes).
 OUTBOX_OLDEST_PENDING_SECONDS = Threshold(3600, silence_breaches=True)
@@ -176,7 +184,7 @@ class Monitoring(Construct):
     def _database_alarms(
         self, database: Database, settings: Settings
     ) -> tuple[cloudwatch.Alarm, ...]:
-        """The proxy's pinning and connection limits; the instance's CPU, storage, memory."""
+        """The proxy's pinning and connection limits, then the server's own alarms."""
         proxy_name = database.proxy.db_proxy_name
 
         def proxy_metric(name: str) -> cloudwatch.Metric:
@@ -190,12 +198,14 @@ class Monitoring(Construct):
 
         # Each API execution environment holds one client connection: the connections
         # the API may use are its reserved concurrency, or what the class supports.
-        client_budget = settings.reserved_concurrency or connection_budget(
-            settings.db_instance_type
+        client_budget = settings.reserved_concurrency or connection_budget_for_memory(
+            settings.database_memory_bytes
         )
-        instance = database.instance
-        storage_bytes = settings.db_allocated_storage_gib * 1024**3
-        memory_bytes = instance_memory_bytes(settings.db_instance_type)
+        if isinstance(database, AuroraDatabase):
+            server_alarms = self._aurora_alarms(database)
+        else:
+            assert isinstance(database, InstanceDatabase)
+            server_alarms = self._instance_alarms(database, settings)
         return (
             self._alarm(
                 "ProxySessionPinned",
@@ -237,6 +247,17 @@ class Monitoring(Construct):
                     datapoints=PROXY_CONNECTIONS_DATAPOINTS,
                 ),
             ),
+            *server_alarms,
+        )
+
+    def _instance_alarms(
+        self, database: InstanceDatabase, settings: Settings
+    ) -> tuple[cloudwatch.Alarm, ...]:
+        """The instance's CPU, storage and memory."""
+        instance = database.instance
+        storage_bytes = settings.db_allocated_storage_gib * 1024**3
+        memory_bytes = instance_memory_bytes(settings.db_instance_type)
+        return (
             self._alarm(
                 "DatabaseCpu",
                 name="database-cpu",
@@ -267,6 +288,46 @@ class Monitoring(Construct):
                 threshold=Threshold(
                     memory_bytes * LOW_RESOURCE_PERCENT // 100, periods=3, below=True
                 ),
+            ),
+        )
+
+    def _aurora_alarms(self, database: AuroraDatabase) -> tuple[cloudwatch.Alarm, ...]:
+        """The cluster's CPU, its capacity against auroraMaxAcu, and the reader's lag."""
+        cluster = database.cluster
+        replica_lag = cloudwatch.Metric(
+            namespace=RDS_NAMESPACE,
+            metric_name="AuroraReplicaLagMaximum",
+            dimensions_map={"DBClusterIdentifier": cluster.cluster_identifier},
+            period=ALARM_PERIOD,
+            statistic=cloudwatch.Stats.MAXIMUM,
+        )
+        return (
+            self._alarm(
+                "DatabaseCpu",
+                name="database-cpu",
+                description="The Aurora cluster's CPU has been high for 15 minutes.",
+                metric=cluster.metric_cpu_utilization(
+                    period=ALARM_PERIOD, statistic=cloudwatch.Stats.AVERAGE
+                ),
+                threshold=DATABASE_CPU_PERCENT,
+            ),
+            self._alarm(
+                "DatabaseAcuUtilization",
+                name="database-acu-utilization",
+                description="Aurora Serverless v2 capacity has been near its maximum "
+                "(auroraMaxAcu) for 15 minutes.",
+                metric=cluster.metric_acu_utilization(
+                    period=ALARM_PERIOD, statistic=cloudwatch.Stats.AVERAGE
+                ),
+                threshold=ACU_UTILIZATION_PERCENT,
+            ),
+            self._alarm(
+                "DatabaseReplicaLag",
+                name="database-replica-lag",
+                description="The Aurora reader has been a second or more behind the writer "
+                "for 15 minutes: list pages fall back to the writer.",
+                metric=replica_lag,
+                threshold=REPLICA_LAG_MS,
             ),
         )
 

@@ -13,7 +13,7 @@ from aws_cdk import Acknowledgment, App, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-from infra.settings import SNAPSTART_PYTHON_VERSIONS, Settings
+from infra.settings import AURORA, SNAPSTART_PYTHON_VERSIONS, Settings
 
 if TYPE_CHECKING:
     from infra.stack import UsersServiceStack
@@ -31,22 +31,31 @@ def apply_nag_checks(app: App, stack: UsersServiceStack, settings: Settings) -> 
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     database = stack.database
     _acknowledge(
-        database.instance,
+        database.target,
         "AwsSolutions-RDS11",
         "A non-default port adds nothing here: the instance is in isolated subnets and its "
         "security group admits only the RDS Proxy, the migration function and the secret "
         "rotation functions.",
     )
-    if not settings.db_multi_az:
+    if not settings.db_multi_az and settings.database != AURORA:
         _acknowledge(
-            database.instance,
+            database.target,
             "AwsSolutions-RDS3",
             f"Single-AZ in stage {settings.stage} to halve its cost; prod defaults to "
             "multi-AZ (context dbMultiAz).",
         )
+    if settings.database == AURORA:
+        _acknowledge(
+            database.target,
+            "AwsSolutions-RDS6",
+            "The API authenticates with IAM to RDS Proxy, which logs in to the cluster with "
+            "the app role's password from Secrets Manager; AWS warns against mixing IAM and "
+            "password authentication for one database user (DEPLOY.md, 'Database roles, IAM "
+            "and rotation'), so the cluster's own IAM database authentication stays off.",
+        )
     if not settings.is_prod:
         _acknowledge(
-            database.instance,
+            database.target,
             "AwsSolutions-RDS10",
             "dev stacks must be destroyable; prod enables deletion protection.",
         )

@@ -26,9 +26,10 @@ silence_node_end_of_life_banner()  # before aws_cdk starts the jsii runtime
 
 from aws_cdk import App, DefaultStackSynthesizer  # noqa: E402
 
-from infra.database import fixed_names  # noqa: E402
+from infra.database import fixed_names, is_cluster_identifier  # noqa: E402
+from infra.database_aurora import ENGINE as AURORA_ENGINE  # noqa: E402
 from infra.network import zone_name  # noqa: E402
-from infra.settings import Settings  # noqa: E402
+from infra.settings import AURORA, Settings  # noqa: E402
 
 BOOTSTRAP_VERSION_PARAMETER = f"/cdk-bootstrap/{DefaultStackSynthesizer.DEFAULT_QUALIFIER}/version"
 # "VPCs per Region" in Service Quotas.
@@ -44,6 +45,11 @@ def plan_for(settings: Settings, region: str) -> Plan:
         zone_names=tuple(zone_name(zone, region) for zone in settings.availability_zones),
         reserved_concurrency=settings.reserved_concurrency,
         retained_names=fixed_names(settings),
+        aurora_engine_version=(
+            AURORA_ENGINE.engine_version.full_version
+            if settings.database == AURORA and AURORA_ENGINE.engine_version
+            else None
+        ),
     )
 
 
@@ -83,6 +89,12 @@ def gather(session: boto3.Session, plan: Plan, notes: list[str]) -> Facts:
         else 0,
         vpcs=read("the VPCs", lambda: len(ec2.describe_vpcs()["Vpcs"])),
         vpc_quota=read("the VPC quota", lambda: _vpc_quota(session)),
+        serverless_v2_offered=read(
+            "the Aurora Serverless v2 offer",
+            lambda: serverless_v2_offered(session.client("rds"), plan.aurora_engine_version),
+        )
+        if plan.aurora_engine_version
+        else None,
     )
 
 
@@ -115,7 +127,7 @@ def _stack_status(session: boto3.Session, stack_name: str) -> str | None:
 
 
 def _exists(session: boto3.Session, name: str) -> bool:
-    """A database instance, a log group (names starting with /) or a secret of that name."""
+    """A database instance or cluster, a log group (names starting with /) or a secret."""
     if name.startswith("/"):
         groups = session.client("logs").describe_log_groups(logGroupNamePrefix=name)
         return any(group["logGroupName"] == name for group in groups["logGroups"])
@@ -128,13 +140,28 @@ def _exists(session: boto3.Session, name: str) -> bool:
                 return False
             raise
         return True
+    rds = session.client("rds")
     try:
-        session.client("rds").describe_db_instances(DBInstanceIdentifier=name)
+        if is_cluster_identifier(name):
+            rds.describe_db_clusters(DBClusterIdentifier=name)
+        else:
+            rds.describe_db_instances(DBInstanceIdentifier=name)
     except ClientError as error:
-        if error.response["Error"]["Code"] == "DBInstanceNotFound":
+        if error.response["Error"]["Code"] in ("DBInstanceNotFound", "DBClusterNotFoundFault"):
             return False
         raise
     return True
+
+
+def serverless_v2_offered(rds: Any, engine_version: str | None) -> bool:
+    """Whether the region orders db.serverless instances of Aurora PostgreSQL at that version."""
+    options = rds.describe_orderable_db_instance_options(
+        Engine="aurora-postgresql",
+        EngineVersion=engine_version,
+        DBInstanceClass="db.serverless",
+        MaxRecords=20,
+    )["OrderableDBInstanceOptions"]
+    return bool(options)
 
 
 def unreserved_concurrency(lambda_client: Any) -> int:

@@ -32,7 +32,9 @@ PREFLIGHT_READ_ACTIONS = (
     "lambda:GetAccountSettings",
     "lambda:GetFunctionConcurrency",
     "logs:DescribeLogGroups",
+    "rds:DescribeDBClusters",
     "rds:DescribeDBInstances",
+    "rds:DescribeOrderableDBInstanceOptions",
     "secretsmanager:DescribeSecret",
     "servicequotas:GetAWSDefaultServiceQuota",
     "servicequotas:GetServiceQuota",
@@ -58,6 +60,8 @@ class Plan:
     reserved_concurrency: int | None
     # Physical names the stack gives to resources prod keeps after a tear-down.
     retained_names: tuple[str, ...]
+    # With -c database=aurora: the engine version whose Serverless v2 instances it orders.
+    aurora_engine_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class Facts:
     function_reservation: int = 0
     vpcs: int | None = None
     vpc_quota: int | None = None
+    # Whether the region orders db.serverless instances of the Aurora engine version.
+    serverless_v2_offered: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,20 @@ def check_vpc_quota(plan: Plan, facts: Facts) -> list[Problem]:
     ]
 
 
+def check_aurora(plan: Plan, facts: Facts) -> list[Problem]:
+    """Aurora Serverless v2 of the pinned engine version must be orderable in the region."""
+    if plan.aurora_engine_version is None or facts.serverless_v2_offered is not False:
+        return []
+    return [
+        Problem(
+            "aurora",
+            f"{plan.region} offers no Aurora Serverless v2 (db.serverless) instance of Aurora "
+            f"PostgreSQL {plan.aurora_engine_version}: deploy -c database=instance, or to "
+            "another region",
+        )
+    ]
+
+
 def problems(plan: Plan, facts: Facts) -> list[Problem]:
     """Every reason the deploy would fail, in the order CloudFormation would meet them."""
     return [
@@ -217,6 +237,7 @@ def problems(plan: Plan, facts: Facts) -> list[Problem]:
         *check_bootstrap(plan, facts),
         *check_stack_state(plan, facts),
         *check_zones(plan, facts),
+        *check_aurora(plan, facts),
         *check_leftovers(plan, facts),
         *check_reserved_concurrency(plan, facts),
         *check_vpc_quota(plan, facts),

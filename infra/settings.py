@@ -12,7 +12,11 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
-from infra.capacity import connection_budget, instance_memory_bytes
+from infra.capacity import (
+    acu_memory_bytes,
+    connection_budget_for_memory,
+    instance_memory_bytes,
+)
 
 STAGES = ("dev", "prod")
 # 3.14 is the newest runtime aws-cdk-lib offers with SnapStart, but byte code needs a
@@ -32,6 +36,17 @@ NO_RESERVED_CONCURRENCY = "none"
 # INFO: platform.start and platform.report per invocation (cold-start and failure queries
 # read them); WARN: only what goes wrong, about 40% fewer log bytes (DEPLOY.md, "Log cost").
 SYSTEM_LOG_LEVELS = ("INFO", "WARN")
+# -c database=...: one RDS instance (the default), or an Aurora Serverless v2 cluster with a
+# writer and a reader behind the same proxy (infra/DEPLOY.md, "The Aurora option").
+INSTANCE = "instance"
+AURORA = "aurora"
+DATABASE_KINDS = (INSTANCE, AURORA)
+# Serverless v2 capacity in ACUs (about 2 GiB of memory each), in half-ACU steps. The
+# minimum is 0.5, not 0: an instance behind RDS Proxy keeps the proxy's connections and
+# never auto-pauses (DEPLOY.md), so 0 would only pretend to scale to zero.
+DEFAULT_AURORA_MIN_ACU = 0.5
+DEFAULT_AURORA_MAX_ACU = 4.0
+AURORA_ACU_RANGE = (0.5, 256.0)
 LOG_RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -54,6 +69,9 @@ class Settings:
     availability_zones: tuple[str, ...]
     reserved_concurrency: int | None
     db_instance_type: str
+    database: str
+    aurora_min_acu: float
+    aurora_max_acu: float
     db_allocated_storage_gib: int
     db_multi_az: bool
     backup_retention_days: int
@@ -78,6 +96,13 @@ class Settings:
     def api_docs(self) -> bool:
         """Serve /docs and /openapi.json, without a token: dev only."""
         return not self.is_prod
+
+    @property
+    def database_memory_bytes(self) -> int:
+        """Memory the connection numbers derive from: the class's, or Aurora's at most ACUs."""
+        if self.database == AURORA:
+            return acu_memory_bytes(self.aurora_max_acu)
+        return instance_memory_bytes(self.db_instance_type)
 
     @property
     def removal_policy(self) -> RemovalPolicy:
@@ -115,7 +140,15 @@ class Settings:
                 f"(Python runtimes with SnapStart), not {python_version!r}"
             )
         db_instance_type = _text(node, "dbInstanceType", "t4g.micro")
-        instance_memory_bytes(db_instance_type)  # an unknown class fails here, not mid-synth
+        memory = instance_memory_bytes(db_instance_type)  # an unknown class fails here
+        database = _text(node, "database", INSTANCE)
+        if database not in DATABASE_KINDS:
+            raise ValueError(
+                f"context 'database' must be one of {DATABASE_KINDS}, not {database!r}"
+            )
+        aurora_min_acu, aurora_max_acu = _acu_range(node)
+        if database == AURORA:
+            memory = acu_memory_bytes(aurora_max_acu)
         log_retention_days = _int(node, "logRetentionDays", 30 if prod else 7)
         if log_retention_days not in LOG_RETENTION:
             raise ValueError(f"context 'logRetentionDays' must be one of {sorted(LOG_RETENTION)}")
@@ -124,8 +157,11 @@ class Settings:
             allowed_origins=_origins(node.try_get_context("allowedOrigins"), prod=prod),
             python_version=python_version,
             availability_zones=_availability_zones(node.try_get_context("availabilityZones")),
-            reserved_concurrency=_reserved_concurrency(node, db_instance_type),
+            reserved_concurrency=_reserved_concurrency(node, memory),
             db_instance_type=db_instance_type,
+            database=database,
+            aurora_min_acu=aurora_min_acu,
+            aurora_max_acu=aurora_max_acu,
             db_allocated_storage_gib=_int(node, "dbAllocatedStorageGiB", 20),
             db_multi_az=_bool(node, "dbMultiAz", default=prod),
             backup_retention_days=_int(node, "backupRetentionDays", 7 if prod else 1),
@@ -162,20 +198,46 @@ def _bool(node: Node, key: str, *, default: bool) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-def _reserved_concurrency(node: Node, db_instance_type: str) -> int | None:
-    """Unset unless asked: a number, or "auto" for the instance class's connection budget."""
+def _reserved_concurrency(node: Node, memory_bytes: int) -> int | None:
+    """Unset unless asked: a number, or "auto" for the database's connection budget."""
     value: Any = node.try_get_context("reservedConcurrency")
     text = "" if value is None else str(value).strip().lower()
     if text in ("", NO_RESERVED_CONCURRENCY):
         return None
     if text == AUTO_RESERVED_CONCURRENCY:
-        return connection_budget(db_instance_type)
+        return connection_budget_for_memory(memory_bytes)
     if not text.isdigit() or int(text) < 1:
         raise ValueError(
             f"context 'reservedConcurrency' must be a number of at least 1, "
             f"{AUTO_RESERVED_CONCURRENCY!r} or {NO_RESERVED_CONCURRENCY!r}, not {value!r}"
         )
     return int(text)
+
+
+def _acu_range(node: Node) -> tuple[float, float]:
+    """Aurora Serverless v2's minimum and maximum ACUs: half steps, 0.5 to 256, min <= max."""
+    low, high = AURORA_ACU_RANGE
+    values = []
+    for key, default in (
+        ("auroraMinAcu", DEFAULT_AURORA_MIN_ACU),
+        ("auroraMaxAcu", DEFAULT_AURORA_MAX_ACU),
+    ):
+        value = float(_text(node, key, str(default)))
+        if not low <= value <= high or (value * 2) % 1:
+            raise ValueError(
+                f"context '{key}' must be a multiple of 0.5 from {low} to {high}, not {value}"
+                + (
+                    " (0 would ask for auto-pause, which never happens behind RDS Proxy: "
+                    "infra/DEPLOY.md, 'The Aurora option')"
+                    if value == 0
+                    else ""
+                )
+            )
+        values.append(value)
+    minimum, maximum = values
+    if minimum > maximum:
+        raise ValueError(f"context 'auroraMinAcu' ({minimum}) is above 'auroraMaxAcu' ({maximum})")
+    return minimum, maximum
 
 
 def _system_log_level(node: Node) -> str:

@@ -3,7 +3,8 @@
 browser -> Cognito user pool (sign in: ID/access token)
 browser -> HTTP API (JWT authorizer; public, throttled GET /health)
         -> API function (alias "live", SnapStart)
-            -> RDS Proxy (TLS, IAM token as users_app) -> RDS PostgreSQL
+            -> RDS Proxy (TLS, IAM token as users_app) -> RDS PostgreSQL, or Aurora's writer
+            -> its read-only endpoint -> Aurora's reader (list pages; -c database=aurora)
             -> S3 bucket (users/*) via the gateway endpoint
 RDS Proxy -> Secrets Manager (users_app's secret) via the interface endpoint
 deploy  -> trigger -> migration function (master secret) -> RDS PostgreSQL, then the proxy
@@ -26,11 +27,13 @@ from infra.auth import Auth
 from infra.bundling import PROJECT_ROOT, LocalBundler, fingerprint
 from infra.dashboard import Dashboard
 from infra.database import Database
+from infra.database_aurora import AuroraDatabase
+from infra.database_instance import InstanceDatabase
 from infra.functions import python_runtime
 from infra.migrations import Migrations
 from infra.monitoring import Monitoring
 from infra.network import Network
-from infra.settings import Settings
+from infra.settings import AURORA, Settings
 from infra.storage import Storage
 from infra.sweeper import Sweeper
 
@@ -70,7 +73,10 @@ class UsersServiceStack(Stack):
 
         code = lambda_code(settings)
         self.network = Network(self, "Network", settings=settings)
-        self.database = Database(self, "Database", network=self.network, settings=settings)
+        database_kind = AuroraDatabase if settings.database == AURORA else InstanceDatabase
+        self.database: Database = database_kind(
+            self, "Database", network=self.network, settings=settings
+        )
         self.storage = Storage(self, "Storage", settings=settings)
         # Through the VPC, S3 reaches the user-files bucket only, for what the functions do.
         for statement in self.storage.user_files_statements():

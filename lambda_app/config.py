@@ -26,6 +26,14 @@ class Settings(BaseSettings):
         default=None, description="Database host (e.g. the RDS Proxy); overrides a secret's."
     )
     db_port: int = Field(default=5432, gt=0, lt=65536, description="Database port.")
+    db_reader_host: str | None = Field(
+        default=None,
+        description="A read replica (Aurora's read-only proxy endpoint): list pages that carry "
+        "Read-After may be served there; unset, every read goes to the writer.",
+    )
+    db_reader_port: int | None = Field(
+        default=None, gt=0, lt=65536, description="The read replica's port; else the writer's."
+    )
     db_name: str | None = Field(default=None, description="Database name; overrides a secret's.")
     db_user: str | None = Field(
         default=None, description="Role to log in as with DB_IAM_AUTH (the app role on AWS)."

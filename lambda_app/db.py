@@ -28,6 +28,8 @@ MIGRATION_APPLICATION_NAME = "users-service-migrate"
 AUTH_FAILED_SQLSTATE = "28P01"
 
 _engine: Engine | None = None
+# The read replica's engine (DB_READER_HOST): its own pooled connection, like the writer's.
+_reader_engine: Engine | None = None
 _engine_lock = threading.Lock()
 # SQLSTATE classes of a connection that is gone: connection exceptions, and the operator
 # intervention codes of a closed session (admin shutdown, crash, restart, dropped database).
@@ -48,6 +50,37 @@ def get_engine() -> Engine:
                 # that need a transaction ask for one with `transaction()`.
                 _engine = create_engine_from_settings(get_settings(), autocommit=True)
     return _engine
+
+
+def get_reader_engine() -> Engine | None:
+    """Return this process's engine on the read replica, or None when DB_READER_HOST is unset."""
+    global _reader_engine
+    settings = get_settings()
+    if not settings.db_reader_host:
+        return None
+    if _reader_engine is None:
+        with _engine_lock:
+            if _reader_engine is None:
+                _reader_engine = create_engine_from_settings(
+                    reader_settings(settings), autocommit=True
+                )
+    return _reader_engine
+
+
+def reader_settings(settings: Settings) -> Settings:
+    """The writer's settings pointed at the read replica (same role, database and TLS)."""
+    host = settings.db_reader_host
+    assert host is not None
+    if settings.database_url:
+        url = make_url(settings.database_url)
+        replica = url.set(host=host, port=settings.db_reader_port or url.port)
+        return settings.model_copy(
+            update={"database_url": replica.render_as_string(hide_password=False)}
+        )
+    # An IAM token is signed for the host and port it is sent to: the reader endpoint's.
+    return settings.model_copy(
+        update={"db_host": host, "db_port": settings.db_reader_port or settings.db_port}
+    )
 
 
 @contextmanager
@@ -140,12 +173,13 @@ def is_dead_connection(error: DBAPIError) -> bool:
 
 
 def dispose_engine() -> None:
-    """Close every pooled connection and forget the engine (tests, SnapStart restore)."""
-    global _engine
+    """Close every pooled connection and forget the engines (tests, SnapStart restore)."""
+    global _engine, _reader_engine
     with _engine_lock:
-        if _engine is not None:
-            _engine.dispose()
-        _engine = None
+        for engine in (_engine, _reader_engine):
+            if engine is not None:
+                engine.dispose()
+        _engine = _reader_engine = None
 
 
 def create_engine_from_settings(

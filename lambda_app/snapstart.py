@@ -5,7 +5,8 @@ snapshot, and restores every new environment of the version from that snapshot. 
 builds everything a request needs (the engine and its TLS context, the IAM token signer and
 its credentials, the S3 client), so that no request after a restore imports a module. The
 hooks drop what must not be shared or may expire: connections, credentials, the random state.
-Without SnapStart, init builds the engine only; the rest waits for the request that needs it.
+Without SnapStart, init builds the engines only (the writer's, and the read replica's when
+DB_READER_HOST is set); the rest waits for the request that needs it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import ssl
 from contextlib import suppress
 
 from lambda_app.config import get_settings
-from lambda_app.db import dispose_engine, get_engine
+from lambda_app.db import dispose_engine, get_engine, get_reader_engine
 from lambda_app.exceptions import DatabaseUnavailableError
 from lambda_app.external_services.aws import get_s3_client, reset_s3_client
 from lambda_app.external_services.iam_auth import role_credentials
@@ -46,6 +47,7 @@ def warm_up() -> None:
     """
     try:
         get_engine()
+        get_reader_engine()
     except DatabaseUnavailableError:
         logger.warning("No database configured yet; requests will answer 503")
         return
@@ -62,17 +64,21 @@ def before_snapshot() -> None:
     The engine is built again at once, unconnected and without credentials, so that the
     snapshot keeps the work of building it.
     """
-    dispose_engine()  # also drops the credentials cached with it
+    dispose_engine()  # both engines, and the credentials cached with them
     role_credentials.forget()
     reset_s3_client()
     with suppress(DatabaseUnavailableError):
         get_engine()
+        get_reader_engine()
 
 
 def after_restore() -> None:
     """Start fresh in each restored environment: new connections, credentials and seeds."""
     with suppress(DatabaseUnavailableError):
         get_engine().dispose()  # a connection opened after the snapshot hook, if any
+        reader = get_reader_engine()
+        if reader is not None:
+            reader.dispose()
     role_credentials.forget()
     reset_s3_client()
     # Every environment restored from one snapshot would otherwise draw the same numbers:

@@ -125,6 +125,20 @@ class EmbeddedPostgres:
             shutil.rmtree(self.pgdata.parent, ignore_errors=True)
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
+    def run_tool(
+        self, command: list[str], *, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run one of the installation's programs as the server's user; raise if it fails."""
+        return self._run(command, env=env)
+
+    def prepare_empty_pgdata(self) -> Path:
+        """Create the (empty) data folder, owned by the server's user, for a tool to fill."""
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        if self._run_as is not None:
+            shutil.chown(self.pgdata, user=self._run_as)
+        self.pgdata.chmod(0o700)
+        return self.pgdata
+
     def _initdb(self) -> None:
         self.pgdata.mkdir(parents=True, exist_ok=True)
         password_file = self.pgdata.parent / f".{self.pgdata.name}.pw"
@@ -179,11 +193,14 @@ class EmbeddedPostgres:
             ):
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def _run(self, command: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, command: list[str], *, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         executable = [str(self._bin / command[0]), *command[1:]]
         result = subprocess.run(
             executable,
             user=self._run_as,
+            env={**os.environ, **env} if env else None,
             capture_output=True,
             text=True,
             check=False,

@@ -233,12 +233,59 @@ def list_users(
     page still carries the total. The key walks the (created_at, id) index: every page
     costs the same, and pages do not shift when users come or go.
     """
+    statement = _page_statement(limit, offset, after, user_type, email, fresh=true())
+    rows = connection.execute(statement).all()
+    return _page(rows)
+
+
+def list_users_if_fresh(
+    connection: Connection,
+    *,
+    read_after: UserVersion,
+    limit: int,
+    offset: int = 0,
+    after: UserKey | None = None,
+    user_type: UserType | None = None,
+    email: str | None = None,
+) -> tuple[Sequence[UserRow], int] | None:
+    """`list_users` on a replica, or None when it has not yet applied the write `read_after`.
+
+    The check is part of the page statement (no extra round trip): the replica must hold the
+    user of `read_after` at that version or a later one. A replica applies the writer's
+    commits in order, so it then also holds every write committed before that one.
+    """
+    user_id, version = read_after
+    fresh = exists().where(users.c.id == user_id, users.c.version >= version)
+    rows = connection.execute(
+        _page_statement(limit, offset, after, user_type, email, fresh=fresh)
+    ).all()
+    if not rows or not rows[0].fresh:
+        return None
+    return _page(rows)
+
+
+# A write that a read must show: the user's id and their row version after it (its ETag).
+UserVersion = tuple[uuid.UUID, int]
+
+
+def _page_statement(
+    limit: int,
+    offset: int,
+    after: UserKey | None,
+    user_type: UserType | None,
+    email: str | None,
+    *,
+    fresh: ColumnElement[bool],
+) -> Executable:
+    """The page joined to its total, and whether the server holds the write asked for."""
     filters: list[Any] = []
     if user_type is not None:
         filters.append(users.c.user_type == user_type)
     if email is not None:
         filters.append(users.c.email == email)
-    counted = select(_count_users(user_type=user_type, email=email).label("total")).subquery()
+    counted = select(
+        _count_users(user_type=user_type, email=email).label("total"), fresh.label("fresh")
+    ).subquery()
     if after is not None:
         filters.append(tuple_(users.c.created_at, users.c.id) > tuple_(*after))
     page = (
@@ -249,11 +296,14 @@ def list_users(
         .offset(offset)
         .lateral("page")
     )
-    rows = connection.execute(
-        select(counted.c.total, *page.c)
-        .select_from(counted.outerjoin(page, true()))
+    return (
+        select(counted.c.total, counted.c.fresh, *page.c)
+        .select_from(counted.outerjoin(page, counted.c.fresh))
         .order_by(page.c.created_at, page.c.id)
-    ).all()
+    )
+
+
+def _page(rows: Sequence[UserRow]) -> tuple[Sequence[UserRow], int]:
     total = int(rows[0].total) if rows else 0
     return [row for row in rows if row.id is not None], total
 

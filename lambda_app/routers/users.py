@@ -50,6 +50,7 @@ from lambda_app.preconditions import (
     versions_in_if_match,
 )
 from lambda_app.problems import problem_responses
+from lambda_app.read_routing import ReadAfterHeader, list_page, parse_read_after
 from lambda_app.schemas.users import (
     Email,
     TokenEmail,
@@ -224,13 +225,20 @@ async def list_users(
     ] = 0,
     user_type: Annotated[UserType | None, Query(description="Only users of this type.")] = None,
     email: Annotated[Email | None, Query(description="Exact email, in any letter case.")] = None,
+    read_after: ReadAfterHeader = None,
 ) -> UserPage:
     """List users ordered by creation time, then id, with the total matching the filters."""
     authorize(caller, Action.LIST)
     after = page_start(cursor, offset)
     # One user more than the page tells whether there is a next page.
-    users, total = crud.list_users(
-        connection, limit=limit + 1, offset=offset, after=after, user_type=user_type, email=email
+    users, total = list_page(
+        connection,
+        read_after=parse_read_after(read_after),
+        limit=limit + 1,
+        offset=offset,
+        after=after,
+        user_type=user_type,
+        email=email,
     )
     page = users[:limit]
     last = page[-1] if len(users) > limit else None

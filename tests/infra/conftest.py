@@ -79,3 +79,30 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         availabilityZones=",".join(PROD_AVAILABILITY_ZONES),
         **{"aws:cdk:bundling-stacks": []},
     )
+
+
+@pytest.fixture(scope="session")
+def aurora_dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """dev with -c database=aurora (bundling skipped: the asset is the same as dev's)."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-aurora-dev"),
+        stage="dev",
+        database="aurora",
+        allowedOrigins=TEST_ORIGINS,
+        **{"aws:cdk:bundling-stacks": []},
+    )
+
+
+@pytest.fixture(scope="session")
+def aurora_prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """prod with -c database=aurora and its own capacity range."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-aurora-prod"),
+        stage="prod",
+        database="aurora",
+        auroraMinAcu="1",
+        auroraMaxAcu="16",
+        allowedOrigins=TEST_ORIGINS,
+        availabilityZones=",".join(PROD_AVAILABILITY_ZONES),
+        **{"aws:cdk:bundling-stacks": []},
+    )

@@ -30,10 +30,18 @@ def github_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_synthesized_templates_pass_cfn_lint(
-    dev: Synthesized, prod: Synthesized, github_template: Path
+    dev: Synthesized,
+    prod: Synthesized,
+    aurora_dev: Synthesized,
+    aurora_prod: Synthesized,
+    github_template: Path,
 ) -> None:
     templates = [dev.outdir / "UsersService-dev.template.json"]
     templates += [prod.outdir / "UsersService-prod.template.json", github_template]
+    templates += [
+        aurora_dev.outdir / "UsersService-dev.template.json",
+        aurora_prod.outdir / "UsersService-prod.template.json",
+    ]
     result = _lint(*templates)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -42,6 +42,11 @@ UNUSED = {
     "redshift-serverless:ListWorkgroups": "secret rotation: the target is RDS, not Redshift",
     "firehose:TagDeliveryStream": "flow logs go to CloudWatch Logs, not Firehose",
     "vpc-lattice:CreateServiceNetworkVpcEndpointAssociation": "no VPC Lattice network",
+    "rds:AddRoleToDBCluster": "Aurora: no IAM role is associated with the cluster",
+    "rds:RemoveRoleFromDBCluster": "Aurora: no IAM role is associated with the cluster",
+    "rds:EnableHttpEndpoint": "Aurora: the Data API stays off",
+    "rds:DisableHttpEndpoint": "Aurora: the Data API stays off",
+    "rds:RemoveFromGlobalCluster": "Aurora: the cluster is in no global database",
     "vpc-lattice:DescribeServiceNetworkVpcEndpointAssociation": "no VPC Lattice network",
 }
 UNUSED_PREFIXES = {"s3tables:": "the bucket is a general purpose bucket, not S3 Tables"}
@@ -102,8 +107,8 @@ def github_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return template
 
 
-def _resource_types(dev: Synthesized, prod: Synthesized, github: dict[str, Any]) -> set[str]:
-    templates = [dev.template.to_json(), prod.template.to_json(), github]
+def _resource_types(*synths: Synthesized, github: dict[str, Any]) -> set[str]:
+    templates = [*(synth.template.to_json() for synth in synths), github]
     return {
         resource["Type"] for template in templates for resource in template["Resources"].values()
     }
@@ -123,11 +128,16 @@ def _needed(resource_type: str) -> set[str]:
 
 
 def test_the_policies_allow_every_permission_of_every_resource_type(
-    dev: Synthesized, prod: Synthesized, github_template: dict[str, Any]
+    dev: Synthesized,
+    prod: Synthesized,
+    aurora_prod: Synthesized,
+    github_template: dict[str, Any],
 ) -> None:
+    """Both database options (-c database=instance|aurora) and the GitHub roles."""
     statements = _statements()
     missing = []
-    for resource_type in sorted(_resource_types(dev, prod, github_template)):
+    synths = (dev, prod, aurora_prod)
+    for resource_type in sorted(_resource_types(*synths, github=github_template)):
         for action in sorted(_needed(resource_type)):
             scoped = action.startswith(SCOPED_SERVICES)
             target = NOT_IN_REGISTRY_RESOURCES[action.split(":")[0]] if scoped else "*"

@@ -23,6 +23,7 @@ from infra.preflight_rules import (
     UNRESERVED_CONCURRENCY_MINIMUM,
     Facts,
     Plan,
+    check_aurora,
     check_reserved_concurrency,
     check_stack_state,
     problems,
@@ -258,8 +259,19 @@ def test_the_bootstrap_version_is_the_one_the_templates_check(dev: Synthesized) 
     assert max(int(version) for version in refused) + 1 == REQUIRED_BOOTSTRAP_VERSION
 
 
-def test_the_names_checked_are_every_fixed_name_prod_keeps(prod: Synthesized) -> None:
-    name_properties = ("DBInstanceIdentifier", "LogGroupName", "Name", "BucketName", "TopicName")
+@pytest.mark.parametrize("option", ["prod", "aurora_prod"])
+def test_the_names_checked_are_every_fixed_name_prod_keeps(
+    option: str, request: pytest.FixtureRequest
+) -> None:
+    prod: Synthesized = request.getfixturevalue(option)
+    name_properties = (
+        "DBInstanceIdentifier",
+        "DBClusterIdentifier",
+        "LogGroupName",
+        "Name",
+        "BucketName",
+        "TopicName",
+    )
     kept = {
         resource["Properties"][key]
         for resource in prod.template.to_json()["Resources"].values()
@@ -314,8 +326,71 @@ def test_every_call_a_run_makes_is_a_read_the_deploy_roles_are_granted(
         TemplateBody=json.dumps({"Resources": {"ApiFunction6BF808ED": function}}),
     )
     _run(account, [*PROD, "reservedConcurrency=5"], capsys)
+    _run(account, [*PROD, "database=aurora"], capsys)
     made.discard("sts:GetCallerIdentity")  # needs no permission
     for setup in ("ssm:PutParameter", "iam:CreateRole", "cloudformation:CreateStack"):
         made.discard(setup)
     # The default quota is read only where the account has no applied value (not in moto).
     assert made == set(PREFLIGHT_READ_ACTIONS) - {"servicequotas:GetAWSDefaultServiceQuota"}
+
+
+def test_an_aurora_cluster_kept_by_a_prod_tear_down_stops_a_new_stack(
+    account: boto3.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    account.client("rds").create_db_cluster(
+        DBClusterIdentifier="users-prod-cluster",
+        Engine="aurora-postgresql",
+        MasterUsername="users_admin",
+        MasterUserPassword="not-a-real-one-1",
+    )
+    code, out = _run(account, [*PROD, "database=aurora"], capsys)
+    assert code == 1
+    (line,) = [line for line in out.splitlines() if "FAIL  leftovers" in line]
+    assert "users-prod-cluster" in line
+    # The instance option's names are others: its deploy is not stopped by the cluster.
+    assert "FAIL  leftovers" not in _run(account, PROD, capsys)[1]
+
+
+def _aurora_plan() -> Plan:
+    return Plan(
+        stack_name="UsersService-dev",
+        region="us-east-1",
+        zone_names=("us-east-1a", "us-east-1b"),
+        reserved_concurrency=None,
+        retained_names=(),
+        aurora_engine_version="17.4",
+    )
+
+
+@pytest.mark.parametrize(("offered", "refused"), [(False, True), (True, False), (None, False)])
+def test_aurora_needs_serverless_v2_of_its_engine_version_in_the_region(
+    offered: bool | None, refused: bool
+) -> None:
+    found = check_aurora(_aurora_plan(), Facts(serverless_v2_offered=offered))
+    assert bool(found) is refused
+    if refused:
+        (problem,) = found
+        assert "Aurora PostgreSQL 17.4" in problem.message
+        assert "-c database=instance" in problem.message
+
+
+def test_the_serverless_v2_offer_is_read_from_the_orderable_instance_options() -> None:
+    client = boto3.client("rds", region_name="us-east-1")
+    question = {
+        "Engine": "aurora-postgresql",
+        "EngineVersion": "17.4",
+        "DBInstanceClass": "db.serverless",
+        "MaxRecords": 20,
+    }
+    option = {"Engine": "aurora-postgresql", "EngineVersion": "17.4"}
+    with Stubber(client) as stub:
+        stub.add_response(
+            "describe_orderable_db_instance_options",
+            {"OrderableDBInstanceOptions": [{**option, "DBInstanceClass": "db.serverless"}]},
+            question,
+        )
+        stub.add_response(
+            "describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": []}, question
+        )
+        assert preflight.serverless_v2_offered(client, "17.4") is True
+        assert preflight.serverless_v2_offered(client, "17.4") is False

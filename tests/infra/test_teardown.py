@@ -10,10 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.infra.conftest import Synthesized
 
 # What prod keeps on purpose: the data, and where users sign in.
 DATA = ("AWS::RDS::DBInstance", "AWS::S3::Bucket", "AWS::Cognito::UserPool")
+# With -c database=aurora the data is the cluster's (its writer and reader are instances).
+AURORA_DATA = (*DATA, "AWS::RDS::DBCluster")
+# What a kept database stands on, whichever the option.
+STANDS_ON = {
+    "AWS::RDS::DBSubnetGroup",
+    "AWS::EC2::Subnet",
+    "AWS::EC2::VPC",
+    "AWS::EC2::SecurityGroup",
+    "AWS::SecretsManager::Secret",
+}
 
 
 def _references(value: Any) -> set[str]:
@@ -48,13 +60,21 @@ def _closure(resources: dict[str, Any], start: str) -> set[str]:
     return seen
 
 
-def _kept(synth: Synthesized) -> set[str]:
+def _kept(synth: Synthesized, data: tuple[str, ...] = DATA) -> set[str]:
     resources = synth.template.to_json()["Resources"]
     return {
         logical_id
         for logical_id, resource in resources.items()
-        if resource["Type"] in DATA and resource.get("DeletionPolicy") == "Retain"
+        if resource["Type"] in data and resource.get("DeletionPolicy") == "Retain"
     }
+
+
+def _databases(synth: Synthesized) -> list[str]:
+    """The cluster and its instances (Aurora), or the instance."""
+    return [
+        *synth.resources("AWS::RDS::DBCluster"),
+        *synth.resources("AWS::RDS::DBInstance"),
+    ]
 
 
 def test_prod_keeps_its_data(prod: Synthesized) -> None:
@@ -62,20 +82,28 @@ def test_prod_keeps_its_data(prod: Synthesized) -> None:
     assert {resources[logical_id]["Type"] for logical_id in _kept(prod)} == set(DATA)
 
 
-def test_everything_the_kept_database_stands_on_is_kept_too(prod: Synthesized) -> None:
-    resources = prod.template.to_json()["Resources"]
-    (database,) = prod.resources("AWS::RDS::DBInstance")
-    needed = _closure(resources, database)
+def test_prod_aurora_keeps_the_cluster_its_instances_and_the_other_data(
+    aurora_prod: Synthesized,
+) -> None:
+    resources = aurora_prod.template.to_json()["Resources"]
+    kept = _kept(aurora_prod, AURORA_DATA)
+    assert {resources[logical_id]["Type"] for logical_id in kept} == set(AURORA_DATA)
+    assert set(_databases(aurora_prod)) <= kept
+
+
+@pytest.mark.parametrize(
+    ("option", "parameters"),
+    [("prod", "AWS::RDS::DBParameterGroup"), ("aurora_prod", "AWS::RDS::DBClusterParameterGroup")],
+)
+def test_everything_the_kept_database_stands_on_is_kept_too(
+    option: str, parameters: str, request: pytest.FixtureRequest
+) -> None:
+    synth: Synthesized = request.getfixturevalue(option)
+    resources = synth.template.to_json()["Resources"]
+    needed = set().union(*(_closure(resources, database) for database in _databases(synth)))
     types = {resources[logical_id]["Type"] for logical_id in needed}
     # The chain that failed the tear-down: instance -> subnet group -> subnets -> VPC.
-    assert {
-        "AWS::RDS::DBSubnetGroup",
-        "AWS::EC2::Subnet",
-        "AWS::EC2::VPC",
-        "AWS::EC2::SecurityGroup",
-        "AWS::RDS::DBParameterGroup",
-        "AWS::SecretsManager::Secret",
-    } <= types
+    assert {*STANDS_ON, parameters} <= types
     left = {
         logical_id
         for logical_id in needed
@@ -84,18 +112,20 @@ def test_everything_the_kept_database_stands_on_is_kept_too(prod: Synthesized) -
     assert left == set(), f"deleting these fails while the kept database uses them: {left}"
 
 
-def test_nothing_else_of_the_network_is_kept(prod: Synthesized) -> None:
+@pytest.mark.parametrize("option", ["prod", "aurora_prod"])
+def test_nothing_else_of_the_network_is_kept(option: str, request: pytest.FixtureRequest) -> None:
     """Route tables, endpoints and the functions' security groups go with the stack."""
-    resources = prod.template.to_json()["Resources"]
-    (database,) = prod.resources("AWS::RDS::DBInstance")
-    needed = _closure(resources, database)
+    synth: Synthesized = request.getfixturevalue(option)
+    resources = synth.template.to_json()["Resources"]
+    needed = set().union(*(_closure(resources, database) for database in _databases(synth)))
     for logical_id, resource in resources.items():
         if resource["Type"].startswith("AWS::EC2::") and logical_id not in needed:
             assert resource.get("DeletionPolicy") != "Retain", logical_id
 
 
-def test_dev_keeps_nothing(dev: Synthesized) -> None:
-    resources = dev.template.to_json()["Resources"]
+@pytest.mark.parametrize("option", ["dev", "aurora_dev"])
+def test_dev_keeps_nothing(option: str, request: pytest.FixtureRequest) -> None:
+    resources = request.getfixturevalue(option).template.to_json()["Resources"]
     kept = {
         logical_id
         for logical_id, resource in resources.items()

@@ -18,7 +18,11 @@ def _get_kwargs(
     offset: int | Unset = 0,
     user_type: None | Unset | UserType = UNSET,
     email: None | str | Unset = UNSET,
+    read_after: None | str | Unset = UNSET,
 ) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(read_after, Unset):
+        headers["Read-After"] = read_after
 
     params: dict[str, Any] = {}
 
@@ -57,6 +61,7 @@ def _get_kwargs(
         "params": params,
     }
 
+    _kwargs["headers"] = headers
     return _kwargs
 
 
@@ -109,6 +114,7 @@ def sync_detailed(
     offset: int | Unset = 0,
     user_type: None | Unset | UserType = UNSET,
     email: None | str | Unset = UNSET,
+    read_after: None | str | Unset = UNSET,
 ) -> Response[Problem | UserPage]:
     """List users
 
@@ -120,6 +126,9 @@ def sync_detailed(
         offset (int | Unset): Users to skip, at most 10000; then use `cursor`. Default: 0.
         user_type (None | Unset | UserType): Only users of this type.
         email (None | str | Unset): Exact email, in any letter case.
+        read_after (None | str | Unset): The ETag of your latest create or update: the page may
+            then come from a read replica, and still shows that write and every one before it. Without
+            it, the writer answers.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -135,6 +144,7 @@ def sync_detailed(
         offset=offset,
         user_type=user_type,
         email=email,
+        read_after=read_after,
     )
 
     response = client.get_httpx_client().request(
@@ -152,6 +162,7 @@ def sync(
     offset: int | Unset = 0,
     user_type: None | Unset | UserType = UNSET,
     email: None | str | Unset = UNSET,
+    read_after: None | str | Unset = UNSET,
 ) -> Problem | UserPage | None:
     """List users
 
@@ -163,6 +174,9 @@ def sync(
         offset (int | Unset): Users to skip, at most 10000; then use `cursor`. Default: 0.
         user_type (None | Unset | UserType): Only users of this type.
         email (None | str | Unset): Exact email, in any letter case.
+        read_after (None | str | Unset): The ETag of your latest create or update: the page may
+            then come from a read replica, and still shows that write and every one before it. Without
+            it, the writer answers.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -179,6 +193,7 @@ def sync(
         offset=offset,
         user_type=user_type,
         email=email,
+        read_after=read_after,
     ).parsed
 
 
@@ -190,6 +205,7 @@ async def asyncio_detailed(
     offset: int | Unset = 0,
     user_type: None | Unset | UserType = UNSET,
     email: None | str | Unset = UNSET,
+    read_after: None | str | Unset = UNSET,
 ) -> Response[Problem | UserPage]:
     """List users
 
@@ -201,6 +217,9 @@ async def asyncio_detailed(
         offset (int | Unset): Users to skip, at most 10000; then use `cursor`. Default: 0.
         user_type (None | Unset | UserType): Only users of this type.
         email (None | str | Unset): Exact email, in any letter case.
+        read_after (None | str | Unset): The ETag of your latest create or update: the page may
+            then come from a read replica, and still shows that write and every one before it. Without
+            it, the writer answers.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -216,6 +235,7 @@ async def asyncio_detailed(
         offset=offset,
         user_type=user_type,
         email=email,
+        read_after=read_after,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -231,6 +251,7 @@ async def asyncio(
     offset: int | Unset = 0,
     user_type: None | Unset | UserType = UNSET,
     email: None | str | Unset = UNSET,
+    read_after: None | str | Unset = UNSET,
 ) -> Problem | UserPage | None:
     """List users
 
@@ -242,6 +263,9 @@ async def asyncio(
         offset (int | Unset): Users to skip, at most 10000; then use `cursor`. Default: 0.
         user_type (None | Unset | UserType): Only users of this type.
         email (None | str | Unset): Exact email, in any letter case.
+        read_after (None | str | Unset): The ETag of your latest create or update: the page may
+            then come from a read replica, and still shows that write and every one before it. Without
+            it, the writer answers.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -259,5 +283,6 @@ async def asyncio(
             offset=offset,
             user_type=user_type,
             email=email,
+            read_after=read_after,
         )
     ).parsed
