@@ -389,6 +389,8 @@ def make_user(client: TestClient) -> Any:
         body = {"email": email or f"user-{uuid.uuid4().hex[:8]}@example.com", **fields}
         response = client.post("/users", json=body)
         assert response.status_code == 201, response.text
-        return dict(response.json())
+        created = dict(response.json())
+        created.pop("identity")  # where their sign-in identity stands: only POST's answer says
+        return created
 
     return make
