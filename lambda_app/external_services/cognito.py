@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lambda_app.config import Settings, get_settings
@@ -34,11 +35,12 @@ LIST_USERS_PAGE = 60
 
 @dataclass(frozen=True)
 class Identity:
-    """A user of the pool: its `sub`, its email and whether it may sign in."""
+    """A user of the pool: its `sub`, its email, whether it may sign in, when it was made."""
 
     subject: str
     email: str | None
     enabled: bool
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ def list_identities(*, deadline: Deadline) -> tuple[list[Identity], bool]:
                             subject=attributes["sub"],
                             email=attributes.get("email"),
                             enabled=user.get("Enabled", True),
+                            created_at=user.get("UserCreateDate"),
                         )
                     )
     except IdentityProviderUnavailableError as error:
