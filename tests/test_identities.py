@@ -498,8 +498,9 @@ def test_an_admin_created_user_signs_in_with_no_cli_step_and_finds_their_account
     moto does not check SRP proofs, so this proves the flow and the link, not the password.
     """
     from pycognito.aws_srp import AWSSRP
+    from pycognito.exceptions import ForceChangePasswordException
 
-    from local.embedded_s3 import moto_token_key_pem
+    from local.user_pool import moto_token_key_pem
     from tests.user_pool import PASSWORD
 
     created = client.post("/users", json={"email": "grace@example.com", "user_type": "staff"})
@@ -511,7 +512,7 @@ def test_an_admin_created_user_signs_in_with_no_cli_step_and_finds_their_account
         client_id=pool.local.client_id,
         client=pool.idp,
     )
-    with pytest.raises(Exception, match="Change password"):
+    with pytest.raises(ForceChangePasswordException):
         srp.authenticate_user()  # NEW_PASSWORD_REQUIRED: no tokens yet
     tokens = srp.set_new_password_challenge(PASSWORD)["AuthenticationResult"]
 

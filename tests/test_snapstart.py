@@ -271,7 +271,8 @@ def test_a_restored_environment_provisions_an_identity_without_importing_a_modul
 ) -> None:
     import boto3
 
-    from local.embedded_s3 import EmbeddedS3, create_user_pool
+    from local.embedded_s3 import EmbeddedS3
+    from local.user_pool import create_user_pool
 
     moto = EmbeddedS3(bucket=TEST_BUCKET).start()
     try:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lambda_app.external_services import cognito
-from local.embedded_s3 import LocalUserPool, create_user_pool
+from local.user_pool import LocalUserPool, create_user_pool
 from tests.conftest import settings_env
 
 # A password the pool's policy accepts, for the people the tests sign in as.

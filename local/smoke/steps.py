@@ -122,12 +122,14 @@ def create_user(run: SmokeRun) -> str:
     )
     run.create_unanswered = False
     user = expect(response, 201)
+    # Where the person's sign-in identity stands: linked, pending, or unmanaged (no pool).
+    identity = user.pop("identity", None)
     run.user = user
     if not response.headers.get("location", "").endswith(f"/users/{user['id']}"):
         raise StepFailedError(f"201 without Location: /users/{user['id']}")
     if user["email"] != run.email:
         raise StepFailedError(f"201 but the email is {user['email']!r}")
-    return f"POST /users 201: {run.email}, id {user['id']}"
+    return f"POST /users 201: {run.email}, id {user['id']}, identity {identity}"
 
 
 def read_user(run: SmokeRun) -> str:
