@@ -102,9 +102,9 @@ def sync_detailed(
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
 ) -> Response[Any | Problem | UserDeletionPending]:
-    """Delete a user and their files
+    """Delete a user, their files and their identity
 
-     Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
+     Delete the user; 204 once their files and identity are gone too, 202 while retried.
 
     Args:
         user_id (UUID): The user's id
@@ -137,9 +137,9 @@ def sync(
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
 ) -> Any | Problem | UserDeletionPending | None:
-    """Delete a user and their files
+    """Delete a user, their files and their identity
 
-     Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
+     Delete the user; 204 once their files and identity are gone too, 202 while retried.
 
     Args:
         user_id (UUID): The user's id
@@ -167,9 +167,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
 ) -> Response[Any | Problem | UserDeletionPending]:
-    """Delete a user and their files
+    """Delete a user, their files and their identity
 
-     Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
+     Delete the user; 204 once their files and identity are gone too, 202 while retried.
 
     Args:
         user_id (UUID): The user's id
@@ -200,9 +200,9 @@ async def asyncio(
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
 ) -> Any | Problem | UserDeletionPending | None:
-    """Delete a user and their files
+    """Delete a user, their files and their identity
 
-     Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
+     Delete the user; 204 once their files and identity are gone too, 202 while retried.
 
     Args:
         user_id (UUID): The user's id

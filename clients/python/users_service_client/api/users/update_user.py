@@ -115,6 +115,8 @@ def sync_detailed(
 
      Change email, full name or user type (admins); others only their own full name.
 
+    A new email is given to the user's identity too, after the commit (retried on failure).
+
     Args:
         user_id (UUID): The user's id
         if_match (None | str | Unset): Change only if the user is still at this ETag (from a read
@@ -153,6 +155,8 @@ def sync(
 
      Change email, full name or user type (admins); others only their own full name.
 
+    A new email is given to the user's identity too, after the commit (retried on failure).
+
     Args:
         user_id (UUID): The user's id
         if_match (None | str | Unset): Change only if the user is still at this ETag (from a read
@@ -185,6 +189,8 @@ async def asyncio_detailed(
     """Update a user
 
      Change email, full name or user type (admins); others only their own full name.
+
+    A new email is given to the user's identity too, after the commit (retried on failure).
 
     Args:
         user_id (UUID): The user's id
@@ -221,6 +227,8 @@ async def asyncio(
     """Update a user
 
      Change email, full name or user type (admins); others only their own full name.
+
+    A new email is given to the user's identity too, after the commit (retried on failure).
 
     Args:
         user_id (UUID): The user's id
