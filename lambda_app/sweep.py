@@ -1,7 +1,8 @@
 """The sweeper Lambda: drains the outbox every few minutes, and sweeps orphaned files daily.
 
-- `{"action": "drain"}` (every 5 minutes): runs the outbox tasks that are due (a failed or
-  abandoned removal of a deleted user's files), then reports the backlog as metrics.
+- `{"action": "drain"}` (every 5 minutes): runs the outbox tasks that are due (what a request
+  failed or abandoned: removing a deleted user's files, creating, updating or removing an
+  identity), then reports the backlog as metrics.
 - `{"action": "sweep"}`, or any event without an action (daily): a presigned upload form
   stays valid for PRESIGN_EXPIRES_SECONDS and S3 cannot revoke it, so a form issued before a
   user was deleted can still put a file under users/{id}/ afterwards. The sweep finds the

@@ -8,7 +8,7 @@ takes the caller's deadline, as S3's do, and every failure is `IdentityProviderU
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -150,23 +150,34 @@ def update_identity_email(subject: str, email: str, *, deadline: Deadline) -> bo
 
 def remove_identity(subject: str, *, deadline: Deadline) -> bool:
     """Revoke the identity's refresh tokens, then delete it; False when it did not exist."""
-    client = get_cognito_client()
-    pool_id = _pool_id()
-    with _identity_call(deadline, expected=(USER_NOT_FOUND,)):
-        client.admin_user_global_sign_out(UserPoolId=pool_id, Username=subject)
-        client.admin_delete_user(UserPoolId=pool_id, Username=subject)
-        return True
-    return False
+    return _signed_out_then(
+        subject,
+        lambda client, pool_id: client.admin_delete_user(UserPoolId=pool_id, Username=subject),
+        deadline=deadline,
+    )
 
 
 def disable_identity(subject: str, *, deadline: Deadline) -> bool:
     """Revoke the identity's refresh tokens and stop it signing in (reversible); False when
     it does not exist."""
+    return _signed_out_then(
+        subject,
+        lambda client, pool_id: client.admin_disable_user(UserPoolId=pool_id, Username=subject),
+        deadline=deadline,
+    )
+
+
+def _signed_out_then(
+    subject: str,
+    then: Callable[[CognitoIdentityProviderClient, str], object],
+    *,
+    deadline: Deadline,
+) -> bool:
     client = get_cognito_client()
     pool_id = _pool_id()
     with _identity_call(deadline, expected=(USER_NOT_FOUND,)):
         client.admin_user_global_sign_out(UserPoolId=pool_id, Username=subject)
-        client.admin_disable_user(UserPoolId=pool_id, Username=subject)
+        then(client, pool_id)
         return True
     return False
 
