@@ -65,6 +65,15 @@ async def get_caller(
     return caller
 
 
+async def get_released_caller(principal: PrincipalDep, request: Request) -> Caller | None:
+    """Return the caller's user record, read on a connection given back at once: for routes
+    that call another service and so must hold no connection while it works."""
+    with get_engine().connect() as connection:
+        caller = crud.find_caller(connection, subject=principal.subject)
+    _log_caller(request, caller)
+    return caller
+
+
 async def get_caller_and_user(
     user_id: UserId, principal: PrincipalDep, request: Request
 ) -> CallerAndUser:
@@ -86,6 +95,7 @@ def _log_caller(request: Request, caller: Caller | None) -> None:
 
 
 CallerDep = Annotated[Caller | None, Depends(get_caller)]
+ReleasedCallerDep = Annotated[Caller | None, Depends(get_released_caller)]
 # A route that takes both lists this one before its ConnectionDep: with a pool of one (the
 # Lambda default), it would otherwise wait for the connection that ConnectionDep holds.
 CallerAndUserDep = Annotated[CallerAndUser, Depends(get_caller_and_user)]
