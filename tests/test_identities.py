@@ -324,16 +324,15 @@ def test_requests_on_the_only_pooled_connection_go_through_while_a_create_waits_
             creating.start()
             assert hanging.called.wait(timeout=30), "the create never reached Cognito"
 
-            signed_up = TestClient(app, raise_server_exceptions=False).post(
-                "/users/me", headers=bearer("newcomer", "newcomer@example.com")
-            )
+            # Routes that do not call Cognito (a sign-up does: it checks the identity).
+            renamed = admins.patch(f"/users/{admin['id']}", json={"full_name": "Still here"})
             read = admins.get(f"/users/{admin['id']}")
             hanging.release()
             creating.join(timeout=30)
     finally:
         hanging.close()
 
-    assert signed_up.status_code == 201, signed_up.text
+    assert renamed.status_code == 200, renamed.text
     assert read.status_code == 200, read.text
     (response,) = created
     assert (response.status_code, response.json()["identity"]) == (201, "pending")
@@ -529,3 +528,68 @@ def test_an_admin_created_user_signs_in_with_no_cli_step_and_finds_their_account
     identity = pool.identity("grace@example.com")
     assert identity is not None
     assert identity["UserStatus"] == "CONFIRMED"
+
+
+# --- sign-up where the service provisions identities
+
+
+def test_a_token_of_a_deleted_user_cannot_register_them_again(
+    client: TestClient, pool: UserPool, db_engine: Engine
+) -> None:
+    # The token was issued before the delete and API Gateway accepts it until it expires.
+    user = client.post("/users", json={"email": "gone@example.com"}).json()
+    subject = subject_of(db_engine, user["id"]) or ""
+    assert client.delete(f"/users/{user['id']}").status_code == 204
+    before = user_count(db_engine)
+
+    response = client.post("/users/me", headers=bearer(subject, "gone@example.com"))
+
+    problem = assert_problem(response, 401)
+    assert "removed or disabled" in problem["detail"]
+    assert user_count(db_engine) == before
+
+
+def test_a_disabled_identity_cannot_register(
+    client: TestClient, pool: UserPool, db_engine: Engine
+) -> None:
+    subject = pool.add_identity("paused@example.com")
+    pool.idp.admin_disable_user(UserPoolId=pool.id, Username="paused@example.com")
+    before = user_count(db_engine)
+
+    response = client.post("/users/me", headers=bearer(subject, "paused@example.com"))
+
+    assert_problem(response, 401)
+    assert user_count(db_engine) == before
+
+
+def test_an_identity_in_the_pool_registers_and_links_as_before(
+    client: TestClient, pool: UserPool, db_engine: Engine
+) -> None:
+    invited = client.post("/users", json={"email": "invited@example.com"}).json()
+    with db_engine.begin() as connection:  # an account made before provisioning was on
+        connection.execute(
+            text("UPDATE users SET subject = NULL WHERE id = :id"), {"id": invited["id"]}
+        )
+    subject = pool.identity("invited@example.com")["Attributes"]["sub"]  # type: ignore[index]
+    newcomer = pool.add_identity("newcomer@example.com")
+
+    linked = client.post("/users/me", headers=bearer(subject, "invited@example.com"))
+    created = client.post("/users/me", headers=bearer(newcomer, "newcomer@example.com"))
+
+    assert (linked.status_code, linked.json()["id"]) == (200, invited["id"])
+    assert created.status_code == 201, created.text
+
+
+def test_a_sign_up_while_cognito_fails_is_502_and_registers_nobody(
+    client: TestClient, pool: UserPool, db_engine: Engine
+) -> None:
+    subject = pool.add_identity("early@example.com")
+    on_cognito_attempt(refuse)
+    before = user_count(db_engine)
+
+    response = client.post("/users/me", headers=bearer(subject, "early@example.com"))
+
+    assert_problem(response, 502)
+    assert user_count(db_engine) == before
+    cognito_is_back()
+    assert client.post("/users/me", headers=bearer(subject, "early@example.com")).status_code == 201

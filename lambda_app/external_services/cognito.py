@@ -137,6 +137,12 @@ def find_identity(username: str, *, deadline: Deadline) -> Identity | None:
     return None
 
 
+def identity_is_active(subject: str, *, deadline: Deadline) -> bool:
+    """Whether the identity with this `sub` is still in the pool, and enabled."""
+    identity = find_identity(subject, deadline=deadline)
+    return identity is not None and identity.enabled
+
+
 def update_identity_email(subject: str, email: str, *, deadline: Deadline) -> bool:
     """Give the identity `email`, verified; False when the identity does not exist."""
     client = get_cognito_client()

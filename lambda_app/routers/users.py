@@ -34,6 +34,7 @@ from lambda_app.exceptions import (
     InvalidEmailClaimError,
     InvalidPageRequestError,
     MissingEmailClaimError,
+    NotAuthenticatedError,
     UserNotFoundError,
 )
 from lambda_app.external_services import aws, cognito
@@ -120,20 +121,34 @@ async def read_me(
             "headers": WRITTEN_HEADERS,
         },
         201: {"headers": WRITTEN_HEADERS},
-        **problem_responses(400, 401, 409, 413, 415, 422, 503),
+        **problem_responses(400, 401, 409, 413, 415, 422, 502, 503),
     },
 )
 async def register_me(
     principal: PrincipalDep,
-    caller: CallerDep,
-    connection: ConnectionDep,
+    caller: ReleasedCallerDep,
     request: Request,
     response: Response,
     idempotency_key: IdempotencyKeyDep,
+    deadline: DeadlineDep,
 ) -> UserRow | Response:
-    """Register with the token's verified email; 200 when it takes over an admin-made account."""
+    """Register with the token's verified email; 200 when it takes over an admin-made account.
 
-    def register() -> UserRow:
+    Where the service provisions identities, the token's identity must still be in the pool:
+    a token outlives the deletion of its identity by up to an hour, and must not bring a
+    deleted user back as a customer.
+    """
+    # Asked before any connection is taken: Cognito may be slow.
+    if (
+        caller is None
+        and cognito.provisioning_enabled()
+        and not cognito.identity_is_active(principal.subject, deadline=deadline)
+    ):
+        raise NotAuthenticatedError(
+            "The sign-in behind this token was removed or disabled; sign in again."
+        )
+
+    def register(connection: Connection) -> UserRow:
         # Checked here, not first: the retry of a registration that worked is a replay.
         if caller is not None:
             raise IdentityAlreadyRegisteredError(crud.ALREADY_REGISTERED)
@@ -151,15 +166,16 @@ async def register_me(
         return _written(user, response)
 
     keyed = keyed_request(idempotency_key, subject=principal.subject, request=request, body=None)
-    if keyed is None:
-        return register()
-    return run_once(
-        connection,
-        keyed,
-        response=response,
-        status_code=status.HTTP_201_CREATED,
-        answer=lambda: UserRead.model_validate(register()),
-    )
+    with get_engine().connect() as connection:
+        if keyed is None:
+            return register(connection)
+        return run_once(
+            connection,
+            keyed,
+            response=response,
+            status_code=status.HTTP_201_CREATED,
+            answer=lambda: UserRead.model_validate(register(connection)),
+        )
 
 
 def verified_email(principal: Principal) -> str:
