@@ -22,6 +22,8 @@ logger = logging.getLogger("lambda_app.requests")
 COLD_START: ContextVar[bool | None] = ContextVar("cold_start", default=None)
 # The request line's message: method, route template and status.
 LINE = "%s %s %s"
+# The line's field naming the caller, kept in the request's state until the line is written.
+USER_ID = "user_id"
 # A client's own X-Request-ID is reused locally only when it looks like an id.
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -61,6 +63,11 @@ class RequestLogMiddleware:
             REQUEST_ID.reset(token)
 
 
+def log_user(scope: Scope, user_id: str) -> None:
+    """Name the registered caller in the request's log line."""
+    scope.setdefault("state", {})[USER_ID] = user_id
+
+
 def _request_id(scope: Scope) -> str:
     context = scope.get("aws.context")
     if context is not None and getattr(context, "aws_request_id", None):
@@ -84,7 +91,7 @@ def _log_request(scope: Scope, status: int, seconds: float) -> None:
         "status": status,
         "duration_ms": round(seconds * 1000, 2),
     }
-    user_id = scope.get("state", {}).get("user_id")
+    user_id = scope.get("state", {}).get(USER_ID)
     if user_id is not None:
         fields["user_id"] = user_id
     event = scope.get("aws.event")
