@@ -7,8 +7,8 @@ which the system store holds. One context serves both, built once per process (a
 snapshot keeps it).
 
 Of the bundle, only the CAs of the function's region are loaded (AWS_REGION): the database
-is in the stack's region, and parsing the other regions' 84 certificates took a tenth of the
-deployed app's init.
+is in the stack's region, and parsing the other regions' 84 certificates cost every cold
+start about 12 ms.
 """
 
 from __future__ import annotations
