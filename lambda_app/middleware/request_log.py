@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lambda_app.external_services.metrics import record_request
 from lambda_app.problems import internal_error_response, log_unexpected_error
-from lambda_app.utils.json_logs import REQUEST_ID
+from lambda_app.utils.json_logs import REQUEST_ID, write_json_line
 from lambda_app.utils.routes import route_template
 
 logger = logging.getLogger("lambda_app.requests")
@@ -101,9 +101,11 @@ def _log_request(scope: Scope, status: int, seconds: float) -> None:
         fields["cold_start"] = cold_start
         record_request(route, status, cold_start=cold_start)
     if logger.isEnabledFor(logging.INFO):
+        args = (scope["method"], route, status)
+        if write_json_line(logger, logging.INFO, LINE % args, fields):
+            return
         # The record made and handled directly: `logger.info` would first walk the stack for
         # the caller's file and line, which the JSON line never shows.
-        args = (scope["method"], route, status)
         record = logger.makeRecord(
             logger.name, logging.INFO, __file__, 0, LINE, args, None, extra=fields
         )
