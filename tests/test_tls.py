@@ -184,11 +184,20 @@ def relay_of(authority: CertificateAuthority, tls_database: TlsDatabase, directo
     return tls_proxy.running(tls_proxy.LOOPBACK, server_port, certificate, key)
 
 
-def bundle_with(authority: CertificateAuthority, tmp_path: Path) -> Path:
-    """The RDS bundle with `authority` added, as RDS's own CA of a region would be."""
+def migrate_behind_a_bundled_ca(
+    name: str,
+    tls_database: TlsDatabase,
+    migration_settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Any:
+    """Migrate through a relay whose CA, named `name`, is in the RDS bundle as RDS's are."""
+    authority = CertificateAuthority.create(name)
     bundle = tmp_path / "rds-ca-bundle.pem"
     bundle.write_bytes(RDS_CA_BUNDLE.read_bytes() + authority.pem)
-    return bundle
+    monkeypatch.setattr("lambda_app.tls.RDS_CA_BUNDLE", bundle)
+    with relay_of(authority, tls_database, tmp_path) as relay:
+        return run_migration(migration_settings(relay.host, relay.port), monkeypatch)
 
 
 def test_the_migration_verifies_the_server_against_its_regions_cas_in_the_bundle(
@@ -198,12 +207,11 @@ def test_the_migration_verifies_the_server_against_its_regions_cas_in_the_bundle
     tmp_path: Path,
 ) -> None:
     # Named as RDS names its CAs, so the app takes it for one of its region's.
-    regional = CertificateAuthority.create("Amazon RDS us-east-1 Root CA RSA2048 G1 (test)")
-    monkeypatch.setattr("lambda_app.tls.RDS_CA_BUNDLE", bundle_with(regional, tmp_path))
-    with relay_of(regional, tls_database, tmp_path) as relay:
-        settings = migration_settings(relay.host, relay.port)
+    name = "Amazon RDS us-east-1 Root CA RSA2048 G1 (test)"
 
-        result = run_migration(settings, monkeypatch)
+    result = migrate_behind_a_bundled_ca(
+        name, tls_database, migration_settings, monkeypatch, tmp_path
+    )
 
     assert result["after"] is not None
 
@@ -214,13 +222,10 @@ def test_the_migration_refuses_a_server_of_another_regions_rds_ca(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    elsewhere = CertificateAuthority.create("Amazon RDS eu-west-1 Root CA RSA2048 G1 (test)")
-    monkeypatch.setattr("lambda_app.tls.RDS_CA_BUNDLE", bundle_with(elsewhere, tmp_path))
-    with relay_of(elsewhere, tls_database, tmp_path) as relay:
-        settings = migration_settings(relay.host, relay.port)
+    name = "Amazon RDS eu-west-1 Root CA RSA2048 G1 (test)"
 
-        with pytest.raises(DBAPIError, match="SSLCertVerificationError"):
-            run_migration(settings, monkeypatch)
+    with pytest.raises(DBAPIError, match="SSLCertVerificationError"):
+        migrate_behind_a_bundled_ca(name, tls_database, migration_settings, monkeypatch, tmp_path)
 
 
 def test_the_migration_refuses_a_server_of_a_ca_it_does_not_trust(
