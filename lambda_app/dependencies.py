@@ -15,6 +15,7 @@ from lambda_app.crud import users as crud
 from lambda_app.crud.users import Caller, CallerAndUser
 from lambda_app.db import get_engine
 from lambda_app.deadline import Deadline, request_deadline
+from lambda_app.middleware.request_log import log_user
 
 # How callers authenticate, as OpenAPI describes it (Swagger UI's "Authorize" button).
 BEARER_SCHEME_NAME = "HTTPBearer"
@@ -91,7 +92,7 @@ async def get_caller_and_user(
 
 def _log_caller(request: Request, caller: Caller | None) -> None:
     if caller is not None:
-        request.state.user_id = str(caller.id)  # for the request log line
+        log_user(request.scope, str(caller.id))
 
 
 CallerDep = Annotated[Caller | None, Depends(get_caller)]
