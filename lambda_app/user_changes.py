@@ -72,7 +72,7 @@ def update_user(
     return retrying_conflicts(demote)
 
 
-def delete_user(
+def delete_owing_tasks(
     connection: Connection, *, user_id: uuid.UUID, versions: Versions, identity: bool
 ) -> list[Task]:
     """Delete the user with the tasks that delete their files (and identity); the tasks.

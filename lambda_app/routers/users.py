@@ -298,7 +298,7 @@ async def delete_user(
         cognito.get_cognito_client()
     engine = get_engine()
     with engine.connect() as connection:
-        tasks = user_changes.delete_user(
+        tasks = user_changes.delete_owing_tasks(
             connection, user_id=user_id, versions=versions, identity=identity
         )
     done = user_changes.run_deletion_tasks(engine, tasks, deadline)
