@@ -8,7 +8,10 @@ Tests inject lag with `pg_wal_replay_pause()` on the standby.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
 
 from local.embedded_postgres import SUPERUSER, EmbeddedPostgres
 
@@ -33,3 +36,22 @@ def start_standby(primary: EmbeddedPostgres, data_dir: Path) -> EmbeddedPostgres
             env={"PGPASSWORD": primary.password},
         )
     return standby.start()
+
+
+def wait_for_replay(primary_url: str, standby_url: str, *, timeout: float) -> None:
+    """Wait until the standby has replayed everything the primary had written when called."""
+    primary = create_engine(primary_url, isolation_level="AUTOCOMMIT")
+    standby = create_engine(standby_url, isolation_level="AUTOCOMMIT")
+    try:
+        with primary.connect() as connection:
+            target = connection.scalar(text("SELECT pg_current_wal_lsn()"))
+        replayed = text("SELECT pg_last_wal_replay_lsn() >= CAST(:target AS pg_lsn)")
+        deadline = time.monotonic() + timeout
+        with standby.connect() as connection:
+            while not connection.scalar(replayed, {"target": target}):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the standby did not replay up to {target} in {timeout} s")
+                time.sleep(0.05)
+    finally:
+        primary.dispose()
+        standby.dispose()
