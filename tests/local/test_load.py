@@ -37,6 +37,7 @@ MIXED_RUN_INVARIANTS = [
     invariants.REPLAYS,
     invariants.NO_DEADLOCK,
     invariants.NO_STALE_WRITE,
+    invariants.OWN_WRITES,
 ]
 USER_ID = "0b6c3a8e-3f0e-4a51-9c55-0d8f5f3a7b11"
 OTHER_ID = "5d0e1f2a-7b3c-4d8e-9f10-a1b2c3d4e5f6"
