@@ -56,7 +56,7 @@ def describe_pass(result: PassResult, title: str) -> str:
         "",
         pool_line("PgBouncer", pool),
         *([pool_line("PgBouncer (replica)", result.reader_pool)] if result.reader_pool else []),
-        pages_line(tally),
+        pages_line(tally, with_reader=result.reader_pool is not None),
         "rounds: "
         + ", ".join(f"{name} {count}" for name, count in sorted(result.evidence.rounds.items())),
     ]
@@ -77,16 +77,15 @@ def pool_line(name: str, pool: PoolFigures) -> str:
     )
 
 
-def pages_line(tally: Tally) -> str:
+def pages_line(tally: Tally, *, with_reader: bool) -> str:
     """How many list pages each server answered, and the replica's share."""
     pages = tally.pages_from
     total = sum(pages.values())
     counts = ", ".join(f"{source} {count}" for source, count in sorted(pages.items()))
-    replica = pages.get("replica", 0)
-    return (
-        f"list pages: {total} ({counts or 'none'}); the replica answered "
-        f"{replica / max(total, 1):.0%} of them"
-    )
+    line = f"list pages: {total} ({counts or 'none'})"
+    if with_reader:
+        line += f"; the replica answered {pages.get('replica', 0) / max(total, 1):.0%} of them"
+    return line
 
 
 def route_table(tally: Tally) -> str:
