@@ -155,8 +155,9 @@ def sign_up_twins_told_their_own_account(evidence: Evidence) -> Check:
 
 
 def own_writes_never_go_backwards(evidence: Evidence) -> Check:
-    """A page sent with Read-After shows the named user at that version or later, if at all;
-    and shows it when its filter and range hold it, unless a delete of it was sent before.
+    """A page with Read-After shows its user at that version or later, unless a delete came first.
+
+    The user must be on the page when the page's filter and range hold it (`must_show`).
     """
     pages = evidence.pages_after_writes
     shown = [page for page in pages if page.shown_updated_at is not None]

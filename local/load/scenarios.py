@@ -70,9 +70,7 @@ async def read(world: World) -> None:
 
 
 async def list_users(world: World) -> None:
-    """An admin or a staff member lists a page: the first, one further on, one type, or the
-    one with the user of its latest write; with Read-After naming that write, if it has one.
-    """
+    """A caller lists the first page, a later one, one type, or its latest write's (Read-After)."""
     caller = world.rng.choice((ROOT_ADMIN, world.staff))
     named = world.latest_writes.get(caller)
     query = {"limit": "20"}
