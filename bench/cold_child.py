@@ -57,6 +57,7 @@ def main() -> None:
         invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:users-api",
         get_remaining_time_in_millis=lambda: 29_000,
     )
+    before_init = set(sys.modules)
     imported_ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
     handler = _import_handler(kind)
     if os.environ.get(INITIALIZATION_TYPE) == SNAP_START:
@@ -71,6 +72,7 @@ def main() -> None:
         "imported_ns": imported_ns,
         "initialised_ns": initialised_ns,
         "answered_ns": answered_ns,
+        "init_modules": len(loaded - before_init),
         "first_request_modules": sorted(set(sys.modules) - loaded),
     }
     sys.stdout.write(MARKER + json.dumps(report) + "\n")

@@ -34,6 +34,7 @@ class ColdSample:
     interpreter_ms: float  # spawn to the child's first line: exec, interpreter, site
     init_ms: float  # importing the handler module: what Lambda's init phase runs
     first_request_ms: float  # the first call: connection opened inside
+    init_modules: int  # modules the init imported (deterministic)
     first_request_modules: tuple[str, ...]
 
 
@@ -43,6 +44,8 @@ class ColdStarts:
 
     totals: dict[str, Summary]
     parts: dict[str, dict[str, float]]
+    # The modules each kind's init imported (the same in every sample).
+    init_modules: dict[str, int]
     # The modules the deployed app's first request imports, after a SnapStart init and
     # restore, and after an on-demand init; None when the deployed kind was not run.
     deployed_modules: dict[str, list[str]] | None
@@ -56,6 +59,7 @@ class ColdStarts:
         empty = self.totals["empty_fastapi"].median
         fields["ratio_vs_empty_fastapi"] = round(self.totals["app"].median / empty, 2)
         fields["parts_median_ms"] = self.parts
+        fields["init_modules"] = self.init_modules
         if self.deployed_modules is None:
             fields[DEPLOYED] = {"measured": False, "reason": self.not_deployed_reason}
             return fields
@@ -104,6 +108,7 @@ def spawn_once(kind: str, environment: dict[str, str]) -> ColdSample:
         interpreter_ms=(report["started_ns"] - spawned_ns) / 1e6,
         init_ms=(report["initialised_ns"] - report["imported_ns"]) / 1e6,
         first_request_ms=(report["answered_ns"] - report["initialised_ns"]) / 1e6,
+        init_modules=report["init_modules"],
         first_request_modules=tuple(report["first_request_modules"]),
     )
 
@@ -151,4 +156,5 @@ def measure(
         }
         for kind in kinds
     }
-    return ColdStarts(totals, parts, deployed_modules, not_deployed_reason)
+    init_modules = {kind: max(s.init_modules for s in taken[kind]) for kind in kinds}
+    return ColdStarts(totals, parts, init_modules, deployed_modules, not_deployed_reason)

@@ -160,4 +160,5 @@ def _create_user(subject: str, body: Any) -> dict[str, Any]:
     if rows[0][1] is None:
         raise ProblemError(403, "Forbidden", "Only an admin may create users.")
     user = _user(rows[0][1:])
-    return _response(201, user, location=f"/users/{user['id']}")
+    # As the app answers without a user pool: the identity is not the service's to make.
+    return _response(201, {**user, "identity": "unmanaged"}, location=f"/users/{user['id']}")

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from bench.calls import calls_per_request
 from bench.events import http_api_event, lambda_context
 from bench.round_trips import recording
 from bench.runner import ADMIN_EMAIL, ADMIN_SUBJECT, seeded_database
@@ -96,17 +97,6 @@ def _events(route: str, user_id: str) -> Callable[[], dict[str, Any]]:
         )
 
     return event
-
-
-def calls_per_request(handler: Handler, events: list[dict[str, Any]]) -> float:
-    """The Python function calls `handler` makes per event, over `events` (this thread)."""
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for event in events:
-        handler(event, lambda_context())
-    profiler.disable()
-    total: int = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
-    return total / len(events)
 
 
 def profile(route: str, calls: int, handlers: dict[str, Handler], user_id: str) -> None:

@@ -173,7 +173,8 @@ def _create_user(subject: str, body: Any) -> dict[str, Any]:
             raise ProblemError(409, "Email already registered", detail) from None
         raise
     user = _user(rows[0])
-    return _response(201, user, location=f"/users/{user['id']}")
+    # As the app answers without a user pool: the identity is not the service's to make.
+    return _response(201, {**user, "identity": "unmanaged"}, location=f"/users/{user['id']}")
 
 
 def _json_body(event: dict[str, Any]) -> Any:

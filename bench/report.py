@@ -122,6 +122,14 @@ def _latency_table(results: dict[str, Any]) -> list[str]:
         f"{'bare get_user vs floor ' + at:<35}{get_user['ratio_bare_stack_vs_floor']:>8.2f}  "
         "(no target: the least the stack can do)",
     )
+    python_calls = results.get("python_calls", {}).get("get_user")
+    if python_calls is not None:
+        over_bare = python_calls["app_over_bare_stack"]
+        lines.append(
+            f"{'app get_user Python calls':<35}{python_calls['app']:>8,.0f}  (bare "
+            f"{python_calls['bare_stack']:,.0f}, stack {python_calls['stack']:,.0f}, floor "
+            f"{python_calls['floor']:,.0f}; app over bare {over_bare:,.0f})"
+        )
     for route in ("get_user", "list_users", "create_user"):
         path = f"round_trips.{route}.app"
         lines.append(
@@ -142,6 +150,9 @@ def _cold_start_table(cold: dict[str, Any], targets: dict[str, dict[str, Any]]) 
     for part in ("interpreter_ms", "init_ms", "first_request_ms"):
         medians = [cold["parts_median_ms"][kind][part] for kind in kinds]
         lines.append(f"{'  ' + part:<26}" + "".join(f"{median:>22,.1f}" for median in medians))
+    if "init_modules" in cold:
+        counts = [cold["init_modules"][kind] for kind in kinds]
+        lines.append(f"{'  modules imported at init':<26}" + "".join(f"{n:>22}" for n in counts))
     lines.append(
         f"{'app / empty_fastapi':<26}{cold['ratio_vs_empty_fastapi']:>22.2f}  "
         f"{_target(targets, 'cold_start.ratio_vs_empty_fastapi')}"

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from sqlalchemy.engine import make_url
 
-from bench import bundle, cold_start, cores, database, latency_proxy, machine, report, warm
+from bench import bundle, calls, cold_start, cores, database, latency_proxy, machine, report, warm
 from bench.deployed import deployed_database
 from bench.events import http_api_event
 from bench.quiet import app_output_to
@@ -103,6 +103,8 @@ METHOD = {
     "extra time of one SELECT 1 exchange through the relay",
     "cores": "with two or more cores, the handlers (and the cold starts' children) run on the "
     "first, the embedded PostgreSQL and the latency relay on the others (bench.cores)",
+    "python_calls": "Python function calls per warm get_user (bench.calls, cProfile's count, "
+    "20 requests after 2 untimed): the same on every machine with the pinned packages",
     "round_trips": "waits for PostgreSQL in one warm request (bench.round_trips: a read of "
     "the socket after a write); round_trip_sql lists the statements of each exchange",
     "cold_start": "python -m bench.cold_child per sample, kinds rotated per round, one unmeasured "
@@ -111,7 +113,8 @@ METHOD = {
     "app: DATABASE_URL; deployed: the app as on AWS without SnapStart (bench.deployed: an IAM "
     "token signed with the fake keys, TLS through local.tls_proxy verified against a test CA "
     "beside the system store); deployed.first_request_new_modules: the modules imported by "
-    "the first request after a SnapStart init and the snapshot hooks (one unmeasured start)",
+    "the first request after a SnapStart init and the snapshot hooks (one unmeasured start); "
+    "init_modules: the modules each kind's init imported",
     "list_scaling": "one database per size, ANALYZEd after loading; the database switches every "
     "25 calls (5 untimed after each switch), the app's pairs with raw and floor within",
 }
@@ -176,6 +179,12 @@ def _round_trips(caller: warm.Caller, user_id: str) -> dict[str, dict[str, list[
             handlers, warm.create_user_event(caller), expected_status=201
         ),
     }
+
+
+def _python_calls(caller: warm.Caller, user_id: str) -> dict[str, Any]:
+    """Python calls per warm get_user of the app and the stacks: the timings' deterministic pair."""
+    found = calls.warm_calls({**_handlers(), **_stacks()}, warm.get_user_event(caller, user_id))
+    return {**found, "app_over_bare_stack": round(found["app"] - found[warm.BARE], 1)}
 
 
 def _with_latency(
@@ -312,6 +321,7 @@ def main(argv: list[str] | None = None) -> None:
                     for route, found in sql.items()
                 }
                 results["round_trip_sql"] = sql
+                results["python_calls"] = {"get_user": _python_calls(caller, user_id)}
                 results["latency"] = _with_latency(
                     plan, url, arguments.latency_ms, caller, user_id, console, split
                 )

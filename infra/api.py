@@ -132,6 +132,7 @@ class Api(Construct):
             environment={
                 **api_database_environment(database, settings),
                 "S3_BUCKET": storage.bucket.bucket_name,
+                "COGNITO_USER_POOL_ID": auth.user_pool.user_pool_id,
                 "API_BASE_PATH": "",
                 "AVATAR_MAX_BYTES": str(settings.avatar_max_bytes),
                 "PRESIGN_EXPIRES_SECONDS": str(settings.presign_expires_seconds),
@@ -153,6 +154,7 @@ class Api(Construct):
         # An IAM token for the app role, signed in the function; no secret is read.
         database.proxy.grant_connect(self.function, APP_USERNAME)
         storage.grant_user_files(self.function)
+        auth.grant_provisioning(self.function)
 
         # One integration for every route. HttpLambdaIntegration adds one invoke permission
         # per route, each scoped to this API's ARN ($default: any route of this API).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.settings import Settings
@@ -16,6 +17,17 @@ PASSWORD_MIN_LENGTH = 12
 TEMPORARY_PASSWORD_VALIDITY = Duration.days(3)
 ID_AND_ACCESS_TOKEN_VALIDITY = Duration.hours(1)
 REFRESH_TOKEN_VALIDITY = Duration.days(30)
+# What provisioning calls on the pool (lambda_app/external_services/cognito.py): the API
+# (create and link, email changes, deletes) and the sweeper (the same tasks, by the drain).
+PROVISIONING_ACTIONS = (
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminGetUser",
+    "cognito-idp:AdminUpdateUserAttributes",
+    "cognito-idp:AdminUserGlobalSignOut",
+    "cognito-idp:AdminDeleteUser",
+)
+# What the sweeper's reconcile-identities adds: listing the pool, disabling orphans.
+RECONCILE_ACTIONS = ("cognito-idp:ListUsers", "cognito-idp:AdminDisableUser")
 
 
 class Auth(Construct):
@@ -71,6 +83,19 @@ class Auth(Construct):
             access_token_validity=ID_AND_ACCESS_TOKEN_VALIDITY,
             refresh_token_validity=REFRESH_TOKEN_VALIDITY,
             auth_session_validity=Duration.minutes(3),
+        )
+
+    def grant_provisioning(self, grantee: iam.IGrantable, *, reconcile: bool = False) -> None:
+        """Let `grantee` call the admin actions provisioning needs, on this pool only."""
+        actions = PROVISIONING_ACTIONS + (RECONCILE_ACTIONS if reconcile else ())
+        self.user_pool.grant(grantee, *actions)
+
+    def endpoint_statement(self) -> iam.PolicyStatement:
+        """What the VPC's Cognito endpoint lets through: those actions, on this pool only."""
+        return iam.PolicyStatement(
+            principals=[iam.AnyPrincipal()],
+            actions=[*PROVISIONING_ACTIONS, *RECONCILE_ACTIONS],
+            resources=[self.user_pool.user_pool_arn],
         )
 
     @property

@@ -149,6 +149,9 @@ S3_STORED_GB = 1.0
 METRICS = 30  # the app's route x status-class series, ColdStart, the outbox's three
 ALARMS = {"instance": 11, "aurora": 11}
 SECRETS = 2
+# The stack's interface endpoints (infra/network.py), each in ENDPOINT_ZONES zones; a test
+# checks these counts against the synthesized templates.
+INTERFACE_ENDPOINTS = ("Secrets Manager", "Cognito")
 ENDPOINT_ZONES = 2
 DB_STORAGE_GB = 20
 # Database CPU per request (a guess: one or two index lookups); Aurora I/O per request.
@@ -219,7 +222,10 @@ def shared_parts(rps: float, duration_ms: float) -> dict[str, float]:
         * API_MEMORY_GB
         * p("lambda_gb_second_arm"),
         "API Gateway (HTTP API)": requests * p("http_api_request"),
-        "VPC endpoints (Secrets Manager, 2 zones)": ENDPOINT_ZONES
+        f"VPC endpoints ({', '.join(INTERFACE_ENDPOINTS)}; {ENDPOINT_ZONES} zones)": len(
+            INTERFACE_ENDPOINTS
+        )
+        * ENDPOINT_ZONES
         * HOURS_PER_MONTH
         * p("interface_endpoint_az_hour"),
         "CloudWatch logs": requests * LOG_KB_PER_REQUEST / 1024 / 1024 * p("logs_ingested_gb"),

@@ -1,8 +1,9 @@
 """Network: a private VPC, endpoints to AWS services, and the security-group chain.
 
 Traffic allowed, and nothing else: API function -> proxy -> database on PostgreSQL's
-port; API function -> HTTPS out, which reaches only the S3 gateway endpoint (there is
-no NAT gateway and no internet route); migration function -> database directly and ->
+port; API function -> HTTPS out, which reaches only the S3 gateway endpoint and the
+Cognito interface endpoint (there is no NAT gateway and no internet route; the sweeper
+shares the API's group); migration function -> database directly and ->
 the Secrets Manager endpoint; the secrets' rotation functions -> database and -> the
 Secrets Manager endpoint; the proxy -> the Secrets Manager endpoint (it reads the app
 role's secret).
@@ -26,7 +27,8 @@ def zone_name(zone: str, region: str) -> str:
 
 
 class Network(Construct):
-    """VPC over the chosen AZs with isolated subnets only, S3 and Secrets Manager endpoints."""
+    """VPC over the chosen AZs with isolated subnets only; S3, Secrets Manager and Cognito
+    endpoints."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
         super().__init__(scope, construct_id)
@@ -89,6 +91,10 @@ class Network(Construct):
             "EndpointSecurityGroup",
             "Secrets Manager endpoint: HTTPS from the migration, rotation and proxy",
         )
+        self.cognito_endpoint_security_group = self._security_group(
+            "CognitoEndpointSecurityGroup",
+            "Cognito user pools endpoint: HTTPS from the API function and the sweeper",
+        )
 
         postgres = ec2.Port.tcp(POSTGRES_PORT)
         https = ec2.Port.tcp(443)
@@ -115,6 +121,10 @@ class Network(Construct):
         self.function_security_group.add_egress_rule(
             ec2.Peer.any_ipv4(), https, "HTTPS to the S3 gateway endpoint"
         )
+        # That egress covers the Cognito endpoint too; the endpoint admits only these functions.
+        self.cognito_endpoint_security_group.add_ingress_rule(
+            self.function_security_group, https, "API function and sweeper to Cognito"
+        )
 
         self.s3_endpoint = self.vpc.add_gateway_endpoint(
             "S3Endpoint",
@@ -126,6 +136,17 @@ class Network(Construct):
             service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
             subnets=self.private_subnets,
             security_groups=[self.endpoint_security_group],
+            private_dns_enabled=True,
+            open=False,
+        )
+        # The functions' Cognito admin calls (identity provisioning) stay in the VPC. Cognito
+        # serves user pools through PrivateLink only while the pool has no domain
+        # (infra/DEPLOY.md): the stack's pool has none. Its policy names the pool (stack.py).
+        self.cognito_endpoint = self.vpc.add_interface_endpoint(
+            "CognitoEndpoint",
+            service=ec2.InterfaceVpcEndpointAwsService.COGNITO_IDP,
+            subnets=self.private_subnets,
+            security_groups=[self.cognito_endpoint_security_group],
             private_dns_enabled=True,
             open=False,
         )

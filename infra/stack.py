@@ -6,6 +6,7 @@ browser -> HTTP API (JWT authorizer; public, throttled GET /health)
             -> RDS Proxy (TLS, IAM token as users_app) -> RDS PostgreSQL, or Aurora's writer
             -> its read-only endpoint -> Aurora's reader (list pages; -c database=aurora)
             -> S3 bucket (users/*) via the gateway endpoint
+            -> Cognito user pool (admin actions: identities) via the interface endpoint
 RDS Proxy -> Secrets Manager (users_app's secret) via the interface endpoint
 deploy  -> trigger -> migration function (master secret) -> RDS PostgreSQL, then the proxy
 rotation functions (master and users_app secrets) -> RDS PostgreSQL, Secrets Manager
@@ -82,6 +83,8 @@ class UsersServiceStack(Stack):
         for statement in self.storage.user_files_statements():
             self.network.s3_endpoint.add_to_policy(statement)
         self.auth = Auth(self, "Auth", settings=settings)
+        # Through the VPC, Cognito's endpoint serves the provisioning calls on this pool only.
+        self.network.cognito_endpoint.add_to_policy(self.auth.endpoint_statement())
         self.api = Api(
             self,
             "Api",
@@ -107,6 +110,7 @@ class UsersServiceStack(Stack):
             network=self.network,
             database=self.database,
             storage=self.storage,
+            auth=self.auth,
             settings=settings,
         )
         self.monitoring = Monitoring(

@@ -1,4 +1,5 @@
-"""The sweeper: a function that drains the outbox every 5 minutes and sweeps files daily."""
+"""The sweeper: a function that drains the outbox every 5 minutes and sweeps files daily; its
+operator actions redrive dead letters and reconcile the user pool with the table."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.auth import Auth
 from infra.database import APP_USERNAME, Database
 from infra.functions import api_database_environment, bundle_function, metrics_safe_log_level
 from infra.network import Network
@@ -37,6 +39,7 @@ class Sweeper(Construct):
         network: Network,
         database: Database,
         storage: Storage,
+        auth: Auth,
         settings: Settings,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -53,6 +56,7 @@ class Sweeper(Construct):
             environment={
                 **api_database_environment(database, settings),
                 "S3_BUCKET": storage.bucket.bucket_name,
+                "COGNITO_USER_POOL_ID": auth.user_pool.user_pool_id,
                 "METRICS_NAMESPACE": settings.metrics_namespace,
             },
             # The drain writes the outbox's backlog as EMF lines, which Lambda files as INFO.
@@ -60,6 +64,7 @@ class Sweeper(Construct):
         )
         database.proxy.grant_connect(self.function, APP_USERNAME)
         storage.grant_user_files(self.function)
+        auth.grant_provisioning(self.function, reconcile=True)
         self.schedule = events.Rule(
             self,
             "Daily",
@@ -70,7 +75,7 @@ class Sweeper(Construct):
         self.drain_schedule = events.Rule(
             self,
             "Drain",
-            description="Retry the outbox tasks that are due (files of deleted users)",
+            description="Retry the outbox tasks that are due (files, identities)",
             schedule=DRAIN_SCHEDULE,
             targets=[
                 targets.LambdaFunction(

@@ -106,6 +106,20 @@ class Settings(BaseSettings):
     presign_expires_seconds: int = Field(
         default=900, gt=0, le=604_800, description="Lifetime of presigned URLs."
     )
+    cognito_user_pool_id: str | None = Field(
+        default=None,
+        description="Cognito user pool whose identities the API provisions; unset: off.",
+    )
+    cognito_endpoint_url: str | None = Field(
+        default=None, description="Alternative Cognito endpoint (the local moto server)."
+    )
+    cognito_connect_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds to connect to Cognito."
+    )
+    cognito_read_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for Cognito."
+    )
+    cognito_max_attempts: int = Field(default=2, ge=1, le=10, description="Tries per Cognito call.")
 
     auth_issuer: str | None = Field(
         default=None, description="Outside Lambda: the `iss` every bearer token must carry."

@@ -15,6 +15,7 @@ from lambda_app.crud import users as crud
 from lambda_app.crud.users import Caller, CallerAndUser
 from lambda_app.db import get_engine
 from lambda_app.deadline import Deadline, request_deadline
+from lambda_app.middleware.request_log import log_user
 
 # How callers authenticate, as OpenAPI describes it (Swagger UI's "Authorize" button).
 BEARER_SCHEME_NAME = "HTTPBearer"
@@ -65,6 +66,15 @@ async def get_caller(
     return caller
 
 
+async def get_released_caller(principal: PrincipalDep, request: Request) -> Caller | None:
+    """Return the caller's user record, read on a connection given back at once: for routes
+    that call another service and so must hold no connection while it works."""
+    with get_engine().connect() as connection:
+        caller = crud.find_caller(connection, subject=principal.subject)
+    _log_caller(request, caller)
+    return caller
+
+
 async def get_caller_and_user(
     user_id: UserId, principal: PrincipalDep, request: Request
 ) -> CallerAndUser:
@@ -82,10 +92,11 @@ async def get_caller_and_user(
 
 def _log_caller(request: Request, caller: Caller | None) -> None:
     if caller is not None:
-        request.state.user_id = str(caller.id)  # for the request log line
+        log_user(request.scope, str(caller.id))
 
 
 CallerDep = Annotated[Caller | None, Depends(get_caller)]
+ReleasedCallerDep = Annotated[Caller | None, Depends(get_released_caller)]
 # A route that takes both lists this one before its ConnectionDep: with a pool of one (the
 # Lambda default), it would otherwise wait for the connection that ConnectionDep holds.
 CallerAndUserDep = Annotated[CallerAndUser, Depends(get_caller_and_user)]

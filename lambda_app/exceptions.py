@@ -172,3 +172,17 @@ class IdempotencyKeyInFlightError(ServiceError):
     status = 409
     title = "Idempotency key in flight"
     headers = MappingProxyType({"Retry-After": "1"})
+
+
+class IdentityProviderUnavailableError(ServiceError):
+    """Cognito refused, failed or timed out."""
+
+    status = 502
+    title = "Identity provider unavailable"
+
+
+class IdentityTakenError(ServiceError):
+    """The email's identity in the user pool is already linked to another user."""
+
+    status = 409
+    title = "Identity linked to another user"

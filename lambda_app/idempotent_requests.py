@@ -109,13 +109,7 @@ def run_once(
                     "This Idempotency-Key was used for a different request; use a new key."
                 )
             return _replay(claim.stored, replayed=True)
-        body = answer().model_dump(mode="json")
-        headers = {
-            name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers
-        }
-        stored = StoredResponse(
-            status_code=response.status_code or status_code, body=body, headers=headers
-        )
+        stored = _stored(answer(), response, status_code)
         crud.save(
             connection,
             subject=keyed.subject,
@@ -124,6 +118,31 @@ def run_once(
             response=stored,
         )
     return _replay(stored, replayed=False)
+
+
+def replace_answer(
+    connection: Connection,
+    keyed: KeyedRequest,
+    *,
+    response: Response,
+    status_code: int,
+    answer: BaseModel,
+) -> None:
+    """Save `answer` (with `response`'s headers) as the key's answer instead of the one
+    `run_once` saved: for a request that finished more work after its commit."""
+    stored = _stored(answer, response, status_code)
+    crud.replace(connection, subject=keyed.subject, key=keyed.key, response=stored)
+
+
+def _stored(answer: BaseModel, response: Response, status_code: int) -> StoredResponse:
+    headers = {
+        name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers
+    }
+    return StoredResponse(
+        status_code=response.status_code or status_code,
+        body=answer.model_dump(mode="json"),
+        headers=headers,
+    )
 
 
 def _replay(stored: StoredResponse, *, replayed: bool) -> JSONResponse:

@@ -2,7 +2,8 @@
 drain, which retries what failed or was left behind (crud/outbox.py has the rules).
 
 A task runs with no database connection checked out: the connection is taken for the
-one statement that claims or reports it, and given back before the task calls anything.
+one statement that claims or reports it (or that the task itself needs), and given back
+before the task calls anything.
 """
 
 from __future__ import annotations
@@ -15,35 +16,58 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from lambda_app import identities
 from lambda_app.crud import outbox as crud
 from lambda_app.crud.outbox import Backlog, Task, TaskKind
 from lambda_app.deadline import Deadline
+from lambda_app.exceptions import IdentityTakenError
 from lambda_app.external_services import aws
 
 logger = logging.getLogger(__name__)
 
-TaskHandler = Callable[[Task, Deadline], None]
+# Does a claimed task; returns whether it already marked the task done itself (in a
+# statement of its own work), else `run` does.
+TaskHandler = Callable[[Engine, Task, Deadline], bool]
+# Failures no retry can mend: the task is dead-lettered at once, for an operator.
+PERMANENT_FAILURES: tuple[type[Exception], ...] = (IdentityTakenError,)
 
 
-def _delete_user_files(task: Task, deadline: Deadline) -> None:
+def _delete_user_files(_engine: Engine, task: Task, deadline: Deadline) -> bool:
     aws.delete_user_files(uuid.UUID(task.subject), deadline=deadline)
+    return False
 
 
 # Every kind of task and the code that does it; a task must be safe to run twice.
-HANDLERS: Mapping[TaskKind, TaskHandler] = {TaskKind.DELETE_USER_FILES: _delete_user_files}
+HANDLERS: Mapping[TaskKind, TaskHandler] = {
+    TaskKind.DELETE_USER_FILES: _delete_user_files,
+    TaskKind.PROVISION_IDENTITY: identities.provision_identity,
+    TaskKind.SYNC_IDENTITY_EMAIL: identities.sync_identity_email,
+    TaskKind.REMOVE_IDENTITY: identities.remove_identity,
+}
 
 
-def run(engine: Engine, task: Task, deadline: Deadline) -> bool:
+def run(
+    engine: Engine,
+    task: Task,
+    deadline: Deadline,
+    *,
+    propagate: tuple[type[Exception], ...] = (),
+) -> bool:
     """Do a claimed task, then mark it done; on failure keep it for a retry. True when done.
 
     A report the database does not take is only logged: the task stays claimed, and the
-    drain runs it again once the lease is over (tasks are safe to run twice).
+    drain runs it again once the lease is over (tasks are safe to run twice). Errors of the
+    `propagate` types are raised unrecorded, for a caller that undoes the change instead.
     """
     try:
-        HANDLERS[task.kind](task, deadline)
+        done = HANDLERS[task.kind](engine, task, deadline)
+    except propagate:
+        raise
     except Exception as error:  # whatever the task met, it stays in the outbox with the reason
         _report_failure(engine, task, error)
         return False
+    if done:
+        return True
     try:
         with engine.connect() as connection:
             crud.complete(connection, task_id=task.id)
@@ -54,9 +78,10 @@ def run(engine: Engine, task: Task, deadline: Deadline) -> bool:
 
 def _report_failure(engine: Engine, task: Task, error: Exception) -> None:
     reason = describe(error)
+    permanent = isinstance(error, PERMANENT_FAILURES)
     try:
         with engine.connect() as connection:
-            dead = crud.record_failure(connection, task=task, error=reason)
+            dead = crud.record_failure(connection, task=task, error=reason, permanent=permanent)
     except SQLAlchemyError:
         logger.warning("Outbox task %d failed: %s; not recorded", task.id, reason, exc_info=True)
         return

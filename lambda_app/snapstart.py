@@ -3,7 +3,8 @@
 Lambda runs init with `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start` before it takes a
 snapshot, and restores every new environment of the version from that snapshot. Init then
 builds everything a request needs (the engine and its TLS context, the IAM token signer and
-its credentials, the S3 client), so that no request after a restore imports a module. The
+its credentials, the S3 client, and the Cognito client where the service provisions
+identities), so that no request after a restore imports a module. The
 hooks drop what must not be shared or may expire: connections, credentials, the random state.
 Without SnapStart, init builds the engines only (the writer's, and the read replica's when
 DB_READER_HOST is set); the rest waits for the request that needs it.
@@ -21,6 +22,11 @@ from lambda_app.config import get_settings
 from lambda_app.db import dispose_engine, get_engine, get_reader_engine
 from lambda_app.exceptions import DatabaseUnavailableError
 from lambda_app.external_services.aws import get_s3_client, reset_s3_client
+from lambda_app.external_services.cognito import (
+    get_cognito_client,
+    provisioning_enabled,
+    reset_cognito_client,
+)
 from lambda_app.external_services.iam_auth import role_credentials
 
 logger = logging.getLogger(__name__)
@@ -42,8 +48,8 @@ def warm_up() -> None:
 
     Always builds the engine (loading the PostgreSQL dialect, the driver and the TLS
     context) without connecting. For a snapshot it also resolves the credentials that sign
-    IAM tokens and builds the S3 client, which a restored environment would otherwise pay
-    for on its first request.
+    IAM tokens and builds the S3 and Cognito clients, which a restored environment would
+    otherwise pay for on its first request.
     """
     try:
         get_engine()
@@ -56,6 +62,8 @@ def warm_up() -> None:
     if get_settings().db_iam_auth:
         role_credentials.prepare()
     get_s3_client()
+    if provisioning_enabled():
+        get_cognito_client()
 
 
 def before_snapshot() -> None:
@@ -67,6 +75,7 @@ def before_snapshot() -> None:
     dispose_engine()  # both engines, and the credentials cached with them
     role_credentials.forget()
     reset_s3_client()
+    reset_cognito_client()
     with suppress(DatabaseUnavailableError):
         get_engine()
         get_reader_engine()
@@ -81,6 +90,7 @@ def after_restore() -> None:
             reader.dispose()
     role_credentials.forget()
     reset_s3_client()
+    reset_cognito_client()
     # Every environment restored from one snapshot would otherwise draw the same numbers:
     # Python's `random`, and OpenSSL's generator behind TLS handshakes.
     random.seed()

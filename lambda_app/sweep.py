@@ -1,12 +1,15 @@
 """The sweeper Lambda: drains the outbox every few minutes, and sweeps orphaned files daily.
 
-- `{"action": "drain"}` (every 5 minutes): runs the outbox tasks that are due (a failed or
-  abandoned removal of a deleted user's files), then reports the backlog as metrics.
+- `{"action": "drain"}` (every 5 minutes): runs the outbox tasks that are due (what a request
+  failed or abandoned: removing a deleted user's files, creating, updating or removing an
+  identity), then reports the backlog as metrics.
 - `{"action": "sweep"}`, or any event without an action (daily): a presigned upload form
   stays valid for PRESIGN_EXPIRES_SECONDS and S3 cannot revoke it, so a form issued before a
   user was deleted can still put a file under users/{id}/ afterwards. The sweep finds the
   folders of ids that are no users and deletes every version in them.
 - `{"action": "redrive"}` (an operator's): dead-lettered tasks become pending again.
+- `{"action": "reconcile-identities", "repair": false|true}` (an operator's): report the drift
+  between the user pool and the table (lambda_app/reconcile.py), and repair it when asked.
 """
 
 from __future__ import annotations
@@ -16,23 +19,25 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from lambda_app import outbox
+from lambda_app import outbox, reconcile
 from lambda_app.config import get_settings
 from lambda_app.crud import outbox as outbox_crud
 from lambda_app.crud.users import existing_user_ids
 from lambda_app.db import create_engine_from_settings
 from lambda_app.deadline import Deadline
 from lambda_app.external_services import aws
+from lambda_app.external_services.cognito import provisioning_enabled
 from lambda_app.external_services.outbox_metrics import record_backlog
 
 logger = logging.getLogger(__name__)
 SWEEP_APPLICATION_NAME = "users-service-sweep"
-ACTIONS = ("sweep", "drain", "redrive")
+ACTIONS = ("sweep", "drain", "redrive", "reconcile-identities")
 
 
-def handler(event: Any = None, context: Any = None) -> dict[str, int]:
+def handler(event: Any = None, context: Any = None) -> dict[str, Any]:
     """Run the event's action (a scheduled event without one sweeps); return what it did."""
-    action = (event or {}).get("action", "sweep")
+    event = event or {}
+    action = event.get("action", "sweep")
     deadline = Deadline.of_invocation(context)
     if action == "sweep":
         return sweep(deadline)
@@ -40,6 +45,8 @@ def handler(event: Any = None, context: Any = None) -> dict[str, int]:
         return drain(deadline)
     if action == "redrive":
         return redrive()
+    if action == "reconcile-identities":
+        return reconcile_identities(deadline, repair=event.get("repair") is True)
     raise ValueError(f"Unknown action {action!r}: one of {', '.join(ACTIONS)}.")
 
 
@@ -101,3 +108,14 @@ def redrive() -> dict[str, int]:
         engine.dispose()
     logger.info("Redrove %d dead-lettered outbox tasks", redriven)
     return {"redriven": redriven}
+
+
+def reconcile_identities(deadline: Deadline, *, repair: bool) -> dict[str, Any]:
+    """Report (and with `repair`, repair) the drift between the user pool and the table."""
+    if not provisioning_enabled():
+        raise ValueError("No user pool to reconcile: set COGNITO_USER_POOL_ID.")
+    engine = _engine(pooled=True)
+    try:
+        return reconcile.reconcile(engine, deadline, repair=repair)
+    finally:
+        engine.dispose()

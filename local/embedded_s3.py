@@ -1,4 +1,4 @@
-"""An S3 endpoint on loopback: moto's server, in this process."""
+"""An S3 endpoint on loopback: moto's server, in this process (local/user_pool.py adds Cognito)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`make run`: the API on http://HOST:PORT with an embedded PostgreSQL and S3 unless configured."""
+"""`make run`: the API on http://HOST:PORT with an embedded PostgreSQL, S3 and Cognito unless
+configured."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from local.dev_auth import (
 )
 from local.embedded_postgres import EmbeddedPostgres
 from local.embedded_s3 import FAKE_CREDENTIALS, EmbeddedS3
+from local.user_pool import LocalUserPool, create_user_pool, ensure_identity, moto_token_key_pem
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_DATABASE = "users"
@@ -60,14 +62,61 @@ def dev_key_path() -> Path:
     return local_data_dir() / "dev-jwt-key.pem"
 
 
-def configure_local_auth() -> None:
-    """Make the app accept tokens signed with the local dev key, unless auth is configured."""
+def user_pool_path() -> Path:
+    """Where `make run` says which local user pool it serves (read by `make token`)."""
+    return local_data_dir() / "cognito.json"
+
+
+def configure_local_auth(pool: LocalUserPool | None) -> None:
+    """Make the app accept the local pool's tokens, or else tokens signed with the local dev
+    key; unless auth is configured."""
     if os.environ.get("AUTH_ISSUER"):
+        return
+    if pool is not None:
+        os.environ["AUTH_ISSUER"] = pool.issuer
+        os.environ["AUTH_AUDIENCE"] = pool.client_id
+        os.environ["AUTH_PUBLIC_KEY_PEM"] = moto_token_key_pem()
         return
     private_pem = load_or_create_key(dev_key_path())
     os.environ["AUTH_ISSUER"] = LOCAL_ISSUER
     os.environ["AUTH_AUDIENCE"] = LOCAL_AUDIENCE
     os.environ["AUTH_PUBLIC_KEY_PEM"] = public_key_pem(private_pem)
+
+
+def start_user_pool(storage: EmbeddedS3) -> LocalUserPool:
+    """Create the local user pool on the moto server that serves S3; the app provisions into it."""
+    import boto3
+
+    idp = boto3.client("cognito-idp", endpoint_url=storage.endpoint_url, region_name=storage.region)
+    pool = create_user_pool(idp, region=storage.region, endpoint_url=storage.endpoint_url)
+    os.environ["COGNITO_USER_POOL_ID"] = pool.pool_id
+    os.environ["COGNITO_ENDPOINT_URL"] = storage.endpoint_url
+    pool.save(user_pool_path())
+    return pool
+
+
+def provision_into_new_pool() -> dict[str, int]:
+    """Give every user an identity in the (new, empty) local pool: reconcile and repair, then
+    drain the outbox, as an operator would on AWS."""
+    from lambda_app import outbox, reconcile
+    from lambda_app.config import get_settings
+    from lambda_app.db import create_engine_from_settings
+    from lambda_app.deadline import Deadline
+    from lambda_app.external_services import cognito
+
+    engine = create_engine_from_settings(get_settings(), pooled=False, autocommit=True)
+    try:
+        result = reconcile.reconcile(engine, Deadline.unbounded(), repair=True)
+        attempt_seconds = cognito.longest_attempt_seconds(get_settings())
+        drained = outbox.drain(engine, Deadline.unbounded(), attempt_seconds=attempt_seconds)
+    finally:
+        engine.dispose()
+    repaired = result.get("repaired", {})
+    return {
+        "enqueued": repaired.get("provisioning_enqueued", 0)
+        + repaired.get("relinking_enqueued", 0),
+        "done": drained.done,
+    }
 
 
 def start_database(stack: ExitStack) -> str:
@@ -115,13 +164,18 @@ def main() -> int:
             # Migrations run as the superuser; the app then logs in as its own role.
             os.environ["DATABASE_URL"] = start_database(stack)
             os.environ.setdefault("APP_DB_PASSWORD", LOCAL_APP_PASSWORD)
+        pool: LocalUserPool | None = None
         if not os.environ.get("S3_ENDPOINT_URL") and not os.environ.get("S3_BUCKET"):
             storage = start_storage(stack)
             os.environ["S3_ENDPOINT_URL"] = storage.endpoint_url
             os.environ["S3_BUCKET"] = storage.bucket
             print(f"S3 (embedded moto):     {storage.endpoint_url}/{storage.bucket}")
+            if not os.environ.get("COGNITO_USER_POOL_ID"):
+                pool = start_user_pool(storage)
+                stack.callback(user_pool_path().unlink, missing_ok=True)
+                print(f"Cognito (embedded moto): {storage.endpoint_url}, pool {pool.pool_id}")
 
-        configure_local_auth()
+        configure_local_auth(pool)
         # One uvicorn process serves many requests at once, unlike a Lambda container.
         os.environ.setdefault("DB_POOL_SIZE", "5")
         os.environ.setdefault("DB_MAX_OVERFLOW", "5")
@@ -135,12 +189,12 @@ def main() -> int:
 
         migration = migrate({"action": "upgrade"})
         print(f"Migrations:             at {migration['after']}")
+        # The first admin's bootstrap, as on AWS: their identity, then their row.
+        admin_subject = (
+            ensure_identity(pool, LOCAL_ADMIN_EMAIL) if pool is not None else LOCAL_ADMIN_SUBJECT
+        )
         admin = migrate(
-            {
-                "action": "bootstrap-admin",
-                "email": LOCAL_ADMIN_EMAIL,
-                "subject": LOCAL_ADMIN_SUBJECT,
-            }
+            {"action": "bootstrap-admin", "email": LOCAL_ADMIN_EMAIL, "subject": admin_subject}
         )
         if admin["created"]:
             print(f"Local admin:            {LOCAL_ADMIN_EMAIL} created")
@@ -149,6 +203,9 @@ def main() -> int:
             get_settings.cache_clear()
             shown = make_url(os.environ["DATABASE_URL"]).render_as_string(hide_password=True)
             print(f"PostgreSQL (embedded): {shown}")
+        if pool is not None:
+            provisioned = provision_into_new_pool()
+            print(f"Identities:             {provisioned['done']} users provisioned into the pool")
         print(f"API:                    http://{host}:{port}")
         print(f"Swagger UI:             http://{host}:{port}/docs")
         print("Tokens:                 make token USER_TYPE=admin|staff|customer [EMAIL=...]")

@@ -41,6 +41,8 @@ for _variable in (
     "DB_IAM_AUTH",
     "S3_ENDPOINT_URL",
     "S3_BUCKET",
+    "COGNITO_USER_POOL_ID",
+    "COGNITO_ENDPOINT_URL",
 ):
     os.environ.pop(_variable, None)
 
@@ -59,6 +61,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from lambda_app.config import Settings, get_settings  # noqa: E402
 from lambda_app.db import dispose_engine  # noqa: E402
 from lambda_app.external_services.aws import reset_s3_client  # noqa: E402
+from lambda_app.external_services.cognito import reset_cognito_client  # noqa: E402
 from lambda_app.main import create_app  # noqa: E402
 from lambda_app.utils.json_logs import APP_LOGGER, JsonFormatter  # noqa: E402
 from local.dev_auth import new_private_key_pem, public_key_pem, sign_token  # noqa: E402
@@ -74,7 +77,7 @@ from tests.pooler.statement_log import StatementRecorder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # The `tls_database` fixture: a database behind TLS with a test CA's certificate.
-pytest_plugins = ("tests.tls_database",)
+pytest_plugins = ("tests.tls_database", "tests.user_pool")
 TEST_BUCKET = "users-service-test"
 TEST_ISSUER = "https://issuer.test/pool"
 TEST_AUDIENCE = "users-service-test-client"
@@ -294,6 +297,7 @@ def _reset_app_state() -> None:
     get_settings.cache_clear()
     dispose_engine()
     reset_s3_client()
+    reset_cognito_client()
 
 
 @pytest.fixture(scope="session")
@@ -389,6 +393,8 @@ def make_user(client: TestClient) -> Any:
         body = {"email": email or f"user-{uuid.uuid4().hex[:8]}@example.com", **fields}
         response = client.post("/users", json=body)
         assert response.status_code == 201, response.text
-        return dict(response.json())
+        created = dict(response.json())
+        created.pop("identity")  # where their sign-in identity stands: only POST's answer says
+        return created
 
     return make

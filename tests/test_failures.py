@@ -229,7 +229,9 @@ def test_a_connection_reset_by_the_network_is_replaced_within_the_request(
 
             # A proxy or NAT that dropped the idle connection answers its next request with RST.
             relay.reset_on_next_request()
-            assert client.get(f"/users/{user['id']}").json() == user
+            assert client.get(f"/users/{user['id']}").json() == {
+                key: value for key, value in user.items() if key != "identity"
+            }
             relay.reset_on_next_request()
             assert client.delete(f"/users/{user['id']}").status_code == 202  # S3 refuses
 

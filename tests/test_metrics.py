@@ -58,3 +58,19 @@ def test_a_cold_start_is_counted_by_service_alone(monkeypatch: pytest.MonkeyPatc
 
     assert metrics[("UsersService", "ColdStart")] == {"service": "users-api", "value": 1}
     assert metrics[("UsersService", "Requests")]["status_class"] == "2xx"
+
+
+def test_lines_of_different_routes_and_statuses_keep_their_own_dimensions() -> None:
+    asked = [("/users", 200), ("/users/{user_id}", 503), ("/users", 404), ("/users", 200)]
+
+    requests = [
+        extracted(request_metrics(route, status, cold_start=False))[("UsersService", "Requests")]
+        for route, status in asked
+    ]
+
+    assert [(r["route"], r["status_class"]) for r in requests] == [
+        ("/users", "2xx"),
+        ("/users/{user_id}", "5xx"),
+        ("/users", "4xx"),
+        ("/users", "2xx"),
+    ]

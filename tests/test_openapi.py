@@ -17,7 +17,7 @@ CONDITIONAL = {"400"}  # an If-Match naming too many entity tags
 CONTRACT = {
     ("get", "/health"): {"200", "503"},
     ("get", "/users/me"): {"200", "304", "401", "404", "503"},
-    ("post", "/users/me"): {"200", "201", "401", "409", "422", "503"} | BODY | KEYED,
+    ("post", "/users/me"): {"200", "201", "401", "409", "422", "502", "503"} | BODY | KEYED,
     ("post", "/users"): {"201", "409", "422", "503"} | AUTH | BODY | KEYED,
     ("get", "/users"): {"200", "422", "503"} | AUTH,
     ("get", "/users/{user_id}"): {"200", "304", "404", "422", "503"} | AUTH,

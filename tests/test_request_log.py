@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,8 +13,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lambda_app.main import create_app
-from lambda_app.utils.json_logs import APP_LOGGER, JsonFormatter, redact
-from tests.test_handler import lambda_context, load_event, reload_handler
+from lambda_app.utils.json_logs import (
+    APP_LOGGER,
+    REQUEST_ID,
+    JsonFormatter,
+    install_request_id_stamp,
+    redact,
+    write_json_line,
+)
+from tests.test_handler import in_a_fresh_process, lambda_context, load_event, reload_handler
 
 
 class _Records(logging.Handler):
@@ -166,6 +175,115 @@ def test_a_line_without_secrets_is_left_as_it_is() -> None:
     line = '{"message": "GET /users/{user_id} 200", "route": "/users/{user_id}"}'
 
     assert redact(line) == line
+
+
+# --- the request line written straight to the app's JSON handler
+
+
+@pytest.fixture
+def json_lines() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """A logger whose records reach one JSON handler and nothing else, as on Lambda.
+
+    Made outside logging's registry, where pytest adds handlers of its own to every logger.
+    """
+    install_request_id_stamp()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    parent = logging.Logger("json-lines-test", logging.INFO)
+    parent.addHandler(handler)
+    parent.propagate = False
+    logger = logging.Logger("json-lines-test.requests")
+    logger.parent = parent
+    token = REQUEST_ID.set("request-12345678")
+    yield logger, stream
+    REQUEST_ID.reset(token)
+
+
+FIELDS = {"method": "GET", "route": "/users/{user_id}", "status": 200, "cold_start": False}
+
+
+def test_a_line_written_directly_reads_as_its_records_line(
+    json_lines: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = json_lines
+
+    written = write_json_line(logger, logging.INFO, "GET /users/{user_id} 200", FIELDS)
+    args = ("GET", "/users/{user_id}", 200)
+    logger.handle(
+        logger.makeRecord(logger.name, logging.INFO, "", 0, "%s %s %s", args, None, extra=FIELDS)
+    )
+
+    direct, formatted = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert written
+    assert list(direct) == list(formatted)
+    assert {**direct, "timestamp": None} == {**formatted, "timestamp": None}
+    assert direct["request_id"] == "request-12345678"
+
+
+def test_a_line_written_directly_is_masked_too(
+    json_lines: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, stream = json_lines
+    REQUEST_ID.set("eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl")
+
+    write_json_line(logger, logging.INFO, "GET /health 200", FIELDS)
+
+    assert json.loads(stream.getvalue())["request_id"] == "<jwt>"
+
+
+@pytest.mark.parametrize("listener", ["handler", "filter", "propagation", "record factory"])
+def test_a_record_is_made_when_anything_else_would_see_it(
+    json_lines: tuple[logging.Logger, io.StringIO], listener: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logger, stream = json_lines
+    assert logger.parent is not None
+    if listener == "handler":
+        monkeypatch.setattr(logger, "handlers", [logging.NullHandler()])
+    elif listener == "filter":
+        monkeypatch.setattr(logger, "filters", [logging.Filter("json-lines-test")])
+    elif listener == "propagation":  # the root logger's handlers get it too
+        monkeypatch.setattr(logger.parent, "propagate", True)
+        monkeypatch.setattr(logger.parent, "parent", logging.getLogger())
+    else:
+        monkeypatch.setattr(logging, "_logRecordFactory", logging.LogRecord)
+
+    assert not write_json_line(logger, logging.INFO, "GET /health 200", FIELDS)
+    assert stream.getvalue() == ""
+
+
+# The request line on stdout of a fresh process, as on Lambda: no test's handler attached.
+LAMBDA_REQUEST_LINE = """
+import sys
+from bench.events import http_api_event, lambda_context
+from lambda_app.handler import handler
+
+handler(http_api_event("GET", "/no-such-page", subject="someone", email=None), lambda_context())
+"""
+
+
+def test_on_lambda_the_request_line_holds_every_field_in_order(admin: dict[str, Any]) -> None:
+    line = in_a_fresh_process(LAMBDA_REQUEST_LINE, environment={**os.environ, "LOG_LEVEL": "INFO"})
+
+    assert list(line) == [
+        "timestamp",
+        "level",
+        "logger",
+        "message",
+        "request_id",
+        "method",
+        "route",
+        "status",
+        "duration_ms",
+        "apigw_request_id",
+        "cold_start",
+    ]
+    assert (line["logger"], line["route"], line["status"]) == (
+        "lambda_app.requests",
+        "unmatched",
+        404,
+    )
+    assert line["cold_start"] is True
 
 
 # --- on Lambda

@@ -162,6 +162,18 @@ def first_request(
     Deployed means: an IAM token login with the role's `credentials` (variables) over TLS
     verified against the test CA, and S3 configured.
     """
+    environment = deployed_environment(tls_database, initialization)
+    environment.update(credentials)
+    event = http_api_event(
+        "GET", f"/users/{tls_database.user_id}", subject=ADMIN_SUBJECT, email=ADMIN_EMAIL
+    )
+    return in_a_fresh_process(
+        RESTORED_FIRST_REQUEST, json.dumps(event), initialization, environment=environment
+    )
+
+
+def deployed_environment(tls_database: TlsDatabase, initialization: str) -> dict[str, str]:
+    """The API function's environment as deployed, without its role's credentials."""
     environment = {
         name: value
         for name, value in os.environ.items()
@@ -169,7 +181,6 @@ def first_request(
     }
     environment.update(
         {
-            **credentials,
             "AWS_LAMBDA_INITIALIZATION_TYPE": initialization,
             "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
             "AWS_CONFIG_FILE": "/nonexistent/config",
@@ -184,12 +195,7 @@ def first_request(
             "LOG_LEVEL": "ERROR",
         }
     )
-    event = http_api_event(
-        "GET", f"/users/{tls_database.user_id}", subject=ADMIN_SUBJECT, email=ADMIN_EMAIL
-    )
-    return in_a_fresh_process(
-        RESTORED_FIRST_REQUEST, json.dumps(event), initialization, environment=environment
-    )
+    return environment
 
 
 @pytest.fixture(scope="module")
@@ -236,3 +242,64 @@ def test_without_snapstart_neither_init_nor_the_first_query_loads_the_aws_sdk(
     assert on_demand["status"] == 200, on_demand["body"]
     assert on_demand["sdk_after_init"] == []
     assert on_demand["key_after_restore"] == "ON-DEMAND-KEY"
+
+
+# The provisioning path: an admin's POST /users creates the identity in Cognito (moto's server).
+RESTORED_FIRST_CREATE = """
+import json, sys
+from types import SimpleNamespace
+event = json.loads(sys.argv[1])
+context = SimpleNamespace(aws_request_id="00000000-0000-4000-8000-000000000002",
+    function_name="users-api", get_remaining_time_in_millis=lambda: 29_000,
+    invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:users-api")
+import lambda_app.handler as entry
+from lambda_app import snapstart
+snapstart.before_snapshot()
+snapstart.after_restore()
+loaded = set(sys.modules)
+response = entry.handler(event, context)
+print(json.dumps({
+    "status": response["statusCode"],
+    "body": response["body"],
+    "imported_by_request": sorted(set(sys.modules) - loaded),
+}))
+"""
+
+
+def test_a_restored_environment_provisions_an_identity_without_importing_a_module(
+    tls_database: TlsDatabase,
+) -> None:
+    import boto3
+
+    from local.embedded_s3 import EmbeddedS3
+    from local.user_pool import create_user_pool
+
+    moto = EmbeddedS3(bucket=TEST_BUCKET).start()
+    try:
+        idp = boto3.client("cognito-idp", endpoint_url=moto.endpoint_url, region_name="us-east-1")
+        pool = create_user_pool(idp)
+        event = http_api_event(
+            "POST",
+            "/users",
+            subject=ADMIN_SUBJECT,
+            email=ADMIN_EMAIL,
+            body={"email": f"restored-{os.getpid()}@example.com"},
+        )
+        with credentials_endpoint() as endpoint:
+            environment = deployed_environment(tls_database, snapstart.SNAP_START)
+            environment.update(
+                endpoint.environment(),
+                COGNITO_USER_POOL_ID=pool.pool_id,
+                COGNITO_ENDPOINT_URL=moto.endpoint_url,
+            )
+            restored = in_a_fresh_process(
+                RESTORED_FIRST_CREATE, json.dumps(event), environment=environment
+            )
+        (identity,) = idp.list_users(UserPoolId=pool.pool_id)["Users"]
+    finally:
+        moto.stop()
+
+    assert restored["status"] == 201, restored["body"]
+    assert json.loads(restored["body"])["identity"] == "linked"
+    assert identity["Username"]
+    assert restored["imported_by_request"] == []

@@ -1,4 +1,4 @@
-"""Database TLS: the RDS CA bundle ships with the code, and connections verify against it."""
+"""Database TLS: the RDS CA bundle ships with the code; connections trust their region's CAs."""
 
 from __future__ import annotations
 
@@ -103,17 +103,27 @@ def test_the_bundle_goes_into_the_lambda_package(tmp_path: Path) -> None:
     assert packaged.read_bytes() == RDS_CA_BUNDLE.read_bytes()
 
 
-def test_database_connections_trust_the_rds_cas_beside_the_system_store(
+def test_database_connections_trust_their_regions_rds_cas_beside_the_system_store(
     fresh_context: None,
 ) -> None:
     trusted = database_tls_context().get_ca_certs()
     system = ssl.create_default_context().get_ca_certs()
 
     subjects = {dict(entry[0] for entry in ca["subject"]).get("commonName") for ca in trusted}
-    assert {common_name(certificate) for certificate in bundle_certificates()} <= subjects
-    assert len(trusted) == len(system) + len(bundle_certificates())
+    assert {f"Amazon RDS us-east-1 {suffix}" for suffix in CURRENT_RDS_CAS.values()} <= subjects
+    assert not any("eu-west-1" in str(subject) for subject in subjects)
+    assert len(trusted) == len(system) + len(CURRENT_RDS_CAS)
     assert database_tls_context().verify_mode == ssl.CERT_REQUIRED
     assert database_tls_context().check_hostname
+
+
+def test_a_region_the_bundle_does_not_list_trusts_the_whole_bundle(fresh_context: None) -> None:
+    with settings_env(AWS_REGION="xx-nowhere-1"):
+        trusted = database_tls_context().get_ca_certs()
+        database_tls_context.cache_clear()
+
+    system = ssl.create_default_context().get_ca_certs()
+    assert len(trusted) == len(system) + len(bundle_certificates())
 
 
 def test_the_context_is_built_once_per_process(fresh_context: None) -> None:
@@ -166,21 +176,56 @@ def test_the_migration_connects_to_a_server_whose_ca_it_trusts(
     assert result["after"] is not None
 
 
-def test_the_migration_verifies_the_server_against_the_bundle(
+def relay_of(authority: CertificateAuthority, tls_database: TlsDatabase, directory: Path) -> Any:
+    """A TLS relay before the test database, with a certificate of `authority`."""
+    certificate, key = authority.write_server_files(directory)
+    server_port = make_url(tls_database.superuser_url).port
+    assert server_port is not None
+    return tls_proxy.running(tls_proxy.LOOPBACK, server_port, certificate, key)
+
+
+def migrate_behind_a_bundled_ca(
+    name: str,
+    tls_database: TlsDatabase,
+    migration_settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Any:
+    """Migrate through a relay whose CA, named `name`, is in the RDS bundle as RDS's are."""
+    authority = CertificateAuthority.create(name)
+    bundle = tmp_path / "rds-ca-bundle.pem"
+    bundle.write_bytes(RDS_CA_BUNDLE.read_bytes() + authority.pem)
+    monkeypatch.setattr("lambda_app.tls.RDS_CA_BUNDLE", bundle)
+    with relay_of(authority, tls_database, tmp_path) as relay:
+        return run_migration(migration_settings(relay.host, relay.port), monkeypatch)
+
+
+def test_the_migration_verifies_the_server_against_its_regions_cas_in_the_bundle(
     tls_database: TlsDatabase,
     migration_settings: Any,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    # A bundle whose CAs include the one that signed the server, as RDS's sign an instance's.
-    bundle = tmp_path / "rds-ca-bundle.pem"
-    bundle.write_bytes(RDS_CA_BUNDLE.read_bytes() + tls_database.authority.pem)
-    monkeypatch.setattr("lambda_app.tls.RDS_CA_BUNDLE", bundle)
-    settings = migration_settings(tls_database.host, tls_database.port)
+    # Named as RDS names its CAs, so the app takes it for one of its region's.
+    name = "Amazon RDS us-east-1 Root CA RSA2048 G1 (test)"
 
-    result = run_migration(settings, monkeypatch)
+    result = migrate_behind_a_bundled_ca(
+        name, tls_database, migration_settings, monkeypatch, tmp_path
+    )
 
     assert result["after"] is not None
+
+
+def test_the_migration_refuses_a_server_of_another_regions_rds_ca(
+    tls_database: TlsDatabase,
+    migration_settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    name = "Amazon RDS eu-west-1 Root CA RSA2048 G1 (test)"
+
+    with pytest.raises(DBAPIError, match="SSLCertVerificationError"):
+        migrate_behind_a_bundled_ca(name, tls_database, migration_settings, monkeypatch, tmp_path)
 
 
 def test_the_migration_refuses_a_server_of_a_ca_it_does_not_trust(
@@ -200,10 +245,7 @@ def test_the_migration_refuses_a_server_of_another_ca(
     tmp_path: Path,
 ) -> None:
     impostor = CertificateAuthority.create("impostor CA")
-    certificate, key = impostor.write_server_files(tmp_path)
-    server_port = make_url(tls_database.superuser_url).port
-    assert server_port is not None
-    with tls_proxy.running(tls_proxy.LOOPBACK, server_port, certificate, key) as relay:
+    with relay_of(impostor, tls_database, tmp_path) as relay:
         settings = migration_settings(relay.host, relay.port)
 
         with pytest.raises(DBAPIError, match="SSLCertVerificationError"):

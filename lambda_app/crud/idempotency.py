@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert
 
@@ -160,3 +161,13 @@ def save(
         raise IdempotencyKeyInFlightError(
             "A request with this Idempotency-Key was answered meanwhile; retry to get its answer."
         )
+
+
+def replace(connection: Connection, *, subject: str, key: str, response: StoredResponse) -> None:
+    """Replace the answer saved under the caller's key: the request that saved it finished
+    more work after its commit, and answered with `response` instead."""
+    connection.execute(
+        update(keys)
+        .where(keys.c.subject == subject, keys.c.idempotency_key == key)
+        .values(status_code=response.status_code, body=response.body, headers=response.headers)
+    )

@@ -22,9 +22,12 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
     or_,
     select,
+    union_all,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.dml import ReturningInsert
 
 from lambda_app.crud import outbox
@@ -58,76 +61,119 @@ def demotes_an_admin(changes: dict[str, Any]) -> bool:
 
 
 def update_unless_admin(
-    connection: Connection, *, user_id: uuid.UUID, changes: dict[str, Any], versions: Versions
+    connection: Connection,
+    *,
+    user_id: uuid.UUID,
+    changes: dict[str, Any],
+    versions: Versions,
+    owes: TaskKind | None = None,
 ) -> UserRow | None:
     """Apply `changes` that set another type than admin, if the user is not an admin.
 
     None when they are: `demote_admin` must do it. Raises as `users.update_user` does.
     """
     return update_user(
-        connection, user_id=user_id, changes=changes, versions=versions, guard=[_NOT_AN_ADMIN]
+        connection,
+        user_id=user_id,
+        changes=changes,
+        versions=versions,
+        guard=[_NOT_AN_ADMIN],
+        owes=owes,
     )
 
 
 def demote_admin(
-    connection: Connection, *, user_id: uuid.UUID, changes: dict[str, Any], versions: Versions
+    connection: Connection,
+    *,
+    user_id: uuid.UUID,
+    changes: dict[str, Any],
+    versions: Versions,
+    owes: TaskKind | None = None,
 ) -> UserRow:
     """In the caller's transaction: after other admin changes, apply `changes` unless the user
     is the last admin (`LastAdminError`)."""
     _wait_for_other_admin_changes(connection)
     row = update_user(
-        connection, user_id=user_id, changes=changes, versions=versions, guard=[_NOT_THE_LAST_ADMIN]
+        connection,
+        user_id=user_id,
+        changes=changes,
+        versions=versions,
+        guard=[_NOT_THE_LAST_ADMIN],
+        owes=owes,
     )
     if row is None:
         _refuse_the_last_admin(connection, user_id, versions)
     return row
 
 
-def _deleted_with_files_task(*guard: ColumnElement[bool]) -> ReturningInsert[Any]:
-    """Delete the user (if `guard` holds) and enqueue the removal of their files: one statement."""
+def _deleted_with_tasks(*guard: ColumnElement[bool], identity: bool) -> ReturningInsert[Any]:
+    """Delete the user (if `guard` holds) and enqueue the removal of their files, and with
+    `identity` of their identity too (by `sub`, else by email): one statement."""
     deleted = (
         delete(users)
         .where(users.c.id == bindparam("user_id"), *guard)
-        .returning(users.c.id)
+        .returning(users.c.id, users.c.email, users.c.subject)
         .cte("deleted")
     )
-    owed = select(cast(deleted.c.id, String).label("subject"))
-    return outbox.enqueue_from(owed, kind=TaskKind.DELETE_USER_FILES).add_cte(deleted)
+    subject = cast(deleted.c.id, String).label("subject")
+    files = select(literal(TaskKind.DELETE_USER_FILES.value).label("kind"), subject)
+    if not identity:
+        return outbox.enqueue_from(files).add_cte(deleted)
+    no_payload = literal({}, JSONB).label("payload")
+    its_identity = func.jsonb_build_object(
+        "identity", deleted.c.subject, "email", deleted.c.email
+    ).label("payload")
+    both = union_all(
+        files.add_columns(no_payload),
+        select(literal(TaskKind.REMOVE_IDENTITY.value).label("kind"), subject, its_identity),
+    )
+    return outbox.enqueue_from(both.subquery().select()).add_cte(deleted)
 
 
-_DELETE_NON_ADMIN = _deleted_with_files_task(_NOT_AN_ADMIN)
-_DELETE_UNLESS_LAST_ADMIN = _deleted_with_files_task(_NOT_THE_LAST_ADMIN)
+# The removal of the identity is owed only while the service manages identities.
+_DELETE_NON_ADMIN = {
+    identity: _deleted_with_tasks(_NOT_AN_ADMIN, identity=identity) for identity in (False, True)
+}
+_DELETE_UNLESS_LAST_ADMIN = {
+    identity: _deleted_with_tasks(_NOT_THE_LAST_ADMIN, identity=identity)
+    for identity in (False, True)
+}
 
 
 def delete_unless_admin(
-    connection: Connection, *, user_id: uuid.UUID, versions: Versions
-) -> Task | None:
-    """Delete a user who is not an admin, with the task that removes their files.
+    connection: Connection, *, user_id: uuid.UUID, versions: Versions, identity: bool
+) -> list[Task] | None:
+    """Delete a user who is not an admin, with the tasks that remove their files (and, with
+    `identity`, their identity).
 
-    One statement, so the task exists if and only if the user is gone. None when the user
+    One statement, so the tasks exist if and only if the user is gone. None when the user
     is an admin: `delete_admin` must do it. Raises `UserNotFoundError` or `UserChangedError`.
     """
-    statement = _DELETE_NON_ADMIN
+    statement = _DELETE_NON_ADMIN[identity]
     if versions is not None:
-        statement = _deleted_with_files_task(_NOT_AN_ADMIN, *at_versions(versions))
-    row = connection.execute(statement, {"user_id": user_id}).first()
-    if row is not None:
-        return outbox.task_of(row)
+        statement = _deleted_with_tasks(_NOT_AN_ADMIN, *at_versions(versions), identity=identity)
+    rows = connection.execute(statement, {"user_id": user_id}).all()
+    if rows:
+        return [outbox.task_of(row) for row in rows]
     raise_if_missing_or_changed(connection, user_id, versions)
     return None
 
 
-def delete_admin(connection: Connection, *, user_id: uuid.UUID, versions: Versions) -> Task:
-    """In the caller's transaction: after other admin changes, delete the user with the task
-    that removes their files, unless they are the last admin (`LastAdminError`)."""
+def delete_admin(
+    connection: Connection, *, user_id: uuid.UUID, versions: Versions, identity: bool
+) -> list[Task]:
+    """In the caller's transaction: after other admin changes, delete the user with the tasks
+    that remove their files (and identity), unless they are the last admin (`LastAdminError`)."""
     _wait_for_other_admin_changes(connection)
-    statement = _DELETE_UNLESS_LAST_ADMIN
+    statement = _DELETE_UNLESS_LAST_ADMIN[identity]
     if versions is not None:
-        statement = _deleted_with_files_task(_NOT_THE_LAST_ADMIN, *at_versions(versions))
-    row = connection.execute(statement, {"user_id": user_id}).first()
-    if row is None:
+        statement = _deleted_with_tasks(
+            _NOT_THE_LAST_ADMIN, *at_versions(versions), identity=identity
+        )
+    rows = connection.execute(statement, {"user_id": user_id}).all()
+    if not rows:
         _refuse_the_last_admin(connection, user_id, versions)
-    return outbox.task_of(row)
+    return [outbox.task_of(row) for row in rows]
 
 
 def _wait_for_other_admin_changes(connection: Connection) -> None:

@@ -44,6 +44,11 @@ class TaskKind(StrEnum):
     """What a task does; `lambda_app/outbox.py` maps each kind to the code that does it."""
 
     DELETE_USER_FILES = "delete_user_files"
+    # The user's Cognito identity: created (or found) and linked; its email kept in step
+    # with the row's; signed out and deleted with the user (lambda_app/identities.py).
+    PROVISION_IDENTITY = "provision_identity"
+    SYNC_IDENTITY_EMAIL = "sync_identity_email"
+    REMOVE_IDENTITY = "remove_identity"
 
 
 # Longer than any one run of a task: a request's (API Gateway's 30 s at most) or a drain's
@@ -56,6 +61,8 @@ RETRY_CAP = timedelta(hours=1)
 MAX_ATTEMPTS = 8
 
 TASK_COLUMNS = (tasks.c.id, tasks.c.kind, tasks.c.subject, tasks.c.payload, tasks.c.attempts)
+# How a statement that returns a row and the task it owes names the task's columns.
+OWED_PREFIX = "owed_"
 _PENDING = tasks.c.dead_lettered_at.is_(None)
 _LEASE_END = func.now() + bindparam("lease", LEASE, type_=Interval)
 
@@ -80,10 +87,13 @@ class Backlog:
     oldest_pending_seconds: float
 
 
-def enqueue_from(rows: Select[Any], *, kind: TaskKind) -> ReturningInsert[Any]:
+def enqueue_from(
+    rows: Select[*tuple[Any, ...]], *, kind: TaskKind | None = None
+) -> ReturningInsert[Any]:
     """An INSERT of one task of `kind` per row of `rows`, returning them.
 
-    `rows` has a text column `subject` and may have a JSONB column `payload` (else `{}`).
+    `rows` has a text column `subject`, may have a JSONB column `payload` (else `{}`), and a
+    text column `kind` when `kind` is not given (tasks of several kinds at once).
     The tasks are claimed by whoever runs the statement (`attempts` 1, under a lease): it
     runs them itself after its commit, and the drain takes over only if it does not report.
     Put the change in a CTE of `rows` (add it with `.add_cte` on the result), so that the
@@ -91,12 +101,13 @@ def enqueue_from(rows: Select[Any], *, kind: TaskKind) -> ReturningInsert[Any]:
     """
     source = rows.subquery("owed")
     payload = source.c.payload if "payload" in source.c else literal({}, tasks.c.payload.type)
+    kinds = source.c.kind if kind is None else literal(kind.value, tasks.c.kind.type)
     return (
         insert(tasks)
         .from_select(
             ["kind", "subject", "payload", "attempts", "next_attempt_at"],
             select(
-                literal(kind.value, tasks.c.kind.type),
+                kinds,
                 source.c.subject,
                 payload,
                 literal(1, BigInteger),
@@ -107,14 +118,39 @@ def enqueue_from(rows: Select[Any], *, kind: TaskKind) -> ReturningInsert[Any]:
     )
 
 
-def task_of(row: Any) -> Task:
-    """The typed task of a row with TASK_COLUMNS."""
+def task_of(row: Any, *, prefix: str = "") -> Task:
+    """The typed task of a row with TASK_COLUMNS (named with `prefix`)."""
+
+    def value(name: str) -> Any:
+        return getattr(row, prefix + name)
+
     return Task(
-        id=row.id,
-        kind=TaskKind(row.kind),
-        subject=row.subject,
-        payload=row.payload,
-        attempts=row.attempts,
+        id=value("id"),
+        kind=TaskKind(value("kind")),
+        subject=value("subject"),
+        payload=value("payload"),
+        attempts=value("attempts"),
+    )
+
+
+def owed_columns(owed: Any) -> list[Any]:
+    """The task columns of `owed` (a CTE returning TASK_COLUMNS), named with OWED_PREFIX."""
+    return [owed.c[column.name].label(OWED_PREFIX + column.name) for column in TASK_COLUMNS]
+
+
+def owed_task(row: Any) -> Task | None:
+    """The task a row with `owed_columns` carries, if any (an outer join may bring none)."""
+    return (
+        task_of(row, prefix=OWED_PREFIX) if getattr(row, OWED_PREFIX + "id") is not None else None
+    )
+
+
+def enqueue(
+    connection: Connection, *, kind: TaskKind, subject: str, payload: Mapping[str, Any]
+) -> None:
+    """Add a task that is due now, for the drain (one statement)."""
+    connection.execute(
+        insert(tasks).values(kind=kind.value, subject=subject, payload=dict(payload))
     )
 
 
@@ -178,13 +214,15 @@ def retry_delay(attempts: int) -> timedelta:
     return min(RETRY_BASE * (1 << max(attempts - 1, 0)), RETRY_CAP)
 
 
-def record_failure(connection: Connection, *, task: Task, error: str) -> bool:
+def record_failure(
+    connection: Connection, *, task: Task, error: str, permanent: bool = False
+) -> bool:
     """Keep why the attempt failed and schedule the next; return whether it was dead-lettered.
 
-    After MAX_ATTEMPTS the task is dead-lettered instead: kept, with its last error, and no
-    longer retried.
+    After MAX_ATTEMPTS, or at once for a `permanent` failure that no retry can mend, the task
+    is dead-lettered instead: kept, with its last error, and no longer retried.
     """
-    dead = task.attempts >= MAX_ATTEMPTS
+    dead = permanent or task.attempts >= MAX_ATTEMPTS
     connection.execute(
         _FAIL,
         {

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
+    String,
     Uuid,
     any_,
     bindparam,
@@ -39,6 +40,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.selectable import ScalarSelect
 
+from lambda_app.crud import outbox
+from lambda_app.crud.outbox import TaskKind
 from lambda_app.db import execute_first, server_error_field
 from lambda_app.exceptions import (
     BootstrapConflictError,
@@ -186,7 +189,7 @@ def register_or_link(
     caller was looked up: the statement then finds the email taken by the caller itself.
     """
     parameters = {"verified_email": email, "identity": subject}
-    with _unique_violations():  # the link, when this identity holds another account
+    with unique_violations():  # the link, when this identity holds another account
         row = connection.execute(_REGISTER_OR_LINK, parameters).first()
     if row is not None:
         return row, bool(row.created)
@@ -206,7 +209,7 @@ def create_user(
 ) -> UserRow:
     """Insert a user; raise on a taken email or identity."""
     values = {"email": email, "full_name": full_name, "user_type": user_type, "subject": subject}
-    with _unique_violations():
+    with unique_violations():
         return connection.execute(_INSERT_USER, values).one()
 
 
@@ -335,6 +338,7 @@ def update_user(
     changes: dict[str, Any],
     versions: Versions = None,
     guard: Sequence[ColumnElement[bool]] = (),
+    owes: TaskKind | None = None,
 ) -> UserRow | None:
     """Apply `changes` to a user who also meets `guard`; `updated_at` and `version` advance,
     even if nothing differs.
@@ -342,6 +346,8 @@ def update_user(
     Raises `UserNotFoundError`, or `UserChangedError` when `versions` are given and the user
     is at none of them; returns None only when the user is found but fails `guard`.
     Changes that can take the admin role away go through `last_admin`, which guards them.
+    With `owes`, the same statement enqueues (claimed) a task of that kind for the user if
+    they are linked to an identity; `outbox.owed_task(row)` returns it.
     """
     statement = (
         update(users)
@@ -349,11 +355,25 @@ def update_user(
         .values(**changes, updated_at=func.clock_timestamp())
         .returning(*USER_COLUMNS)
     )
-    with _unique_violations():
+    if owes is not None:
+        statement = _owing_identity_task(statement.returning(users.c.subject), owes)
+    with unique_violations():
         row = connection.execute(statement, {"user_id": user_id}).first()
     if row is None:
         raise_if_missing_or_changed(connection, user_id, versions)
     return row
+
+
+def _owing_identity_task(changed: Any, kind: TaskKind) -> Any:
+    """`changed` (returning USER_COLUMNS and subject), and a task of `kind` for a linked user."""
+    updated = changed.cte("updated")
+    owed_rows = select(cast(updated.c.id, String).label("subject")).where(
+        updated.c.subject.is_not(None)
+    )
+    owed = outbox.enqueue_from(owed_rows, kind=kind).cte("owed")
+    return select(
+        *(updated.c[column.name] for column in USER_COLUMNS), *outbox.owed_columns(owed)
+    ).select_from(updated.outerjoin(owed, true()))
 
 
 def raise_if_missing_or_changed(
@@ -398,7 +418,7 @@ def promote_to_admin(connection: Connection, *, email: str, subject: str) -> tup
 
 
 @contextmanager
-def _unique_violations() -> Iterator[None]:
+def unique_violations() -> Iterator[None]:
     """Turn a unique-constraint violation into the domain error it means."""
     try:
         yield

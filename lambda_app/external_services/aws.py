@@ -11,7 +11,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from lambda_app.exceptions import (
     StorageNotConfiguredError,
     StorageUnavailableError,
 )
+from lambda_app.external_services.attempt_deadline import AttemptDeadline, DeadlineReachedError
 from lambda_app.external_services.conditional_delete import accept_if_match_on_delete
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 _client: S3Client | None = None
 _client_lock = threading.Lock()
 # The deadline of the S3 call in progress in this context (set by `_storage_call`).
-_deadline: ContextVar[Deadline | None] = ContextVar("s3_deadline", default=None)
+_attempts = AttemptDeadline("s3")
 
 # DeleteObjects takes at most this many keys per request.
 _DELETE_OBJECTS_LIMIT = 1000
@@ -45,10 +45,6 @@ _OBJECT_CHANGED_CODES = frozenset(
     {"PreconditionFailed", "412", "ConditionalRequestConflict", "409", "NoSuchKey", "404"}
     | {"AccessDenied", "403"}
 )
-
-
-class DeadlineReachedError(Exception):
-    """An S3 attempt was not started: it could not have ended before the caller's deadline."""
 
 
 @dataclass(frozen=True)
@@ -116,26 +112,13 @@ def create_s3_client(settings: Settings) -> S3Client:
     )
     client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
     accept_if_match_on_delete(client)
-    # First, before any other handler (moto's too) answers or sends the attempt.
-    attempt_seconds = longest_attempt_seconds(settings)
-    client.meta.events.register_first(
-        "before-send.s3", lambda **_: _refuse_attempt_past_deadline(attempt_seconds)
-    )
+    _attempts.install(client, attempt_seconds=longest_attempt_seconds(settings))
     return client
 
 
 def longest_attempt_seconds(settings: Settings) -> float:
     """The longest one S3 attempt may take: its connect timeout, then its read timeout."""
     return settings.s3_connect_timeout + settings.s3_read_timeout
-
-
-def _refuse_attempt_past_deadline(attempt_seconds: float) -> None:
-    """Before each attempt (retries too): refuse one that could outlast the call's deadline."""
-    deadline = _deadline.get()
-    if deadline is not None and not deadline.allows(attempt_seconds):
-        raise DeadlineReachedError(
-            f"{deadline.remaining():.1f} s left, and an S3 attempt may take {attempt_seconds} s"
-        )
 
 
 def _bucket() -> str:
@@ -289,14 +272,12 @@ def _storage_call(deadline: Deadline | None) -> Iterator[None]:
     `StorageUnavailableError`, and let domain errors through."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    token = _deadline.set(deadline)
     try:
-        yield
+        with _attempts.applied(deadline):
+            yield
     except DeadlineReachedError as error:
         raise StorageUnavailableError(
             "S3 did not answer in the time this request had; try again."
         ) from error
     except (ClientError, BotoCoreError) as error:
         raise StorageUnavailableError("S3 did not complete the request; try again.") from error
-    finally:
-        _deadline.reset(token)

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 # Powertools' variable, which the tracer reads too: metrics and traces name one service.
 SERVICE_VARIABLE = "POWERTOOLS_SERVICE_NAME"
 DEFAULT_SERVICE = "users-api"
+_LINE_START = '{"_aws": {"Timestamp": '
 
 
 def record_request(route: str, status: int, *, cold_start: bool) -> None:
@@ -36,30 +37,30 @@ def request_metrics(route: str, status: int, *, cold_start: bool) -> str:
     """One request's EMF line: `Requests` by service, route and status class; `ColdStart`.
 
     The JSON of `{"_aws": {"Timestamp", "CloudWatchMetrics"}, "service", "route",
-    "status_class", "Requests"[, "ColdStart"]}`; all but the time, the route and the status
-    class is the same for every line of a service, so it is serialised once.
+    "status_class", "Requests"[, "ColdStart"]}`. All but the time is the same for every
+    line of a route, status class and kind of start: that text is built once.
     """
     service = os.environ.get(SERVICE_VARIABLE) or DEFAULT_SERVICE
-    after_time, after_route = _shared_parts(get_settings().metrics_namespace, service, cold_start)
-    return (
-        f'{{"_aws": {{"Timestamp": {int(time.time() * 1000)}{after_time}{json.dumps(route)}, '
-        f'"status_class": "{status // 100}xx"{after_route}'
-    )
+    namespace = get_settings().metrics_namespace
+    after_time = _line_after_time(namespace, service, route, status // 100, cold_start)
+    return f"{_LINE_START}{int(time.time() * 1000)}{after_time}"
 
 
-@lru_cache(maxsize=8)
-def _shared_parts(namespace: str, service: str, cold_start: bool) -> tuple[str, str]:
-    """The line's text between the time and the route, and after the status class."""
+# Routes are templates (a bounded set), times five status classes and two kinds of start.
+@lru_cache(maxsize=512)
+def _line_after_time(
+    namespace: str, service: str, route: str, status_class: int, cold_start: bool
+) -> str:
+    """The line's text after the time."""
     directives = [_count(namespace, "Requests", ["service", "route", "status_class"])]
     values = ', "Requests": 1'
     if cold_start:
         directives.append(_count(namespace, "ColdStart", ["service"]))
         values += ', "ColdStart": 1'
-    after_time = (
-        f', "CloudWatchMetrics": {json.dumps(directives)}}}, '
-        f'"service": {json.dumps(service)}, "route": '
+    return (
+        f', "CloudWatchMetrics": {json.dumps(directives)}}}, "service": {json.dumps(service)}, '
+        f'"route": {json.dumps(route)}, "status_class": "{status_class}xx"{values}}}'
     )
-    return after_time, f"{values}}}"
 
 
 def _count(namespace: str, metric: str, dimensions: list[str]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lambda_app.external_services.metrics import record_request
 from lambda_app.problems import internal_error_response, log_unexpected_error
-from lambda_app.utils.json_logs import REQUEST_ID
+from lambda_app.utils.json_logs import REQUEST_ID, write_json_line
 from lambda_app.utils.routes import route_template
 
 logger = logging.getLogger("lambda_app.requests")
@@ -22,6 +22,8 @@ logger = logging.getLogger("lambda_app.requests")
 COLD_START: ContextVar[bool | None] = ContextVar("cold_start", default=None)
 # The request line's message: method, route template and status.
 LINE = "%s %s %s"
+# The line's field naming the caller, kept in the request's state until the line is written.
+USER_ID = "user_id"
 # A client's own X-Request-ID is reused locally only when it looks like an id.
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -61,6 +63,11 @@ class RequestLogMiddleware:
             REQUEST_ID.reset(token)
 
 
+def log_user(scope: Scope, user_id: str) -> None:
+    """Name the registered caller in the request's log line."""
+    scope.setdefault("state", {})[USER_ID] = user_id
+
+
 def _request_id(scope: Scope) -> str:
     context = scope.get("aws.context")
     if context is not None and getattr(context, "aws_request_id", None):
@@ -84,7 +91,7 @@ def _log_request(scope: Scope, status: int, seconds: float) -> None:
         "status": status,
         "duration_ms": round(seconds * 1000, 2),
     }
-    user_id = scope.get("state", {}).get("user_id")
+    user_id = scope.get("state", {}).get(USER_ID)
     if user_id is not None:
         fields["user_id"] = user_id
     event = scope.get("aws.event")
@@ -94,9 +101,11 @@ def _log_request(scope: Scope, status: int, seconds: float) -> None:
         fields["cold_start"] = cold_start
         record_request(route, status, cold_start=cold_start)
     if logger.isEnabledFor(logging.INFO):
+        args = (scope["method"], route, status)
+        if write_json_line(logger, logging.INFO, LINE % args, fields):
+            return
         # The record made and handled directly: `logger.info` would first walk the stack for
         # the caller's file and line, which the JSON line never shows.
-        args = (scope["method"], route, status)
         record = logger.makeRecord(
             logger.name, logging.INFO, __file__, 0, LINE, args, None, extra=fields
         )

@@ -2,40 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy import Connection, Engine
 
 from lambda_app import outbox
 from lambda_app.auth import Principal
-from lambda_app.crud import last_admin
+from lambda_app.crud import identities, last_admin
 from lambda_app.crud import users as crud
-from lambda_app.crud.outbox import Task
-from lambda_app.crud.users import UserRow
+from lambda_app.crud.outbox import Task, TaskKind, owed_task
+from lambda_app.crud.users import UserRow, Versions
 from lambda_app.db import get_engine, retrying_conflicts, transaction
+from lambda_app.deadline import Deadline
 from lambda_app.dependencies import (
     CallerAndUserDep,
     CallerDep,
     ConnectionDep,
     DeadlineDep,
     PrincipalDep,
+    ReleasedCallerDep,
     UserId,
 )
 from lambda_app.exceptions import (
     EmailAlreadyExistsError,
     IdentityAlreadyRegisteredError,
+    IdentityTakenError,
     InvalidEmailClaimError,
     InvalidPageRequestError,
     MissingEmailClaimError,
+    NotAuthenticatedError,
     UserNotFoundError,
 )
-from lambda_app.external_services import aws
+from lambda_app.external_services import aws, cognito
 from lambda_app.idempotent_requests import (
     REPLAY_HEADERS,
     IdempotencyKeyDep,
+    KeyedRequest,
     keyed_request,
+    replace_answer,
     run_once,
 )
 from lambda_app.permissions import Action, authorize
@@ -53,8 +61,10 @@ from lambda_app.problems import problem_responses
 from lambda_app.read_routing import ReadAfterHeader, list_page, parse_read_after
 from lambda_app.schemas.users import (
     Email,
+    IdentityState,
     TokenEmail,
     UserCreate,
+    UserCreated,
     UserDeletionPending,
     UserPage,
     UserRead,
@@ -111,20 +121,34 @@ async def read_me(
             "headers": WRITTEN_HEADERS,
         },
         201: {"headers": WRITTEN_HEADERS},
-        **problem_responses(400, 401, 409, 413, 415, 422, 503),
+        **problem_responses(400, 401, 409, 413, 415, 422, 502, 503),
     },
 )
 async def register_me(
     principal: PrincipalDep,
-    caller: CallerDep,
-    connection: ConnectionDep,
+    caller: ReleasedCallerDep,
     request: Request,
     response: Response,
     idempotency_key: IdempotencyKeyDep,
+    deadline: DeadlineDep,
 ) -> UserRow | Response:
-    """Register with the token's verified email; 200 when it takes over an admin-made account."""
+    """Register with the token's verified email; 200 when it takes over an admin-made account.
 
-    def register() -> UserRow:
+    Where the service provisions identities, the token's identity must still be in the pool:
+    a token outlives the deletion of its identity by up to an hour, and must not bring a
+    deleted user back as a customer.
+    """
+    # Asked before any connection is taken: Cognito may be slow.
+    if (
+        caller is None
+        and cognito.provisioning_enabled()
+        and not cognito.identity_is_active(principal.subject, deadline=deadline)
+    ):
+        raise NotAuthenticatedError(
+            "The sign-in behind this token was removed or disabled; sign in again."
+        )
+
+    def register(connection: Connection) -> UserRow:
         # Checked here, not first: the retry of a registration that worked is a replay.
         if caller is not None:
             raise IdentityAlreadyRegisteredError(crud.ALREADY_REGISTERED)
@@ -142,15 +166,16 @@ async def register_me(
         return _written(user, response)
 
     keyed = keyed_request(idempotency_key, subject=principal.subject, request=request, body=None)
-    if keyed is None:
-        return register()
-    return run_once(
-        connection,
-        keyed,
-        response=response,
-        status_code=status.HTTP_201_CREATED,
-        answer=lambda: UserRead.model_validate(register()),
-    )
+    with get_engine().connect() as connection:
+        if keyed is None:
+            return register(connection)
+        return run_once(
+            connection,
+            keyed,
+            response=response,
+            status_code=status.HTTP_201_CREATED,
+            answer=lambda: UserRead.model_validate(register(connection)),
+        )
 
 
 def verified_email(principal: Principal) -> str:
@@ -169,7 +194,7 @@ def verified_email(principal: Principal) -> str:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=UserRead,
+    response_model=UserCreated,
     summary="Create a user",
     responses={
         201: {"headers": WRITTEN_HEADERS},
@@ -179,32 +204,97 @@ def verified_email(principal: Principal) -> str:
 async def create_user(
     body: UserCreate,
     principal: PrincipalDep,
-    caller: CallerDep,
-    connection: ConnectionDep,
+    caller: ReleasedCallerDep,
     request: Request,
     response: Response,
     idempotency_key: IdempotencyKeyDep,
-) -> UserRow | Response:
-    """Create a user (admins only); the email must not be registered yet, in any letter case."""
-    authorize(caller, Action.CREATE)
+    deadline: DeadlineDep,
+) -> UserCreated | Response:
+    """Create a user (admins only), and their sign-in identity where the service provisions them.
 
-    def create() -> UserRow:
-        user = crud.create_user(
-            connection, email=body.email, full_name=body.full_name, user_type=body.user_type
+    The email must not be registered yet, in any letter case. The user and the task that
+    provisions their identity are one write; the identity is created after the commit, with
+    no connection held (409 when the email's identity is another user's, and then nothing is
+    kept), or by retries when Cognito does not answer in time (`identity: pending`).
+    """
+    authorize(caller, Action.CREATE)
+    provisioning = cognito.provisioning_enabled()
+    if provisioning:
+        cognito.get_cognito_client()  # built now: never while a transaction is open
+    owed: list[Task] = []
+
+    def create(connection: Connection) -> UserCreated:
+        if not provisioning:
+            user = crud.create_user(
+                connection, email=body.email, full_name=body.full_name, user_type=body.user_type
+            )
+            return _created(request, response, user, "unmanaged")
+        user, task = identities.create_user_owing_identity(
+            connection,
+            email=body.email,
+            full_name=body.full_name,
+            user_type=body.user_type,
+            payload={"invite": body.invite},
         )
-        _set_location(request, response, user)
-        return _written(user, response)
+        owed.append(task)
+        return _created(request, response, user, "pending")
 
     keyed = keyed_request(idempotency_key, subject=principal.subject, request=request, body=body)
-    if keyed is None:
-        return create()
-    return run_once(
-        connection,
-        keyed,
-        response=response,
-        status_code=status.HTTP_201_CREATED,
-        answer=lambda: UserRead.model_validate(create()),
-    )
+    engine = get_engine()
+    with engine.connect() as connection:
+        if keyed is None:
+            created = create(connection)
+        else:
+            answered = run_once(
+                connection,
+                keyed,
+                response=response,
+                status_code=status.HTTP_201_CREATED,
+                answer=lambda: create(connection),
+            )
+    if not owed:  # nothing owed to Cognito, or a replay
+        return created if keyed is None else answered
+    linked = _provision_identity(engine, owed[0], deadline, keyed)
+    if linked is None:
+        return created if keyed is None else answered
+    final = _created(request, response, linked, "linked")
+    if keyed is not None:
+        with engine.connect() as connection:
+            replace_answer(
+                connection,
+                keyed,
+                response=response,
+                status_code=status.HTTP_201_CREATED,
+                answer=final,
+            )
+    return final
+
+
+def _created(
+    request: Request, response: Response, user: UserRow, identity: IdentityState
+) -> UserCreated:
+    _set_location(request, response, _written(user, response))
+    return UserCreated.model_validate({**user._mapping, "identity": identity})
+
+
+def _provision_identity(
+    engine: Engine, task: Task, deadline: Deadline, keyed: KeyedRequest | None
+) -> UserRow | None:
+    """Create and link the new user's identity now; the user when linked, None when left to
+    the drain. When the email's identity is another user's, undo the creation and raise."""
+    try:
+        done = outbox.run(engine, task, deadline, propagate=(IdentityTakenError,))
+    except IdentityTakenError:
+        answer = (keyed.subject, keyed.key) if keyed is not None else None
+        with engine.connect() as connection:
+            identities.undo_creation(
+                connection, user_id=uuid.UUID(task.subject), task_id=task.id, answer=answer
+            )
+        raise
+    if not done:
+        return None
+    with engine.connect() as connection:
+        return identities.linked_user(connection, user_id=uuid.UUID(task.subject))
 
 
 @router.get(
@@ -294,12 +384,15 @@ async def read_user(
 async def update_user(
     user_id: UserId,
     body: UserUpdate,
-    caller: CallerDep,
-    connection: ConnectionDep,
+    caller: ReleasedCallerDep,
     response: Response,
+    deadline: DeadlineDep,
     if_match: IfMatchHeader = None,
 ) -> UserRow:
-    """Change email, full name or user type (admins); others only their own full name."""
+    """Change email, full name or user type (admins); others only their own full name.
+
+    A new email is given to the user's identity too, after the commit (retried on failure).
+    """
     changes = body.changes()
     authorize(caller, Action.UPDATE, target_id=user_id)
     if "user_type" in changes:
@@ -307,35 +400,59 @@ async def update_user(
     if "email" in changes:
         authorize(caller, Action.CHANGE_EMAIL)
     versions = versions_in_if_match(if_match, user_id)
+    owes = None
+    if "email" in changes and cognito.provisioning_enabled():
+        owes = TaskKind.SYNC_IDENTITY_EMAIL
+        cognito.get_cognito_client()  # built now: never while a transaction is open
+    engine = get_engine()
+    with engine.connect() as connection:
+        user = _update(connection, user_id, changes, versions, owes)
+    task = owed_task(user) if owes is not None else None
+    if task is not None:
+        outbox.run(engine, task, deadline)  # on failure the drain retries it
+    return _written(user, response)
+
+
+def _update(
+    connection: Connection,
+    user_id: uuid.UUID,
+    changes: dict[str, Any],
+    versions: Versions,
+    owes: TaskKind | None,
+) -> UserRow:
     if not last_admin.demotes_an_admin(changes):
-        user = crud.update_user(connection, user_id=user_id, changes=changes, versions=versions)
+        user = crud.update_user(
+            connection, user_id=user_id, changes=changes, versions=versions, owes=owes
+        )
     else:
         # Only an admin's demotion waits for other admin changes.
         user = last_admin.update_unless_admin(
-            connection, user_id=user_id, changes=changes, versions=versions
+            connection, user_id=user_id, changes=changes, versions=versions, owes=owes
         )
-    if user is None:
+    if user is not None:
+        return user
 
-        def demote() -> UserRow:
-            with transaction(connection):
-                return last_admin.demote_admin(
-                    connection, user_id=user_id, changes=changes, versions=versions
-                )
+    def demote() -> UserRow:
+        with transaction(connection):
+            return last_admin.demote_admin(
+                connection, user_id=user_id, changes=changes, versions=versions, owes=owes
+            )
 
-        user = retrying_conflicts(demote)
-    return _written(user, response)
+    return retrying_conflicts(demote)
 
 
 @router.delete(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
-    summary="Delete a user and their files",
+    summary="Delete a user, their files and their identity",
     responses={
-        204: {"description": "The user and every version of their files are deleted"},
+        204: {
+            "description": "The user, every version of their files and their identity are deleted"
+        },
         202: {
             "model": UserDeletionPending,
-            "description": "The user is deleted; their files are deleted by retries",
+            "description": "The user is deleted; their files or identity are deleted by retries",
         },
         **problem_responses(400, 401, 403, 404, 409, 412, 422, 503),
     },
@@ -343,25 +460,48 @@ async def update_user(
 async def delete_user(
     found: CallerAndUserDep, deadline: DeadlineDep, if_match: IfMatchHeader = None
 ) -> Response:
-    """Delete the user; 204 once their files are gone too, 202 while their deletion is retried."""
-    # The user and the task that deletes their files go in one short write; the files are
-    # deleted after the commit, holding no connection, and on failure by the outbox drain.
+    """Delete the user; 204 once their files and identity are gone too, 202 while retried."""
+    # The user and the tasks that delete their files and identity go in one short write; they
+    # run after the commit, holding no connection, and on failure by the outbox drain.
     user_id = found.user_id
     authorize(found.caller, Action.DELETE, target_id=user_id)
     crud.user_or_raise(found.user, user_id)
     versions = versions_in_if_match(if_match, user_id)
-    aws.get_s3_client()  # built now: never while a transaction is open
+    identity = cognito.provisioning_enabled()
+    # Built now: never while a transaction is open.
+    aws.get_s3_client()
+    if identity:
+        cognito.get_cognito_client()
     engine = get_engine()
     with engine.connect() as connection:
-        task = last_admin.delete_unless_admin(connection, user_id=user_id, versions=versions)
-        if task is None:
+        tasks = last_admin.delete_unless_admin(
+            connection, user_id=user_id, versions=versions, identity=identity
+        )
+        if tasks is None:
 
-            def delete_admin() -> Task:
+            def delete_admin() -> list[Task]:
                 with transaction(connection):
-                    return last_admin.delete_admin(connection, user_id=user_id, versions=versions)
+                    return last_admin.delete_admin(
+                        connection, user_id=user_id, versions=versions, identity=identity
+                    )
 
-            task = retrying_conflicts(delete_admin)
-    if outbox.run(engine, task, deadline):
+            tasks = retrying_conflicts(delete_admin)
+    # The identity first: signing the person out matters more than their files.
+    done = {task.kind: outbox.run(engine, task, deadline) for task in sorted(tasks, key=_order)}
+    if all(done.values()):
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    pending = UserDeletionPending(id=user_id)
-    return JSONResponse(pending.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED)
+    pending = UserDeletionPending(
+        id=user_id,
+        files=_state(done.get(TaskKind.DELETE_USER_FILES, True)),
+        identity=_state(done[TaskKind.REMOVE_IDENTITY]) if identity else None,
+    )
+    body = pending.model_dump(mode="json", exclude_none=True)
+    return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
+
+
+def _order(task: Task) -> int:
+    return 0 if task.kind is TaskKind.REMOVE_IDENTITY else 1
+
+
+def _state(done: bool) -> Literal["pending", "deleted"]:
+    return "deleted" if done else "pending"

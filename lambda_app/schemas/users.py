@@ -59,6 +59,11 @@ class UserCreate(BaseModel):
     email: Email
     full_name: FullName | None = None
     user_type: UserType = UserType.CUSTOMER
+    invite: bool = Field(
+        default=True,
+        description="Where the service provisions identities: Cognito emails the person an "
+        "invitation with a temporary password; false creates the identity silently (imports).",
+    )
 
 
 class TokenEmail(BaseModel):
@@ -101,6 +106,20 @@ class UserRead(BaseModel):
     updated_at: datetime
 
 
+IdentityState = Literal["linked", "pending", "unmanaged"]
+
+
+class UserCreated(UserRead):
+    """201 to `POST /users`: the user, and where their sign-in identity stands."""
+
+    identity: IdentityState = Field(
+        description="`linked`: the person's Cognito identity exists and is this user's (invited "
+        "unless `invite` was false); `pending`: Cognito did not answer in time, the identity is "
+        "created by retries (and the invitation sent then); `unmanaged`: the service does not "
+        "provision identities, the person is linked on first sign-in by verified email."
+    )
+
+
 class UserPage(BaseModel):
     """One page of users, ordered by `created_at`, then `id`."""
 
@@ -114,12 +133,20 @@ class UserPage(BaseModel):
 
 
 class UserDeletionPending(BaseModel):
-    """202 to `DELETE /users/{id}`: the user is deleted; their files are still to be deleted."""
+    """202 to `DELETE /users/{id}`: the user is deleted; their files or identity are still to
+    be deleted."""
 
     id: uuid.UUID = Field(description="The deleted user's id.")
-    files: Literal["pending"] = Field(
+    files: Literal["pending", "deleted"] = Field(
         default="pending",
-        description="S3 did not confirm the deletion in time: it is retried until it does.",
+        description="`pending`: S3 did not confirm the deletion in time: it is retried until "
+        "it does.",
+    )
+    identity: Literal["pending", "deleted"] | None = Field(
+        default=None,
+        description="`pending`: Cognito did not confirm that the person's identity is signed "
+        "out and deleted: retried until it does; null where the service does not provision "
+        "identities.",
     )
 
 

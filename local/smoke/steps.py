@@ -117,17 +117,20 @@ def register_or_read_me(run: SmokeRun) -> str:
 def create_user(run: SmokeRun) -> str:
     """POST /users creates the run's user with a Location header."""
     run.create_unanswered = True
-    response = run.api.post(
-        "/users", json={"email": run.email, "full_name": f"Smoke test {run.run_id}"}
-    )
+    # No invitation: Cognito would email a made-up address on every run (and its default
+    # sender has a small daily quota).
+    body = {"email": run.email, "full_name": f"Smoke test {run.run_id}", "invite": False}
+    response = run.api.post("/users", json=body)
     run.create_unanswered = False
     user = expect(response, 201)
+    # Where the person's sign-in identity stands: linked, pending, or unmanaged (no pool).
+    identity = user.pop("identity", None)
     run.user = user
     if not response.headers.get("location", "").endswith(f"/users/{user['id']}"):
         raise StepFailedError(f"201 without Location: /users/{user['id']}")
     if user["email"] != run.email:
         raise StepFailedError(f"201 but the email is {user['email']!r}")
-    return f"POST /users 201: {run.email}, id {user['id']}"
+    return f"POST /users 201: {run.email}, id {user['id']}, identity {identity}"
 
 
 def read_user(run: SmokeRun) -> str:

@@ -27,6 +27,8 @@ from users_service_client.models import (
     AvatarUploadRequestContentType,
     Problem,
     UserCreate,
+    UserCreated,
+    UserCreatedIdentity,
     UserPage,
     UserRead,
     UserUpdate,
@@ -55,7 +57,8 @@ async def contract(client: AuthenticatedClient) -> None:
     retried = await create_user.asyncio_detailed(client=client, body=new_user, idempotency_key=key)
 
     assert created.status_code == 201
-    assert isinstance(created.parsed, UserRead)
+    assert isinstance(created.parsed, UserCreated)
+    assert created.parsed.identity is UserCreatedIdentity.UNMANAGED  # no user pool here
     user = created.parsed
     assert created.headers["Location"].endswith(f"/users/{user.id}")
     assert "Idempotent-Replayed" not in created.headers

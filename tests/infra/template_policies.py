@@ -97,6 +97,8 @@ class TemplateResolver:
                 return f"{logical_id.lower()}.fake.{REGION}.rds.amazonaws.com"
             if attribute == "Endpoint.Port":
                 return "5432"
+        if kind == "AWS::Cognito::UserPool" and attribute == "Arn":
+            return f"arn:{PARTITION}:cognito-idp:{REGION}:{ACCOUNT}:userpool/{name}"
         if attribute == "Arn":
             service = kind.split("::")[1].lower()
             return f"arn:{PARTITION}:{service}:{REGION}:{ACCOUNT}:{logical_id}"

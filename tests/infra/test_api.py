@@ -59,6 +59,7 @@ def test_function_environment_holds_only_non_secret_settings(dev: Synthesized) -
         "DB_SSL",
         "DB_POOL_RECYCLE",
         "S3_BUCKET",
+        "COGNITO_USER_POOL_ID",
         "API_BASE_PATH",
         "LOG_LEVEL",
         "AVATAR_MAX_BYTES",
@@ -76,6 +77,7 @@ def test_function_environment_holds_only_non_secret_settings(dev: Synthesized) -
     assert variables["DB_USER"] == "users_app"
     assert variables["DB_IAM_AUTH"] == "true"
     assert variables["S3_BUCKET"] == {"Ref": dev.logical_id(dev.stack.storage.bucket)}
+    assert variables["COGNITO_USER_POOL_ID"] == {"Ref": dev.logical_id(dev.stack.auth.user_pool)}
     assert variables["API_BASE_PATH"] == ""
     assert variables["DB_SSL"] == "true"
     assert variables["API_DOCS"] == "true"

@@ -119,6 +119,19 @@ def _db_connect(params: Params) -> list[Request]:
     return [Request("rds-db:connect", f"arn:{PARTITION}:rds-db:{REGION}:{ACCOUNT}:dbuser:{user}")]
 
 
+def user_pool_arn(pool_id: str) -> str:
+    return f"arn:{PARTITION}:cognito-idp:{REGION}:{ACCOUNT}:userpool/{pool_id}"
+
+
+def _pool_action(operation: str) -> Callable[[Params], list[Request]]:
+    """Cognito's admin actions act on the user pool (list_amazoncognitouserpools)."""
+
+    def requests(params: Params) -> list[Request]:
+        return [Request(f"cognito-idp:{operation}", user_pool_arn(params["UserPoolId"]))]
+
+    return requests
+
+
 @dataclass(frozen=True)
 class CallMapping:
     """The IAM requests of one call, and how lambda_app calls it (for the static check)."""
@@ -161,7 +174,21 @@ CALLS: dict[tuple[str, str], CallMapping] = {
     ),
     ("secretsmanager", "GetSecretValue"): CallMapping(_secret),
     ("rds", "generate_db_auth_token"): CallMapping(_db_connect),
+    **{
+        ("cognito-idp", operation): CallMapping(_pool_action(operation))
+        for operation in (
+            "AdminCreateUser",
+            "AdminGetUser",
+            "AdminUpdateUserAttributes",
+            "AdminUserGlobalSignOut",
+            "AdminDeleteUser",
+            "AdminDisableUser",
+            "ListUsers",
+        )
+    },
 }
+# Cognito calls only the sweeper's reconcile-identities makes; the API's role lacks them.
+RECONCILE_ONLY = {("cognito-idp", "ListUsers"), ("cognito-idp", "AdminDisableUser")}
 
 
 # --- the guard: every boto3 call in lambda_app/ has an entry above
@@ -673,3 +700,93 @@ def test_deleting_a_user_deletes_every_version_under_the_deployed_policy(
     assert not iam.denied
     versions_deleted = [r for _, r, _ in iam.log if r.action == "s3:DeleteObjectVersion"]
     assert len(versions_deleted) == 4  # two avatars, the document and its delete marker
+
+
+# --- Cognito: the admin actions provisioning calls, on the stack's pool only
+
+
+def _cognito_calls() -> set[tuple[str, str]]:
+    return {(c.service, c.operation) for c in lambda_app_calls() if c.service == "cognito-idp"}
+
+
+def _pool_requests(call: tuple[str, str], pool_id: str) -> list[Request]:
+    return CALLS[call].requests({"UserPoolId": pool_id})
+
+
+def test_the_scan_finds_the_cognito_calls_of_provisioning_and_reconcile() -> None:
+    assert {
+        ("cognito-idp", "AdminCreateUser"),
+        ("cognito-idp", "AdminGetUser"),
+        ("cognito-idp", "AdminUpdateUserAttributes"),
+        ("cognito-idp", "AdminUserGlobalSignOut"),
+        ("cognito-idp", "AdminDeleteUser"),
+    } | RECONCILE_ONLY <= _cognito_calls()
+
+
+def test_functions_may_make_the_cognito_calls_they_need_on_their_pool(
+    deployed: Deployment,
+) -> None:
+    functions = deployed.with_env("COGNITO_USER_POOL_ID")
+    assert {f.handler for f in functions} == {
+        "lambda_app.handler.handler",
+        "lambda_app.sweep.handler",
+    }
+
+    for function in functions:
+        needed = _cognito_calls()
+        if function.handler == "lambda_app.handler.handler":
+            needed -= RECONCILE_ONLY
+        pool_id = function.environment["COGNITO_USER_POOL_ID"]
+        denied = [
+            request
+            for call in sorted(needed)
+            for request in _pool_requests(call, pool_id)
+            if deployed.decide(function, request) is not Decision.ALLOW
+        ]
+        assert not denied, (function.logical_id, denied)
+
+
+def test_the_api_may_not_list_or_disable_identities(deployed: Deployment) -> None:
+    (api,) = [f for f in deployed.functions if f.handler == "lambda_app.handler.handler"]
+    pool_id = api.environment["COGNITO_USER_POOL_ID"]
+
+    for call in sorted(RECONCILE_ONLY):
+        for request in _pool_requests(call, pool_id):
+            assert deployed.decide(api, request) is not Decision.ALLOW, request
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "cognito-idp:AdminSetUserPassword",
+        "cognito-idp:AdminAddUserToGroup",
+        "cognito-idp:AdminInitiateAuth",
+        "cognito-idp:AdminEnableUser",
+        "cognito-idp:UpdateUserPool",
+        "cognito-idp:DeleteUserPool",
+        "cognito-idp:CreateUserPoolClient",
+    ],
+)
+def test_no_function_may_make_other_cognito_calls_or_reach_another_pool(
+    deployed: Deployment, action: str
+) -> None:
+    for function in deployed.functions:
+        pool_id = function.environment.get("COGNITO_USER_POOL_ID", "UserPool")
+        other_pool = user_pool_arn("us-east-1_another")
+        assert deployed.decide(function, Request(action, user_pool_arn(pool_id))) is not (
+            Decision.ALLOW
+        ), (function.logical_id, action)
+        for call in sorted(_cognito_calls()):
+            (request,) = _pool_requests(call, "us-east-1_another")
+            assert request.resource == other_pool
+            assert deployed.decide(function, request) is not Decision.ALLOW, function.logical_id
+
+
+def test_the_migration_function_has_no_cognito_access(deployed: Deployment) -> None:
+    (migration,) = [f for f in deployed.functions if f.handler == "lambda_app.migrate.handler"]
+    (api,) = [f for f in deployed.functions if f.handler == "lambda_app.handler.handler"]
+    pool_id = api.environment["COGNITO_USER_POOL_ID"]
+
+    for call in sorted(_cognito_calls()):
+        for request in _pool_requests(call, pool_id):
+            assert deployed.decide(migration, request) is not Decision.ALLOW

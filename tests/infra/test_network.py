@@ -81,6 +81,38 @@ def test_vpc_endpoints_for_s3_gateway_and_secrets_manager_interface(dev: Synthes
     )
 
 
+def test_cognito_is_reached_through_an_interface_endpoint_for_the_stacks_pool_only(
+    dev: Synthesized,
+) -> None:
+    endpoint = dev.stack.network.cognito_endpoint
+    properties = dev.template.to_json()["Resources"][dev.logical_id(endpoint)]["Properties"]
+    group = dev.stack.network.cognito_endpoint_security_group
+
+    assert properties["VpcEndpointType"] == "Interface"
+    assert properties["PrivateDnsEnabled"] is True
+    assert properties["ServiceName"]["Fn::Join"][1][-1] == ".cognito-idp"
+    assert properties["SecurityGroupIds"] == [{"Fn::GetAtt": [dev.logical_id(group), "GroupId"]}]
+    (statement,) = properties["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Resource"] == {
+        "Fn::GetAtt": [dev.logical_id(dev.stack.auth.user_pool), "Arn"]
+    }
+    assert all(
+        action.startswith("cognito-idp:Admin") or action == "cognito-idp:ListUsers"
+        for action in statement["Action"]
+    )
+    # Only the API function and the sweeper (which share a group) reach it, on HTTPS.
+    function_group = dev.logical_id(dev.stack.network.function_security_group)
+    assert [
+        (rule["FromPort"], rule["SourceSecurityGroupId"]) for rule in _ingress_rules(dev, group)
+    ] == [(443, {"Fn::GetAtt": [function_group, "GroupId"]})]
+
+
+def test_the_user_pool_has_no_domain_so_privatelink_serves_it(dev: Synthesized) -> None:
+    # A pool with a domain cannot be reached through the endpoint (infra/DEPLOY.md).
+    dev.template.resource_count_is("AWS::Cognito::UserPoolDomain", 0)
+
+
 def test_database_admits_only_the_proxy_migrations_and_rotation_on_postgres_port(
     dev: Synthesized,
 ) -> None:

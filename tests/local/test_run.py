@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from local.embedded_postgres import free_port
@@ -95,12 +96,20 @@ def test_local_run_serves_the_api_on_embedded_services_and_stops(data_dir: Path)
         )
         staff = {"Authorization": f"Bearer {make_token(environment, 'staff', 'pat@example.com')}"}
         staff_me = api.get("/users/me", headers=staff)
+        # The user the admin created signs in with the identity the API provisioned.
+        invited_token = make_token(environment, "customer", "local@example.com")
+        invited_me = api.get("/users/me", headers={"Authorization": f"Bearer {invited_token}"})
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=60)
     print(output)
 
     assert created.status_code == 201, created.text
+    assert created.json()["identity"] == "linked"
+    assert invited_me.json()["id"] == created.json()["id"]
+    claims = jwt.decode(invited_token, options={"verify_signature": False})
+    assert claims["iss"].startswith("https://cognito-idp.")  # signed in to moto's Cognito
+    assert f"Cognito (embedded moto): http://127.0.0.1:{s3_port}" in output
     assert health.json() == {"status": "ok"}
     assert docs.status_code == 200
     assert anonymous.status_code == 401

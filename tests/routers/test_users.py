@@ -36,7 +36,17 @@ def test_create_user_returns_201_with_location_and_the_user(client: TestClient) 
 
     assert response.status_code == 201
     user = response.json()
-    assert set(user) == {"id", "email", "full_name", "user_type", "created_at", "updated_at"}
+    assert set(user) == {
+        "id",
+        "email",
+        "full_name",
+        "user_type",
+        "created_at",
+        "updated_at",
+        "identity",
+    }
+    # No COGNITO_USER_POOL_ID: the person is linked on first sign-in, by verified email.
+    assert user.pop("identity") == "unmanaged"
     assert response.headers["location"] == f"/users/{user['id']}"
     assert uuid.UUID(user["id"])
     assert (user["email"], user["full_name"], user["user_type"]) == (

@@ -10,7 +10,11 @@ from .health_status import HealthStatus
 from .health_status_status import HealthStatusStatus
 from .problem import Problem
 from .user_create import UserCreate
+from .user_created import UserCreated
+from .user_created_identity import UserCreatedIdentity
 from .user_deletion_pending import UserDeletionPending
+from .user_deletion_pending_files import UserDeletionPendingFiles
+from .user_deletion_pending_identity_type_0 import UserDeletionPendingIdentityType0
 from .user_page import UserPage
 from .user_read import UserRead
 from .user_type import UserType
@@ -27,7 +31,11 @@ __all__ = (
     "HealthStatusStatus",
     "Problem",
     "UserCreate",
+    "UserCreated",
+    "UserCreatedIdentity",
     "UserDeletionPending",
+    "UserDeletionPendingFiles",
+    "UserDeletionPendingIdentityType0",
     "UserPage",
     "UserRead",
     "UserType",

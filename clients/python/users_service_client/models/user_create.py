@@ -19,11 +19,14 @@ class UserCreate:
         email (str):
         full_name (None | str | Unset):
         user_type (UserType | Unset): What a user is to the business; stored as the PostgreSQL enum `user_type`.
+        invite (bool | Unset): Where the service provisions identities: Cognito emails the person an invitation with a
+            temporary password; false creates the identity silently (imports). Default: True.
     """
 
     email: str
     full_name: None | str | Unset = UNSET
     user_type: UserType | Unset = UNSET
+    invite: bool | Unset = True
 
     def to_dict(self) -> dict[str, Any]:
         email = self.email
@@ -38,6 +41,8 @@ class UserCreate:
         if not isinstance(self.user_type, Unset):
             user_type = self.user_type.value
 
+        invite = self.invite
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -49,6 +54,8 @@ class UserCreate:
             field_dict["full_name"] = full_name
         if user_type is not UNSET:
             field_dict["user_type"] = user_type
+        if invite is not UNSET:
+            field_dict["invite"] = invite
 
         return field_dict
 
@@ -73,10 +80,13 @@ class UserCreate:
         else:
             user_type = UserType(_user_type)
 
+        invite = d.pop("invite", UNSET)
+
         user_create = cls(
             email=email,
             full_name=full_name,
             user_type=user_type,
+            invite=invite,
         )
 
         return user_create

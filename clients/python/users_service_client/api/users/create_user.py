@@ -7,7 +7,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
 from ...models.user_create import UserCreate
-from ...models.user_read import UserRead
+from ...models.user_created import UserCreated
 from ...types import UNSET, Response, Unset
 
 
@@ -33,9 +33,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | UserRead | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | UserCreated | None:
     if response.status_code == 201:
-        response_201 = UserRead.from_dict(response.json())
+        response_201 = UserCreated.from_dict(response.json())
 
         return response_201
 
@@ -85,7 +85,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | UserRead]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | UserCreated]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -99,10 +101,15 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: UserCreate,
     idempotency_key: None | str | Unset = UNSET,
-) -> Response[Problem | UserRead]:
+) -> Response[Problem | UserCreated]:
     """Create a user
 
-     Create a user (admins only); the email must not be registered yet, in any letter case.
+     Create a user (admins only), and their sign-in identity where the service provisions them.
+
+    The email must not be registered yet, in any letter case. The user and the task that
+    provisions their identity are one write; the identity is created after the commit, with
+    no connection held (409 when the email's identity is another user's, and then nothing is
+    kept), or by retries when Cognito does not answer in time (`identity: pending`).
 
     Args:
         idempotency_key (None | str | Unset): A unique value per operation (a UUID, say), at most
@@ -116,7 +123,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem | UserRead]
+        Response[Problem | UserCreated]
     """
 
     kwargs = _get_kwargs(
@@ -136,10 +143,15 @@ def sync(
     client: AuthenticatedClient,
     body: UserCreate,
     idempotency_key: None | str | Unset = UNSET,
-) -> Problem | UserRead | None:
+) -> Problem | UserCreated | None:
     """Create a user
 
-     Create a user (admins only); the email must not be registered yet, in any letter case.
+     Create a user (admins only), and their sign-in identity where the service provisions them.
+
+    The email must not be registered yet, in any letter case. The user and the task that
+    provisions their identity are one write; the identity is created after the commit, with
+    no connection held (409 when the email's identity is another user's, and then nothing is
+    kept), or by retries when Cognito does not answer in time (`identity: pending`).
 
     Args:
         idempotency_key (None | str | Unset): A unique value per operation (a UUID, say), at most
@@ -153,7 +165,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem | UserRead
+        Problem | UserCreated
     """
 
     return sync_detailed(
@@ -168,10 +180,15 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: UserCreate,
     idempotency_key: None | str | Unset = UNSET,
-) -> Response[Problem | UserRead]:
+) -> Response[Problem | UserCreated]:
     """Create a user
 
-     Create a user (admins only); the email must not be registered yet, in any letter case.
+     Create a user (admins only), and their sign-in identity where the service provisions them.
+
+    The email must not be registered yet, in any letter case. The user and the task that
+    provisions their identity are one write; the identity is created after the commit, with
+    no connection held (409 when the email's identity is another user's, and then nothing is
+    kept), or by retries when Cognito does not answer in time (`identity: pending`).
 
     Args:
         idempotency_key (None | str | Unset): A unique value per operation (a UUID, say), at most
@@ -185,7 +202,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem | UserRead]
+        Response[Problem | UserCreated]
     """
 
     kwargs = _get_kwargs(
@@ -203,10 +220,15 @@ async def asyncio(
     client: AuthenticatedClient,
     body: UserCreate,
     idempotency_key: None | str | Unset = UNSET,
-) -> Problem | UserRead | None:
+) -> Problem | UserCreated | None:
     """Create a user
 
-     Create a user (admins only); the email must not be registered yet, in any letter case.
+     Create a user (admins only), and their sign-in identity where the service provisions them.
+
+    The email must not be registered yet, in any letter case. The user and the task that
+    provisions their identity are one write; the identity is created after the commit, with
+    no connection held (409 when the email's identity is another user's, and then nothing is
+    kept), or by retries when Cognito does not answer in time (`identity: pending`).
 
     Args:
         idempotency_key (None | str | Unset): A unique value per operation (a UUID, say), at most
@@ -220,7 +242,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem | UserRead
+        Problem | UserCreated
     """
 
     return (

@@ -107,9 +107,9 @@ def sync_detailed(
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
 ) -> Response[Any | Problem | UserDeletionPending]:
-    """Delete a user and their files
+    """Delete a user, their files and their identity
 
-     Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
+     Delete the user; 204 once their files and identity are gone too, 202 while retried.
 
     Args:
         user_id (UUID): The user's id
@@ -142,9 +142,9 @@ def sync(
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
 ) -> Any | Problem | UserDeletionPending | None:
-    """Delete a user and their files
+    """Delete a user, their files and their identity
 
-     Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
+     Delete the user; 204 once their files and identity are gone too, 202 while retried.
 
     Args:
         user_id (UUID): The user's id
@@ -172,9 +172,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
 ) -> Response[Any | Problem | UserDeletionPending]:
-    """Delete a user and their files
+    """Delete a user, their files and their identity
 
-     Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
+     Delete the user; 204 once their files and identity are gone too, 202 while retried.
 
     Args:
         user_id (UUID): The user's id
@@ -205,9 +205,9 @@ async def asyncio(
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
 ) -> Any | Problem | UserDeletionPending | None:
-    """Delete a user and their files
+    """Delete a user, their files and their identity
 
-     Delete the user; 204 once their files are gone too, 202 while their deletion is retried.
+     Delete the user; 204 once their files and identity are gone too, 202 while retried.
 
     Args:
         user_id (UUID): The user's id

@@ -68,6 +68,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_422
 
+    if response.status_code == 502:
+        response_502 = Problem.from_dict(response.json())
+
+        return response_502
+
     if response.status_code == 503:
         response_503 = Problem.from_dict(response.json())
 
@@ -96,6 +101,10 @@ def sync_detailed(
     """Register myself
 
      Register with the token's verified email; 200 when it takes over an admin-made account.
+
+    Where the service provisions identities, the token's identity must still be in the pool:
+    a token outlives the deletion of its identity by up to an hour, and must not bring a
+    deleted user back as a customer.
 
     Args:
         idempotency_key (None | str | Unset): A unique value per operation (a UUID, say), at most
@@ -131,6 +140,10 @@ def sync(
 
      Register with the token's verified email; 200 when it takes over an admin-made account.
 
+    Where the service provisions identities, the token's identity must still be in the pool:
+    a token outlives the deletion of its identity by up to an hour, and must not bring a
+    deleted user back as a customer.
+
     Args:
         idempotency_key (None | str | Unset): A unique value per operation (a UUID, say), at most
             255 printable characters: a retry with the same key and body gets the first answer again,
@@ -159,6 +172,10 @@ async def asyncio_detailed(
     """Register myself
 
      Register with the token's verified email; 200 when it takes over an admin-made account.
+
+    Where the service provisions identities, the token's identity must still be in the pool:
+    a token outlives the deletion of its identity by up to an hour, and must not bring a
+    deleted user back as a customer.
 
     Args:
         idempotency_key (None | str | Unset): A unique value per operation (a UUID, say), at most
@@ -191,6 +208,10 @@ async def asyncio(
     """Register myself
 
      Register with the token's verified email; 200 when it takes over an admin-made account.
+
+    Where the service provisions identities, the token's identity must still be in the pool:
+    a token outlives the deletion of its identity by up to an hour, and must not bring a
+    deleted user back as a customer.
 
     Args:
         idempotency_key (None | str | Unset): A unique value per operation (a UUID, say), at most

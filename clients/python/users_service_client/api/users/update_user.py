@@ -120,6 +120,8 @@ def sync_detailed(
 
      Change email, full name or user type (admins); others only their own full name.
 
+    A new email is given to the user's identity too, after the commit (retried on failure).
+
     Args:
         user_id (UUID): The user's id
         if_match (None | str | Unset): Change only if the user is still at this ETag (from a read
@@ -158,6 +160,8 @@ def sync(
 
      Change email, full name or user type (admins); others only their own full name.
 
+    A new email is given to the user's identity too, after the commit (retried on failure).
+
     Args:
         user_id (UUID): The user's id
         if_match (None | str | Unset): Change only if the user is still at this ETag (from a read
@@ -190,6 +194,8 @@ async def asyncio_detailed(
     """Update a user
 
      Change email, full name or user type (admins); others only their own full name.
+
+    A new email is given to the user's identity too, after the commit (retried on failure).
 
     Args:
         user_id (UUID): The user's id
@@ -226,6 +232,8 @@ async def asyncio(
     """Update a user
 
      Change email, full name or user type (admins); others only their own full name.
+
+    A new email is given to the user's identity too, after the commit (retried on failure).
 
     Args:
         user_id (UUID): The user's id

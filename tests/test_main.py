@@ -1,0 +1,33 @@
+"""The app's routes: declared on the app itself, so a request is matched once."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from lambda_app.main import create_app
+from lambda_app.routers import avatars, health, users
+
+
+def test_every_route_is_declared_on_the_app_itself() -> None:
+    app = create_app()
+
+    assert all(isinstance(route, Route) for route in app.routes)
+
+
+def test_the_app_serves_every_route_its_routers_declare() -> None:
+    declared = {
+        (method, route.path)
+        for router in (health.router, users.router, avatars.router)
+        for route in router.routes
+        if isinstance(route, Route)
+        for method in route.methods or ()
+    }
+
+    served = {
+        (method, route.path)
+        for route in create_app().routes
+        if isinstance(route, Route)
+        for method in route.methods or ()
+    }
+
+    assert declared <= served
