@@ -38,6 +38,21 @@ def start_standby(primary: EmbeddedPostgres, data_dir: Path) -> EmbeddedPostgres
     return standby.start()
 
 
+def delay_replay(standby_url: str, milliseconds: int) -> None:
+    """Make the standby apply each commit `milliseconds` after the primary made it (0: at once).
+
+    `recovery_min_apply_delay`: a replica lag of that much, steady, whatever the load.
+    """
+    standby = create_engine(standby_url, isolation_level="AUTOCOMMIT")
+    try:
+        with standby.connect() as connection:
+            delay = int(milliseconds)
+            connection.execute(text(f"ALTER SYSTEM SET recovery_min_apply_delay = {delay}"))
+            connection.execute(text("SELECT pg_reload_conf()"))
+    finally:
+        standby.dispose()
+
+
 def wait_for_replay(primary_url: str, standby_url: str, *, timeout: float) -> None:
     """Wait until the standby has replayed everything the primary had written when called."""
     primary = create_engine(primary_url, isolation_level="AUTOCOMMIT")

@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         default=READER_SERVER_CONNECTIONS,
         help="the replica's PgBouncer's server connections (with --reader)",
     )
+    lambda_mode.add_argument(
+        "--replica-lag-ms",
+        type=int,
+        default=0,
+        help="the replica applies each commit this late (with --reader)",
+    )
     remote = parser.add_argument_group("HTTP clients on a deployed API")
     remote.add_argument("--url", help="the API's base URL")
     remote.add_argument("--token", default=os.environ.get("TOKEN"), help="an admin's bearer token")
@@ -66,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--workers must be in [2, {MAX_WORKERS}], --server-connections at least 1")
     if args.s3_delay_ms < 0 or args.db_delay_ms < 0:
         parser.error("delays cannot be negative")
-    if args.reader_server_connections < 1:
-        parser.error("--reader-server-connections must be at least 1")
+    if args.reader_server_connections < 1 or args.replica_lag_ms < 0:
+        parser.error("--reader-server-connections must be at least 1, --replica-lag-ms at least 0")
     options = LoadOptions(
         workers=args.workers,
         server_connections=args.server_connections,
@@ -76,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         db_delay_ms=args.db_delay_ms,
         seed=args.seed,
         reader_server_connections=args.reader_server_connections if args.reader else 0,
+        replica_lag_ms=args.replica_lag_ms,
     )
     return run_load(options, data_dir=ROOT / ".local" / "load")
 

@@ -50,6 +50,8 @@ class LoadOptions:
     seed_users: int = 16
     # A hot standby with a PgBouncer of its own, of that many server connections (0: none).
     reader_server_connections: int = 0
+    # How late the standby applies each commit: a steady replica lag.
+    replica_lag_ms: int = 0
     # The scenarios to run (default: the whole mix, by its weights).
     scenarios: tuple[str, ...] = tuple(SCENARIOS)
 
@@ -83,6 +85,7 @@ def run_pass(services: Services, options: LoadOptions, log_folder: Path) -> Pass
         s3_delay_ms=options.s3_delay_ms,
         db_delay_ms=options.db_delay_ms,
         reader_server_connections=options.reader_server_connections,
+        replica_lag_ms=options.replica_lag_ms,
     ) as stack:
         engine = create_engine(stack.superuser_url)
         try:

@@ -39,7 +39,8 @@ def describe_pass(result: PassResult, title: str) -> str:
     options, tally, pool = result.options, result.tally, result.pool
     delays = f"S3 +{options.s3_delay_ms:g} ms per call, database +{options.db_delay_ms:g} ms"
     reader = (
-        f", a replica behind its own PgBouncer with {options.reader_server_connections}"
+        f", a replica (commits applied {options.replica_lag_ms} ms late) behind its own "
+        f"PgBouncer with {options.reader_server_connections}"
         if options.reader_server_connections
         else ""
     )

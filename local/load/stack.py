@@ -28,7 +28,7 @@ from local.embedded_postgres import EmbeddedPostgres
 from local.embedded_s3 import FAKE_CREDENTIALS, EmbeddedS3
 from local.load.fleet import Identity
 from local.pgbouncer import PgBouncer
-from local.replica import start_standby, wait_for_replay
+from local.replica import delay_replay, start_standby, wait_for_replay
 from local.run import LOCAL_BUCKET, app_role_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -141,11 +141,13 @@ def pass_stack(
     s3_delay_ms: float,
     db_delay_ms: float,
     reader_server_connections: int = 0,
+    replica_lag_ms: int = 0,
 ) -> Iterator[PassStack]:
     """A fresh database with `root` as its admin, reached through PgBouncer and the relays.
 
     With `reader_server_connections` (and a replica in `services`), the replica gets a
-    PgBouncer of its own with that many server connections, behind the same database delay.
+    PgBouncer of its own with that many server connections, behind the same database delay,
+    and applies each commit `replica_lag_ms` late.
     """
     database = f"users_load_{uuid.uuid4().hex[:10]}"
     superuser_url = make_url(services.server_url).set(database=database)
@@ -183,6 +185,7 @@ def pass_stack(
             if reader_server_connections:
                 if services.replica_url is None:
                     raise ValueError("a reader needs services started with a replica")
+                delay_replay(services.replica_url, replica_lag_ms)
                 # The containers' first page must find the new database on the replica.
                 wait_for_replay(
                     services.server_url, services.replica_url, timeout=REPLAY_TIMEOUT_SECONDS

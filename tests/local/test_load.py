@@ -28,7 +28,7 @@ pytestmark = [
     pytest.mark.skipif(pgbouncer_path() is None, reason="the load runs through pgbouncer"),
 ]
 SHORT = LoadOptions(workers=3, server_connections=2, seconds=4.0, seed_users=8)
-# The invariants of issue 25 (section 4) that the mixed run must keep.
+# The invariants of issue 25 (section 4) and issue 28 (section 4) that the mixed run must keep.
 MIXED_RUN_INVARIANTS = [
     invariants.NO_5XX,
     invariants.COUNTS_MATCH,

@@ -25,8 +25,14 @@ from local.pgbouncer import pgbouncer_path
 from tests.local.test_load import MIXED_RUN_INVARIANTS, check_named
 
 pytestmark = pytest.mark.skipif(pgbouncer_path() is None, reason="the load runs through pgbouncer")
+# The replica applies commits 100 ms late: pages naming a fresh write find it behind.
 SHORT_WITH_READER = LoadOptions(
-    workers=3, server_connections=2, seconds=4.0, seed_users=8, reader_server_connections=1
+    workers=3,
+    server_connections=2,
+    seconds=4.0,
+    seed_users=8,
+    reader_server_connections=1,
+    replica_lag_ms=100,
 )
 USER_ID = "0b6c3a8e-3f0e-4a51-9c55-0d8f5f3a7b11"
 WRITTEN_AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -50,13 +56,13 @@ def services_with_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def reader_pass(
     services_with_replica: Services, tmp_path_factory: pytest.TempPathFactory
 ) -> PassResult:
-    """The whole mix from 3 containers, the replica behind a PgBouncer of 1 server connection."""
+    """The whole mix from 3 containers; the replica, 100 ms behind, through 1 server connection."""
     return run_pass(
         services_with_replica, SHORT_WITH_READER, tmp_path_factory.mktemp("load-reader-logs")
     )
 
 
-@pytest.mark.parametrize("name", [*MIXED_RUN_INVARIANTS, invariants.OWN_WRITES])
+@pytest.mark.parametrize("name", MIXED_RUN_INVARIANTS)
 def test_a_short_load_with_a_reader_keeps_the_invariant(reader_pass: PassResult, name: str) -> None:
     check = check_named(reader_pass, name)
 
@@ -70,7 +76,9 @@ def test_the_replica_answers_list_pages_through_its_own_pooler(reader_pass: Pass
     assert pages
     # The app named the server of every page sent with Read-After, and asked the replica first.
     assert asked_the_replica == len(pages), reader_pass.tally.pages_from
+    # Pages naming an older write (staff's own sign-up) find it there; a fresh one, not yet.
     assert reader_pass.tally.pages_from["replica"] > 0
+    assert reader_pass.tally.pages_from["writer (behind)"] > 0
     assert reader_pass.reader_pool is not None
     assert reader_pass.reader_pool.transactions >= asked_the_replica
     assert reader_pass.reader_pool.most_server_connections == 1
