@@ -7,6 +7,7 @@ the primary as its least-privilege role and to the standby through DB_READER_HOS
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from lambda_app.main import create_app
 from lambda_app.read_routing import READ_FROM, REPLICA_STATE, reader_health
+from lambda_app.utils.json_logs import JsonFormatter
 from local.embedded_postgres import EmbeddedPostgres
 from local.replica import start_standby, wait_for_replay
 from tests.conftest import (
@@ -119,17 +121,18 @@ def client(replica_app: None) -> Iterator[TestClient]:
 
 
 class RoutingLog(logging.Handler):
-    """The servers that answered list pages, as the app logged them: `replica` or `writer (...)`."""
+    """The servers that answered list pages, as the app's JSON log lines name them."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
+        self.setFormatter(JsonFormatter())
         self.answered_by: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        read_from = getattr(record, READ_FROM, None)
-        if read_from is not None:
-            state = getattr(record, REPLICA_STATE, None)
-            self.answered_by.append(f"{read_from} ({state})" if state else str(read_from))
+        line = json.loads(self.format(record))
+        if READ_FROM in line:
+            state = line.get(REPLICA_STATE)
+            self.answered_by.append(f"{line[READ_FROM]} ({state})" if state else line[READ_FROM])
 
 
 @pytest.fixture
