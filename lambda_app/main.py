@@ -15,7 +15,7 @@ from lambda_app.middleware.cors import add_cors
 from lambda_app.middleware.request_body import RequestBodyMiddleware
 from lambda_app.middleware.request_log import RequestLogMiddleware
 from lambda_app.problems import PROBLEM_MEDIA_TYPE, add_problem_handlers
-from lambda_app.routers import avatars, health, users
+from lambda_app.routers import avatars, health, me, users
 from lambda_app.schemas.problems import Problem
 from lambda_app.utils.json_logs import install_request_id_stamp
 
@@ -41,7 +41,7 @@ def create_app() -> FastAPI:
     if settings.cors_allowed_origins:
         add_cors(app, settings.cors_allowed_origins)
     app.add_middleware(RequestLogMiddleware)
-    for router in (health.router, users.router, avatars.router):
+    for router in (health.router, me.router, users.router, avatars.router):
         add_routes_of(app, router)
     describe_openapi = app.openapi
     app.openapi = lambda: share_problem_schema(  # type: ignore[method-assign]

@@ -1,23 +1,19 @@
-"""HTTP routes for users: the caller's own record, and users by id."""
+"""HTTP routes for users: create and list them, and read, change or delete one by id."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
-from lambda_app import outbox
-from lambda_app.auth import Principal
-from lambda_app.crud import identities, last_admin
+from lambda_app import outbox, user_changes
+from lambda_app.crud import identities
 from lambda_app.crud import users as crud
 from lambda_app.crud.outbox import Task, TaskKind, owed_task
-from lambda_app.crud.users import UserRow, Versions
-from lambda_app.db import get_engine, retrying_conflicts, transaction
-from lambda_app.deadline import Deadline
+from lambda_app.crud.users import UserRow
+from lambda_app.db import get_engine
 from lambda_app.dependencies import (
     CallerAndUserDep,
     CallerDep,
@@ -28,41 +24,30 @@ from lambda_app.dependencies import (
     UserId,
 )
 from lambda_app.exceptions import (
-    EmailAlreadyExistsError,
-    IdentityAlreadyRegisteredError,
-    IdentityTakenError,
-    InvalidEmailClaimError,
     InvalidPageRequestError,
-    MissingEmailClaimError,
-    NotAuthenticatedError,
-    UserNotFoundError,
 )
 from lambda_app.external_services import aws, cognito
 from lambda_app.idempotent_requests import (
-    REPLAY_HEADERS,
     IdempotencyKeyDep,
-    KeyedRequest,
     keyed_request,
     replace_answer,
     run_once,
 )
 from lambda_app.permissions import Action, authorize
 from lambda_app.preconditions import (
-    ETAG,
     ETAG_HEADER,
     IF_NONE_MATCH_PARAMETER,
     NOT_MODIFIED,
     IfMatchHeader,
-    etag_of,
     read_answer,
     versions_in_if_match,
 )
 from lambda_app.problems import problem_responses
 from lambda_app.read_routing import ReadAfterHeader, list_page, parse_read_after
+from lambda_app.routers.user_answers import WRITTEN_HEADERS, set_location, written
 from lambda_app.schemas.users import (
     Email,
     IdentityState,
-    TokenEmail,
     UserCreate,
     UserCreated,
     UserDeletionPending,
@@ -74,121 +59,6 @@ from lambda_app.utils.cursors import MAX_OFFSET, UserKey, decode_cursor, encode_
 from lambda_app.utils.user_type_enum import UserType
 
 router = APIRouter(prefix="/users", tags=["users"])
-
-
-def _set_location(request: Request, response: Response, user: UserRow) -> None:
-    response.headers["Location"] = f"{request.scope.get('root_path', '')}/users/{user.id}"
-
-
-def _written(user: UserRow, response: Response) -> UserRow:
-    response.headers[ETAG] = etag_of(user)
-    return user
-
-
-# A write's answer: the user's new ETag, and on a retry the saved answer, marked.
-WRITTEN_HEADERS = {**ETAG_HEADER, **REPLAY_HEADERS}
-
-
-@router.get(
-    "/me",
-    response_model=UserRead,
-    summary="Read my record",
-    responses={200: {"headers": ETAG_HEADER}, **NOT_MODIFIED, **problem_responses(401, 404, 503)},
-    openapi_extra={"parameters": [IF_NONE_MATCH_PARAMETER]},
-)
-async def read_me(
-    principal: PrincipalDep, request: Request, response: Response
-) -> UserRow | Response:
-    """Return the caller's own record; 404 until they register."""
-    # One statement: its connection goes back to the pool before the answer is built.
-    with get_engine().connect() as connection:
-        me = crud.find_user_by_subject(connection, subject=principal.subject)
-    if me is None:
-        raise UserNotFoundError("You are not registered yet: POST /users/me.")
-    request.state.user_id = str(me.id)  # for the request log line
-    return read_answer(me, request.headers.get("if-none-match"), response)
-
-
-@router.post(
-    "/me",
-    status_code=status.HTTP_201_CREATED,
-    response_model=UserRead,
-    summary="Register myself",
-    responses={
-        200: {
-            "model": UserRead,
-            "description": "An account an admin made for my email, now mine",
-            "headers": WRITTEN_HEADERS,
-        },
-        201: {"headers": WRITTEN_HEADERS},
-        **problem_responses(400, 401, 409, 413, 415, 422, 502, 503),
-    },
-)
-async def register_me(
-    principal: PrincipalDep,
-    caller: ReleasedCallerDep,
-    request: Request,
-    response: Response,
-    idempotency_key: IdempotencyKeyDep,
-    deadline: DeadlineDep,
-) -> UserRow | Response:
-    """Register with the token's verified email; 200 when it takes over an admin-made account.
-
-    Where the service provisions identities, the token's identity must still be in the pool:
-    a token outlives the deletion of its identity by up to an hour, and must not bring a
-    deleted user back as a customer.
-    """
-    # Asked before any connection is taken: Cognito may be slow.
-    if (
-        caller is None
-        and cognito.provisioning_enabled()
-        and not cognito.identity_is_active(principal.subject, deadline=deadline)
-    ):
-        raise NotAuthenticatedError(
-            "The sign-in behind this token was removed or disabled; sign in again."
-        )
-
-    def register(connection: Connection) -> UserRow:
-        # Checked here, not first: the retry of a registration that worked is a replay.
-        if caller is not None:
-            raise IdentityAlreadyRegisteredError(crud.ALREADY_REGISTERED)
-        email = verified_email(principal)
-        registered = crud.register_or_link(connection, email=email, subject=principal.subject)
-        if registered is None:
-            raise EmailAlreadyExistsError(
-                "The account with your email is linked to another sign-in; ask an admin."
-            )
-        user, created = registered
-        if created:
-            _set_location(request, response, user)
-        else:
-            response.status_code = status.HTTP_200_OK
-        return _written(user, response)
-
-    keyed = keyed_request(idempotency_key, subject=principal.subject, request=request, body=None)
-    with get_engine().connect() as connection:
-        if keyed is None:
-            return register(connection)
-        return run_once(
-            connection,
-            keyed,
-            response=response,
-            status_code=status.HTTP_201_CREATED,
-            answer=lambda: UserRead.model_validate(register(connection)),
-        )
-
-
-def verified_email(principal: Principal) -> str:
-    """The token's verified email, validated and normalised like an email in a body."""
-    if principal.email is None:
-        raise MissingEmailClaimError(
-            "The token has no verified email; sign in with an ID token whose email is verified."
-        )
-    try:
-        return TokenEmail(email=principal.email).email
-    except ValidationError as error:
-        reason = "; ".join(str(item["msg"]) for item in error.errors())
-        raise InvalidEmailClaimError(f"The token's email is not valid: {reason}.") from None
 
 
 @router.post(
@@ -254,7 +124,7 @@ async def create_user(
             )
     if not owed:  # nothing owed to Cognito, or a replay
         return created if keyed is None else answered
-    linked = _provision_identity(engine, owed[0], deadline, keyed)
+    linked = user_changes.provision_identity(engine, owed[0], deadline, keyed)
     if linked is None:
         return created if keyed is None else answered
     final = _created(request, response, linked, "linked")
@@ -273,28 +143,8 @@ async def create_user(
 def _created(
     request: Request, response: Response, user: UserRow, identity: IdentityState
 ) -> UserCreated:
-    _set_location(request, response, _written(user, response))
+    set_location(request, response, written(user, response))
     return UserCreated.model_validate({**user._mapping, "identity": identity})
-
-
-def _provision_identity(
-    engine: Engine, task: Task, deadline: Deadline, keyed: KeyedRequest | None
-) -> UserRow | None:
-    """Create and link the new user's identity now; the user when linked, None when left to
-    the drain. When the email's identity is another user's, undo the creation and raise."""
-    try:
-        done = outbox.run(engine, task, deadline, propagate=(IdentityTakenError,))
-    except IdentityTakenError:
-        answer = (keyed.subject, keyed.key) if keyed is not None else None
-        with engine.connect() as connection:
-            identities.undo_creation(
-                connection, user_id=uuid.UUID(task.subject), task_id=task.id, answer=answer
-            )
-        raise
-    if not done:
-        return None
-    with engine.connect() as connection:
-        return identities.linked_user(connection, user_id=uuid.UUID(task.subject))
 
 
 @router.get(
@@ -406,39 +256,13 @@ async def update_user(
         cognito.get_cognito_client()  # built now: never while a transaction is open
     engine = get_engine()
     with engine.connect() as connection:
-        user = _update(connection, user_id, changes, versions, owes)
+        user = user_changes.update_user(
+            connection, user_id=user_id, changes=changes, versions=versions, owes=owes
+        )
     task = owed_task(user) if owes is not None else None
     if task is not None:
         outbox.run(engine, task, deadline)  # on failure the drain retries it
-    return _written(user, response)
-
-
-def _update(
-    connection: Connection,
-    user_id: uuid.UUID,
-    changes: dict[str, Any],
-    versions: Versions,
-    owes: TaskKind | None,
-) -> UserRow:
-    if not last_admin.demotes_an_admin(changes):
-        user = crud.update_user(
-            connection, user_id=user_id, changes=changes, versions=versions, owes=owes
-        )
-    else:
-        # Only an admin's demotion waits for other admin changes.
-        user = last_admin.update_unless_admin(
-            connection, user_id=user_id, changes=changes, versions=versions, owes=owes
-        )
-    if user is not None:
-        return user
-
-    def demote() -> UserRow:
-        with transaction(connection):
-            return last_admin.demote_admin(
-                connection, user_id=user_id, changes=changes, versions=versions, owes=owes
-            )
-
-    return retrying_conflicts(demote)
+    return written(user, response)
 
 
 @router.delete(
@@ -474,20 +298,10 @@ async def delete_user(
         cognito.get_cognito_client()
     engine = get_engine()
     with engine.connect() as connection:
-        tasks = last_admin.delete_unless_admin(
+        tasks = user_changes.delete_user(
             connection, user_id=user_id, versions=versions, identity=identity
         )
-        if tasks is None:
-
-            def delete_admin() -> list[Task]:
-                with transaction(connection):
-                    return last_admin.delete_admin(
-                        connection, user_id=user_id, versions=versions, identity=identity
-                    )
-
-            tasks = retrying_conflicts(delete_admin)
-    # The identity first: signing the person out matters more than their files.
-    done = {task.kind: outbox.run(engine, task, deadline) for task in sorted(tasks, key=_order)}
+    done = user_changes.run_deletion_tasks(engine, tasks, deadline)
     if all(done.values()):
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     pending = UserDeletionPending(
@@ -497,10 +311,6 @@ async def delete_user(
     )
     body = pending.model_dump(mode="json", exclude_none=True)
     return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
-
-
-def _order(task: Task) -> int:
-    return 0 if task.kind is TaskKind.REMOVE_IDENTITY else 1
 
 
 def _state(done: bool) -> Literal["pending", "deleted"]:
