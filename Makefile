@@ -51,9 +51,11 @@ LOAD_ARGS = $(if $(WORKERS),--workers $(WORKERS)) \
 	$(if $(SERVER_CONNECTIONS),--server-connections $(SERVER_CONNECTIONS)) \
 	$(if $(SECONDS),--seconds $(SECONDS)) $(if $(S3_DELAY_MS),--s3-delay-ms $(S3_DELAY_MS)) \
 	$(if $(DB_DELAY_MS),--db-delay-ms $(DB_DELAY_MS)) $(if $(URL),--url '$(URL)') \
-	$(if $(CLIENTS),--clients $(CLIENTS))
+	$(if $(CLIENTS),--clients $(CLIENTS)) $(if $(READER),--reader) \
+	$(if $(READER_CONNECTIONS),--reader-server-connections $(READER_CONNECTIONS)) \
+	$(if $(REPLICA_LAG_MS),--replica-lag-ms $(REPLICA_LAG_MS))
 
-load: $(STAMP) ## Lambda-like load: WORKERS= SERVER_CONNECTIONS= SECONDS= S3_DELAY_MS= DB_DELAY_MS=; or URL= TOKEN= CLIENTS=
+load: $(STAMP) ## Lambda-like load: WORKERS= SERVER_CONNECTIONS= SECONDS= S3_DELAY_MS= DB_DELAY_MS= READER=1 READER_CONNECTIONS= REPLICA_LAG_MS=; or URL= TOKEN= CLIENTS=
 	$(BIN)/python -m local.load $(strip $(LOAD_ARGS))
 
 smoke: $(STAMP) ## After make deploy: URL= TOKEN= (an admin's) end-to-end check, then cleanup

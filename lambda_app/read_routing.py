@@ -8,6 +8,7 @@ order, so every write acknowledged before that one is there too. Otherwise the w
 answers: no header, a replica that is behind (a third round trip), or one that fails (it
 is then left alone for READER_RETRY_SECONDS). Reads of one user, the caller lookup, the
 row an If-Match is checked against and idempotent replays always use the writer.
+Each page that could have gone to the replica logs which server answered it (READ_FROM).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from lambda_app.exceptions import InvalidPageRequestError
 logger = logging.getLogger(__name__)
 
 READ_AFTER_HEADER = "Read-After"
+# The log field naming the server that answered a page sent with Read-After ("replica" or
+# "writer"); when the writer, REPLICA_STATE says why: "behind", "failed" or "skipped".
+READ_FROM = "read_from"
+REPLICA_STATE = "replica"
 # A replica that failed is not asked again for this long: requests go straight to the writer
 # instead of each waiting for a connect timeout.
 READER_RETRY_SECONDS = 30.0
@@ -90,7 +95,10 @@ def list_page(
 ) -> tuple[Sequence[UserRow], int]:
     """One page of users, from the replica when it already shows `read_after`, else the writer."""
     reader = get_reader_engine() if read_after is not None else None
-    if read_after is not None and reader is not None and reader_health.usable():
+    if read_after is None or reader is None:
+        return crud.list_users(writer, **page)
+    state = "skipped"
+    if reader_health.usable():
         try:
             with reader.connect() as connection:
                 found = crud.list_users_if_fresh(connection, read_after=read_after, **page)
@@ -99,7 +107,15 @@ def list_page(
             if is_dead_connection(error):
                 reader_health.failed()
             logger.warning("The read replica failed a list page; the writer answers: %s", error)
+            state = "failed"
         else:
             if found is not None:
+                logger.info("List page from the replica", extra={READ_FROM: "replica"})
                 return found
+            state = "behind"
+    logger.info(
+        "List page from the writer (replica %s)",
+        state,
+        extra={READ_FROM: "writer", REPLICA_STATE: state},
+    )
     return crud.list_users(writer, **page)

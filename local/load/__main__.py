@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = LoadOptions()
 MAX_SECONDS = 600
 MAX_WORKERS = 64
+# The replica's PgBouncer pool, smaller than the writer's: it serves list pages only.
+READER_SERVER_CONNECTIONS = 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +35,23 @@ def main(argv: list[str] | None = None) -> int:
         "--db-delay-ms", type=float, default=0.0, help="added per direction, PgBouncer-PostgreSQL"
     )
     lambda_mode.add_argument("--seed", type=int, default=DEFAULTS.seed, help="the mix's seed")
+    lambda_mode.add_argument(
+        "--reader",
+        action="store_true",
+        help="a hot standby with its own PgBouncer as DB_READER_HOST; list pages send Read-After",
+    )
+    lambda_mode.add_argument(
+        "--reader-server-connections",
+        type=int,
+        default=READER_SERVER_CONNECTIONS,
+        help="the replica's PgBouncer's server connections (with --reader)",
+    )
+    lambda_mode.add_argument(
+        "--replica-lag-ms",
+        type=int,
+        default=0,
+        help="the replica applies each commit this late (with --reader)",
+    )
     remote = parser.add_argument_group("HTTP clients on a deployed API")
     remote.add_argument("--url", help="the API's base URL")
     remote.add_argument("--token", default=os.environ.get("TOKEN"), help="an admin's bearer token")
@@ -53,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--workers must be in [2, {MAX_WORKERS}], --server-connections at least 1")
     if args.s3_delay_ms < 0 or args.db_delay_ms < 0:
         parser.error("delays cannot be negative")
+    if args.reader_server_connections < 1 or args.replica_lag_ms < 0:
+        parser.error("--reader-server-connections must be at least 1, --replica-lag-ms at least 0")
     options = LoadOptions(
         workers=args.workers,
         server_connections=args.server_connections,
@@ -60,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         s3_delay_ms=args.s3_delay_ms,
         db_delay_ms=args.db_delay_ms,
         seed=args.seed,
+        reader_server_connections=args.reader_server_connections if args.reader else 0,
+        replica_lag_ms=args.replica_lag_ms,
     )
     return run_load(options, data_dir=ROOT / ".local" / "load")
 

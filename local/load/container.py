@@ -5,12 +5,15 @@ each becomes an API Gateway HTTP API (payload 2.0) event with the JWT authorizer
 passed to `lambda_app.handler.handler` with a context whose remaining time runs down.
 Answers leave as JSON lines on the process's original stdout; the app's own stdout (its
 request log and metric lines, which Lambda would ship to CloudWatch) goes to stderr's file.
+An answer also says which server the app logged for a list page (`read_from`), as a log
+subscription would read it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import sys
 import time
@@ -80,11 +83,29 @@ def answer_of(response: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def serve(handler: Any, requests: IO[str], answers: IO[str]) -> None:
+class ReadRoutingLog(logging.Handler):
+    """The server the app logged for the current invocation's list page, if it logged one."""
+
+    def __init__(self, read_from: str, replica_state: str) -> None:
+        super().__init__(logging.INFO)
+        self._fields = read_from, replica_state
+        self.answered_by: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        read_from, state = (getattr(record, name, None) for name in self._fields)
+        if read_from is not None:
+            self.answered_by = f"{read_from} ({state})" if state else str(read_from)
+
+
+def serve(
+    handler: Any, requests: IO[str], answers: IO[str], routing: ReadRoutingLog | None = None
+) -> None:
     """Invoke `handler` once per request line until the input ends."""
     for line in requests:
         request = json.loads(line)
         event, context = event_for(request), invocation_context()
+        if routing is not None:
+            routing.answered_by = None
         started = time.perf_counter()
         try:
             answer = answer_of(handler(event, context))
@@ -92,6 +113,7 @@ def serve(handler: Any, requests: IO[str], answers: IO[str]) -> None:
             traceback.print_exc()
             answer = {"status": UNHANDLED_ERROR_STATUS, "headers": {}, "body": None}
         answer["ms"] = (time.perf_counter() - started) * 1000
+        answer["read_from"] = routing.answered_by if routing is not None else None
         answers.write(json.dumps(answer) + "\n")
         answers.flush()
 
@@ -105,9 +127,13 @@ def main() -> None:
     from lambda_app.handler import handler
 
     init_ms = (time.perf_counter() - started) * 1000
+    from lambda_app import read_routing
+
+    routing = ReadRoutingLog(read_routing.READ_FROM, read_routing.REPLICA_STATE)
+    logging.getLogger(read_routing.__name__).addHandler(routing)
     answers.write(json.dumps({"ready": True, "init_ms": init_ms, "pid": os.getpid()}) + "\n")
     answers.flush()
-    serve(handler, sys.stdin, answers)
+    serve(handler, sys.stdin, answers, routing)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,9 @@ class ApiAnswer:
     base64: bool = False
     # The container's first call of this route: it pays for lazy imports and connections.
     first: bool = False
+    # The server the app logged for a list page sent with Read-After to a reader:
+    # "replica", or "writer (behind|failed|skipped)"; None when it logged none.
+    read_from: str | None = None
 
     def field(self, name: str) -> Any:
         """A field of a JSON object body, or None."""
@@ -111,6 +114,7 @@ class Container:
             ms=float(answer["ms"]),
             base64=bool(answer.get("base64")),
             first=first,
+            read_from=answer.get("read_from"),
         )
 
     async def stop(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ REPLAYS = "idempotent replays return the first id"
 NO_DEADLOCK = "no deadlock"
 NO_STALE_WRITE = "no stale If-Match succeeded"
 SIGN_UP_TWINS = "sign-up twins are told their own account"
+OWN_WRITES = "no caller saw its own write go backwards"
 # What a failing S3 may answer on its routes when a fault is injected: a problem, 502 or 503.
 S3_FAULT_STATUSES = frozenset({502, 503})
 PROBLEM_JSON = "application/problem+json"
@@ -150,3 +152,32 @@ def sign_up_twins_told_their_own_account(evidence: Evidence) -> Check:
         ", ".join(f"{what} x{count}" for what, count in wrong.most_common()) or "none"
     )
     return Check(SIGN_UP_TWINS, not wrong, detail)
+
+
+def own_writes_never_go_backwards(evidence: Evidence) -> Check:
+    """A page with Read-After shows its user at that version or later, unless a delete came first.
+
+    The user must be on the page when the page's filter and range hold it (`must_show`).
+    """
+    pages = evidence.pages_after_writes
+    shown = [page for page in pages if page.shown_updated_at is not None]
+    older = [
+        page
+        for page in shown
+        if page.shown_updated_at is not None and page.shown_updated_at < page.named.updated_at
+    ]
+    absent = [page for page in pages if page.must_show and page.shown_updated_at is None]
+    deleted = [
+        page
+        for page in absent
+        if evidence.deletes_sent.get(page.named.user_id, math.inf) < page.answered_at
+    ]
+    detail = (
+        f"{len(pages)} pages with Read-After "
+        f"({sum(page.read_from == 'replica' for page in pages)} from the replica): "
+        f"{len(shown)} showed the named user, {len(older)} at an older version; "
+        f"{sum(page.must_show for page in pages)} had to show it, "
+        f"{len(absent) - len(deleted)} left it out "
+        f"(and {len(deleted)} after its delete was sent)"
+    )
+    return Check(OWN_WRITES, not older and len(absent) == len(deleted), detail)

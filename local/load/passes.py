@@ -22,6 +22,7 @@ from local.load.invariants import (
     no_deadlock,
     no_server_errors,
     no_stale_write,
+    own_writes_never_go_backwards,
     replays_return_the_first,
     sign_up_twins_told_their_own_account,
 )
@@ -47,6 +48,10 @@ class LoadOptions:
     db_delay_ms: float = 0.0
     seed: int = 1
     seed_users: int = 16
+    # A hot standby with a PgBouncer of its own, of that many server connections (0: none).
+    reader_server_connections: int = 0
+    # How late the standby applies each commit: a steady replica lag.
+    replica_lag_ms: int = 0
     # The scenarios to run (default: the whole mix, by its weights).
     scenarios: tuple[str, ...] = tuple(SCENARIOS)
 
@@ -62,6 +67,8 @@ class PassResult:
     pool: PoolFigures
     init_ms: list[float]
     checks: list[Check] = field(default_factory=list)
+    # The replica's PgBouncer, when the pass has a reader.
+    reader_pool: PoolFigures | None = None
 
     @property
     def passed(self) -> bool:
@@ -77,6 +84,8 @@ def run_pass(services: Services, options: LoadOptions, log_folder: Path) -> Pass
         server_connections=options.server_connections,
         s3_delay_ms=options.s3_delay_ms,
         db_delay_ms=options.db_delay_ms,
+        reader_server_connections=options.reader_server_connections,
+        replica_lag_ms=options.replica_lag_ms,
     ) as stack:
         engine = create_engine(stack.superuser_url)
         try:
@@ -98,6 +107,7 @@ def run_pass(services: Services, options: LoadOptions, log_folder: Path) -> Pass
         no_deadlock(deadlocks, logged),
         no_stale_write(result.evidence),
         sign_up_twins_told_their_own_account(result.evidence),
+        own_writes_never_go_backwards(result.evidence),
     ]
     return result
 
@@ -111,23 +121,29 @@ async def _drive_pass(stack: PassStack, options: LoadOptions, log_folder: Path) 
         world = World(fleet, rng, uploads)
         await populate(world, options.seed_users)
         world.tally = Tally()  # the set-up is not measured
-        watch = PoolWatch(
-            port=stack.pooler.port,
-            user=stack.superuser,
-            password=stack.superuser_password,
-            database=stack.database,
-            role=stack.app_role,
-        )
-        watch.start()
+        poolers = [stack.pooler, *([stack.reader_pooler] if stack.reader_pooler else [])]
+        watches = [
+            PoolWatch(
+                port=pooler.port,
+                user=stack.superuser,
+                password=stack.superuser_password,
+                database=stack.database,
+                role=stack.app_role,
+            )
+            for pooler in poolers
+        ]
+        for watch in watches:
+            watch.start()
         seconds = await drive(world, options)
-        pool = watch.stop()
+        pools = [watch.stop() for watch in watches]
     return PassResult(
         options=options,
         tally=world.tally,
         evidence=world.evidence,
         seconds=seconds,
-        pool=pool,
+        pool=pools[0],
         init_ms=[container.init_ms for container in fleet.containers],
+        reader_pool=pools[1] if len(pools) > 1 else None,
     )
 
 

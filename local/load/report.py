@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from bench.machine import cpu_model
 from local.load.invariants import Check
 from local.load.passes import PassResult
+from local.load.pool_watch import PoolFigures
 from local.load.tally import CLIENT_UPLOAD, Tally
 from local.load.workload import S3_ROUTES
 
@@ -37,9 +38,15 @@ def describe_pass(result: PassResult, title: str) -> str:
     """Everything one pass measured, and its invariants."""
     options, tally, pool = result.options, result.tally, result.pool
     delays = f"S3 +{options.s3_delay_ms:g} ms per call, database +{options.db_delay_ms:g} ms"
+    reader = (
+        f", a replica (commits applied {options.replica_lag_ms} ms late) behind its own "
+        f"PgBouncer with {options.reader_server_connections}"
+        if options.reader_server_connections
+        else ""
+    )
     lines = [
         f"== {title}: {options.workers} containers, PgBouncer (transaction mode) with "
-        f"{options.server_connections} server connections, {delays} per direction",
+        f"{options.server_connections} server connections{reader}, {delays} per direction",
         f"containers' init (import lambda_app.handler): median "
         f"{statistics.median(result.init_ms):.0f} ms, max {max(result.init_ms):.0f} ms",
         f"{tally.invocations} invocations in {result.seconds:.1f} s: "
@@ -48,11 +55,9 @@ def describe_pass(result: PassResult, title: str) -> str:
         "",
         route_table(tally),
         "",
-        f"PgBouncer: clients waiting at most {pool.most_clients_waiting}, longest wait "
-        f"{pool.longest_wait_s * 1000:.0f} ms, {pool.wait_ms_per_transaction:.1f} ms of wait "
-        f"per transaction, {pool.transaction_ms:.1f} ms per transaction "
-        f"({pool.transactions} transactions), at most {pool.most_server_connections} server "
-        f"connections (sv_active + sv_idle, {pool.samples} samples)",
+        pool_line("PgBouncer", pool),
+        *([pool_line("PgBouncer (replica)", result.reader_pool)] if result.reader_pool else []),
+        pages_line(tally, with_reader=result.reader_pool is not None),
         "rounds: "
         + ", ".join(f"{name} {count}" for name, count in sorted(result.evidence.rounds.items())),
     ]
@@ -60,6 +65,28 @@ def describe_pass(result: PassResult, title: str) -> str:
         lines.append(f"answers with a base64-encoded body: {tally.base64_bodies}")
     lines += ["invariants:", *(_check_line(check) for check in result.checks)]
     return "\n".join(lines)
+
+
+def pool_line(name: str, pool: PoolFigures) -> str:
+    """What one PgBouncer went through: its queue, its transactions, its server connections."""
+    return (
+        f"{name}: clients waiting at most {pool.most_clients_waiting}, longest wait "
+        f"{pool.longest_wait_s * 1000:.0f} ms, {pool.wait_ms_per_transaction:.1f} ms of wait "
+        f"per transaction, {pool.transaction_ms:.1f} ms per transaction "
+        f"({pool.transactions} transactions), at most {pool.most_server_connections} server "
+        f"connections (sv_active + sv_idle, {pool.samples} samples)"
+    )
+
+
+def pages_line(tally: Tally, *, with_reader: bool) -> str:
+    """How many list pages each server answered, and the replica's share."""
+    pages = tally.pages_from
+    total = sum(pages.values())
+    counts = ", ".join(f"{source} {count}" for source, count in sorted(pages.items()))
+    line = f"list pages: {total} ({counts or 'none'})"
+    if with_reader:
+        line += f"; the replica answered {pages.get('replica', 0) / max(total, 1):.0%} of them"
+    return line
 
 
 def route_table(tally: Tally) -> str:

@@ -14,7 +14,8 @@ def run_load(options: LoadOptions, *, data_dir: Path, server_url: str | None = N
     """Run the passes on an embedded PostgreSQL (or `server_url`'s); 1 if any check failed."""
     print(f"machine: {machine_line()}", flush=True)
     delayed = bool(options.s3_delay_ms or options.db_delay_ms)
-    with shared_services(data_dir, server_url) as services:
+    replica = bool(options.reader_server_connections)
+    with shared_services(data_dir, server_url, replica=replica) as services:
         baseline = None
         if delayed:
             undelayed = replace(options, s3_delay_ms=0.0, db_delay_ms=0.0)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from local.load.fleet import ApiAnswer, ApiRequest, Identity
+from local.load.read_after import READ_AFTER, page_after_write
 from local.load.tally import CLIENT_UPLOAD, ConditionalWrite, KeyedAnswer, SignUpTwins
 from local.load.workload import (
     AVATAR,
@@ -69,15 +70,24 @@ async def read(world: World) -> None:
 
 
 async def list_users(world: World) -> None:
-    """An admin or a staff member lists a page: the first, one further on, or one type."""
+    """A caller lists the first page, a later one, one type, or its latest write's (Read-After)."""
+    caller = world.rng.choice((ROOT_ADMIN, world.staff))
+    named = world.latest_writes.get(caller)
     query = {"limit": "20"}
-    variant = world.rng.randrange(3)
+    variant = world.rng.randrange(3 if named is None else 4)
     if variant == 1:
         query["offset"] = str(world.rng.randrange(0, 100))
     elif variant == 2:
         query["user_type"] = world.rng.choice(USER_TYPES)
-    caller = world.rng.choice((ROOT_ADMIN, world.staff))
-    await world.call(ApiRequest(route("GET", USERS), USERS, caller, query=query))
+    elif variant == 3 and named is not None:
+        query["email"] = named.email
+    headers = {READ_AFTER: named.etag} if named is not None else {}
+    page = ApiRequest(route("GET", USERS), USERS, caller, query=query, headers=headers)
+    answer = await world.call(page)
+    if named is not None and answer.status == 200:
+        world.evidence.pages_after_writes.append(
+            page_after_write(named, query, answer, time.monotonic())
+        )
 
 
 async def read_me(world: World) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from local.load.fleet import ApiAnswer
 
@@ -33,6 +34,8 @@ class Tally:
     server_errors: list[ServerError] = field(default_factory=list)
     transport_errors: Counter[str] = field(default_factory=Counter)
     base64_bodies: int = 0
+    # List pages answered (200) by the server that answered them: "replica", "writer (...)".
+    pages_from: Counter[str] = field(default_factory=Counter)
 
     def add(self, route: str, answer: ApiAnswer) -> None:
         """Count one answer."""
@@ -94,6 +97,33 @@ class SignUpTwins:
     answers: tuple[tuple[int, str | None, str | None], ...]  # status, title, id
 
 
+@dataclass(frozen=True)
+class NamedWrite:
+    """A caller's latest create or update as its answer showed it: what its Read-After names."""
+
+    etag: str
+    user_id: str
+    email: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PageAfterWrite:
+    """A list page sent with Read-After: the write it named and what it showed of that user.
+
+    `must_show`: the page's filter and range hold the user, if it still exists.
+    `shown_updated_at`: the user's `updated_at` on the page; None when it was not on it.
+    `answered_at`: when the answer arrived (the driver's monotonic clock).
+    """
+
+    named: NamedWrite
+    must_show: bool
+    shown_updated_at: datetime | None
+    answered_at: float
+    read_from: str | None
+
+
 @dataclass
 class Evidence:
     """What the invariants check besides the database."""
@@ -102,3 +132,6 @@ class Evidence:
     conditional_writes: list[ConditionalWrite] = field(default_factory=list)
     sign_up_twins: list[SignUpTwins] = field(default_factory=list)
     rounds: Counter[str] = field(default_factory=Counter)
+    pages_after_writes: list[PageAfterWrite] = field(default_factory=list)
+    # User id -> when the first DELETE of it was sent (the driver's monotonic clock).
+    deletes_sent: dict[str, float] = field(default_factory=dict)

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import random
 import re
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 import httpx
 
 from local.load.fleet import ApiAnswer, ApiRequest, Fleet, Identity
-from local.load.tally import CLIENT_UPLOAD, Evidence, Tally
+from local.load.read_after import READ_AFTER, named_write, page_source
+from local.load.tally import CLIENT_UPLOAD, Evidence, NamedWrite, Tally
 
 ROOT_ADMIN = Identity(subject="load|root@example.com", email="root@example.com")
 # Targets are drawn from the newest users, so that requests meet on the same rows.
@@ -29,6 +31,8 @@ AVATAR = "/users/{user_id}/avatar"
 S3_ROUTES = frozenset({f"DELETE {USER}", f"GET {AVATAR}", f"DELETE {AVATAR}", CLIENT_UPLOAD})
 # The title of the API's 404 for a user id that does not exist (not for a missing avatar).
 USER_NOT_FOUND = "User not found"
+# Creates and updates: their ETag is what the caller's next list pages send as Read-After.
+WRITES = frozenset({f"POST {USERS}", f"POST {ME}", f"PATCH {USER}"})
 
 
 def route(method: str, template: str) -> str:
@@ -72,6 +76,8 @@ class World:
         self.admins: list[KnownUser] = []
         # One round of admins demoting each other at a time: each ends by promoting both back.
         self.admins_busy = asyncio.Lock()
+        # Each identity's latest create or update, while no delete of its came after.
+        self.latest_writes: dict[Identity, NamedWrite] = {}
         self._numbers = itertools.count()
 
     def new_email(self, kind: str) -> str:
@@ -114,6 +120,9 @@ class World:
 
     async def call_together(self, requests: Sequence[ApiRequest]) -> list[ApiAnswer]:
         """Invoke one container per request, all at the same moment."""
+        for request in requests:
+            if request.route == route("DELETE", USER):
+                self.evidence.deletes_sent.setdefault(request.path.split("/")[2], time.monotonic())
         answers = await self.fleet.call_together(requests)
         for request, answer in zip(requests, answers, strict=True):
             self._learn(request, answer)
@@ -121,6 +130,11 @@ class World:
 
     def _learn(self, request: ApiRequest, answer: ApiAnswer) -> None:
         self.tally.add(request.route, answer)
+        if request.route == route("GET", USERS) and answer.status == 200:
+            self.tally.pages_from[page_source(answer, READ_AFTER in request.headers)] += 1
+        written = named_write(answer) if request.route in WRITES else None
+        if written is not None:
+            self.latest_writes[request.caller] = written
         user_id = answer.field("id") if request.route != route("GET", USERS) else None
         version = version_in(answer)
         if user_id in self.users and version is not None:
@@ -128,6 +142,9 @@ class World:
             known.version = max(known.version, version)
         gone = answer.status == 404 and answer.field("title") == USER_NOT_FOUND
         deleted = request.route == route("DELETE", USER) and answer.status < 300
+        if deleted:
+            # The README's rule: a DELETE answers no ETag, so no Read-After until the next write.
+            self.latest_writes.pop(request.caller, None)
         if gone or deleted:
             target = request.path.split("/")[2]
             if target != "me":

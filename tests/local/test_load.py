@@ -28,7 +28,7 @@ pytestmark = [
     pytest.mark.skipif(pgbouncer_path() is None, reason="the load runs through pgbouncer"),
 ]
 SHORT = LoadOptions(workers=3, server_connections=2, seconds=4.0, seed_users=8)
-# The invariants of issue 25 (section 4) that the mixed run must keep.
+# The invariants of issue 25 (section 4) and issue 28 (section 4) that the mixed run must keep.
 MIXED_RUN_INVARIANTS = [
     invariants.NO_5XX,
     invariants.COUNTS_MATCH,
@@ -37,6 +37,7 @@ MIXED_RUN_INVARIANTS = [
     invariants.REPLAYS,
     invariants.NO_DEADLOCK,
     invariants.NO_STALE_WRITE,
+    invariants.OWN_WRITES,
 ]
 USER_ID = "0b6c3a8e-3f0e-4a51-9c55-0d8f5f3a7b11"
 OTHER_ID = "5d0e1f2a-7b3c-4d8e-9f10-a1b2c3d4e5f6"

@@ -1,122 +1,24 @@
 """List pages on a real streaming replica: routed as designed, never behind the caller's write.
 
-A second embedded PostgreSQL runs as a hot standby of a first one (pg_basebackup, WAL
-streaming); lag is injected with pg_wal_replay_pause() on the standby. The app talks to
-the primary as its least-privilege role and to the standby through DB_READER_HOST.
+The servers and the app's settings come from conftest.py: a primary, its hot standby
+(lag injected with pg_wal_replay_pause()), the standby as DB_READER_HOST.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
-from lambda_app.main import create_app
 from lambda_app.read_routing import READ_AFTER_HEADER, reader_health
-from local.embedded_postgres import EmbeddedPostgres
-from local.replica import start_standby
-from tests.conftest import (
-    ADMIN_EMAIL,
-    ADMIN_SUBJECT,
-    ROOT,
-    TEST_BUCKET,
-    as_app_role,
-    bearer,
-    insert_user,
-    settings_env,
-)
+from tests.conftest import insert_user
+from tests.replica.conftest import RoutingLog, Servers
 
 pytestmark = pytest.mark.direct_database
-CATCH_UP_SECONDS = 30.0
-
-
-class Servers:
-    """The primary, its standby, and superuser engines on both (autocommit)."""
-
-    def __init__(self, primary: EmbeddedPostgres, standby: EmbeddedPostgres, url: str) -> None:
-        self.primary = primary
-        self.standby = standby
-        self.url = url
-        self.writer: Engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        replica_url = make_url(url).set(port=standby.port)
-        self.replica: Engine = create_engine(
-            replica_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True
-        )
-
-    def pause_replay(self) -> None:
-        with self.replica.connect() as connection:
-            connection.execute(text("SELECT pg_wal_replay_pause()"))
-
-    def resume_replay_and_catch_up(self) -> None:
-        with self.writer.connect() as connection:
-            target = connection.scalar(text("SELECT pg_current_wal_lsn()"))
-        with self.replica.connect() as connection:
-            connection.execute(text("SELECT pg_wal_replay_resume()"))
-            deadline = time.monotonic() + CATCH_UP_SECONDS
-            replayed = text("SELECT pg_last_wal_replay_lsn() >= CAST(:target AS pg_lsn)")
-            while not connection.scalar(replayed, {"target": target}):
-                assert time.monotonic() < deadline, "the standby did not catch up"
-                time.sleep(0.05)
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    """A primary with the migrated schema and the app role, and its hot standby."""
-    data = ROOT / ".local" / "test-replica" / str(os.getpid())
-    primary = EmbeddedPostgres(data / "primary").start()
-    standby: EmbeddedPostgres | None = None
-    try:
-        url = primary.url_for("postgres")
-        with create_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
-            connection.execute(text('CREATE DATABASE "users"'))
-        url = primary.url_for("users")
-        with settings_env(DATABASE_URL=url):
-            from lambda_app.migrate import handler as migrate
-
-            migrate({"action": "upgrade"})
-        standby = start_standby(primary, data / "standby")
-        found = Servers(primary, standby, url)
-        yield found
-        found.writer.dispose()
-        found.replica.dispose()
-    finally:
-        if standby is not None:
-            standby.remove()
-        primary.remove()
-
-
-@pytest.fixture
-def client(servers: Servers) -> Iterator[TestClient]:
-    """The app on the primary (as its role) with the standby as DB_READER_HOST, as an admin."""
-    from moto import mock_aws
-
-    servers.resume_replay_and_catch_up()
-    insert_user(servers.writer, email=ADMIN_EMAIL, user_type="admin", subject=ADMIN_SUBJECT)
-    servers.resume_replay_and_catch_up()
-    reader_health.reset()
-    variables = {
-        "DATABASE_URL": as_app_role(servers.url),
-        "DB_READER_HOST": "127.0.0.1",
-        "DB_READER_PORT": str(servers.standby.port),
-        "S3_BUCKET": TEST_BUCKET,
-    }
-    with mock_aws(), settings_env(**variables):
-        import boto3
-
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=TEST_BUCKET)
-        app = create_app()
-        with TestClient(app, raise_server_exceptions=False, headers=bearer()) as test_client:
-            yield test_client
-    servers.resume_replay_and_catch_up()
-    with servers.writer.connect() as connection:
-        connection.execute(text("TRUNCATE users, idempotency_keys, outbox_tasks"))
 
 
 def _create(client: TestClient, **fields: Any) -> tuple[dict[str, Any], str]:
@@ -134,7 +36,7 @@ def _emails(client: TestClient, read_after: str | None = None) -> set[str]:
 
 
 def test_a_page_after_a_write_the_replica_holds_is_served_by_the_replica(
-    client: TestClient, servers: Servers
+    client: TestClient, servers: Servers, routing_log: RoutingLog
 ) -> None:
     mine, etag = _create(client)
     servers.resume_replay_and_catch_up()
@@ -148,10 +50,11 @@ def test_a_page_after_a_write_the_replica_holds_is_served_by_the_replica(
     assert mine["email"] in from_replica
     assert "theirs@example.com" not in from_replica  # the replica answered
     assert "theirs@example.com" in _emails(client)  # without Read-After, the writer answers
+    assert routing_log.answered_by == ["replica"]  # the page without Read-After logs nothing
 
 
 def test_a_caller_never_sees_its_own_write_go_backwards(
-    client: TestClient, servers: Servers
+    client: TestClient, servers: Servers, routing_log: RoutingLog
 ) -> None:
     servers.pause_replay()
     etag = None
@@ -181,6 +84,7 @@ def test_a_caller_never_sees_its_own_write_go_backwards(
     assert {user["id"]: user["full_name"] for user in served.json()["items"]}[created[0]["id"]] == (
         "Ada L."
     )
+    assert routing_log.answered_by == ["writer (behind)"] * 4 + ["replica"]
 
 
 def test_after_a_delete_the_page_without_read_after_no_longer_shows_the_user(
@@ -199,7 +103,7 @@ def test_after_a_delete_the_page_without_read_after_no_longer_shows_the_user(
 
 
 def test_a_replica_that_is_down_fails_over_to_the_writer(
-    client: TestClient, servers: Servers
+    client: TestClient, servers: Servers, routing_log: RoutingLog
 ) -> None:
     mine, etag = _create(client)
     servers.resume_replay_and_catch_up()
@@ -210,6 +114,7 @@ def test_a_replica_that_is_down_fails_over_to_the_writer(
         assert not reader_health.usable()  # the next pages skip the replica at once
         assert mine["email"] in _emails(client, read_after=etag)
         assert time.monotonic() - started < 5
+        assert routing_log.answered_by == ["writer (failed)", "writer (skipped)"]
     finally:
         servers.standby.start()
 
