@@ -182,6 +182,7 @@ def test_the_database_checks_fail_on_what_they_guard(db_engine: Engine) -> None:
     ).passed
 
 
+@pytest.mark.usefixtures("app_env")  # which empties the tables after the test
 def test_a_real_deadlock_is_counted(db_engine: Engine) -> None:
     with db_engine.connect() as connection:
         before = invariants.deadlocks_counted(connection)
