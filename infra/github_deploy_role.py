@@ -1,7 +1,7 @@
 """GitHub Actions' way into the account: its OIDC provider and one deploy role per environment.
 
 A separate small stack, deployed once per account and region by someone with IAM rights
-(README, "Continuous delivery"). Each role trusts only this repository's jobs that run in
+(docs/deploy.md, "Continuous delivery"). Each role trusts only this repository's jobs that run in
 its own GitHub environment from the deploy branch: the repository's OIDC subject template
 must include the ref (``repo``, ``context``, ``ref``), so the ``sub`` AWS checks reads
 ``repo:OWNER/NAME:environment:prod:ref:refs/heads/main``. A role may do two things: assume
@@ -164,7 +164,7 @@ class GitHubDeployRoleStack(Stack):
 
 
 def add_github_deploy_stack(app: App) -> GitHubDeployRoleStack | None:
-    """Add the stack when ``-c githubRepository=OWNER/NAME`` asks for it (README)."""
+    """Add the stack when ``-c githubRepository=OWNER/NAME`` asks for it (docs/deploy.md)."""
     repository = app.node.try_get_context("githubRepository")
     if not repository:
         return None

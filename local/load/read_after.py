@@ -1,4 +1,4 @@
-"""Read-After as a client following the README sends it, and what a page showed of the write.
+"""Read-After as a client following docs/api.md sends it, and what a page showed of the write.
 
 After its create or update (a 2xx with an ETag) a caller sends that ETag as `Read-After`
 with its list pages; after its delete, none until its next write. A page may then come

@@ -143,7 +143,7 @@ class World:
         gone = answer.status == 404 and answer.field("title") == USER_NOT_FOUND
         deleted = request.route == route("DELETE", USER) and answer.status < 300
         if deleted:
-            # The README's rule: a DELETE answers no ETag, so no Read-After until the next write.
+            # docs/api.md's rule: a DELETE answers no ETag, so no Read-After until the next write.
             self.latest_writes.pop(request.caller, None)
         if gone or deleted:
             target = request.path.split("/")[2]
