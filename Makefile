@@ -9,7 +9,7 @@ APPROVAL ?= broadening
 # Names the Node.js major versions whose end-of-life banner jsii should not print.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install run token test bench load smoke pytest lint typecheck format client synth package preflight deploy destroy clean
+.PHONY: help install run token test bench docs load smoke pytest lint typecheck format client synth package preflight deploy destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ lint: $(STAMP) ## ruff, the migrations' SQL (squawk), the workflows (GitHub's sc
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/zizmor --offline --quiet --min-severity medium .github/workflows
 
-typecheck: $(STAMP) ## mypy, strict on lambda_app/
+typecheck: $(STAMP) ## mypy, strict on lambda_app/ and tools/
 	$(BIN)/mypy
 
 # make load's options, each passed only when set (the defaults live in local/load); TOKEN
@@ -61,8 +61,12 @@ load: $(STAMP) ## Lambda-like load: WORKERS= SERVER_CONNECTIONS= SECONDS= S3_DEL
 smoke: $(STAMP) ## After make deploy: URL= TOKEN= (an admin's) end-to-end check, then cleanup
 	@$(BIN)/python -m local.smoke $(if $(URL),--url '$(URL)')
 
-bench: $(STAMP) ## Benchmark app vs raw pg8000 vs empty FastAPI; writes bench/results.json
+bench: $(STAMP) ## Benchmark app vs raw pg8000 vs empty FastAPI; writes bench/results.json, then make docs
 	$(BIN)/python -m bench
+	$(BIN)/python -m tools.docs
+
+docs: $(STAMP) ## Regenerate the generated blocks of the docs and .env.example
+	$(BIN)/python -m tools.docs
 
 client: $(STAMP) ## Regenerate the typed Python client in clients/python from the served OpenAPI
 	$(BIN)/python -m clients.openapi > clients/openapi.json

@@ -1,9 +1,11 @@
-"""The machine and software a run measured: CPU, cores, Python, PostgreSQL, packages, date."""
+"""The machine and software a run measured: CPU, cores, Python, PostgreSQL, packages, commit."""
 
 from __future__ import annotations
 
 import os
 import platform
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -29,6 +31,23 @@ def _package_version(name: str) -> str | None:
         return None
 
 
+def current_commit() -> str | None:
+    """`git rev-parse --short HEAD` of the project, or None outside a git checkout."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    found = subprocess.run(
+        [git, "rev-parse", "--short", "HEAD"],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        return None
+    return found.stdout.strip() or None
+
+
 def describe(postgres_version: str, postgres_source: str, load_at_start: float) -> dict[str, Any]:
     """Everything a reader needs to compare this run with another.
 
@@ -36,6 +55,7 @@ def describe(postgres_version: str, postgres_source: str, load_at_start: float) 
     """
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": current_commit(),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "os": platform.platform(),

@@ -13,7 +13,18 @@ from typing import Any, TextIO
 
 from sqlalchemy.engine import make_url
 
-from bench import bundle, calls, cold_start, cores, database, latency_proxy, machine, report, warm
+from bench import (
+    bundle,
+    calls,
+    cold_start,
+    cores,
+    database,
+    history,
+    latency_proxy,
+    machine,
+    report,
+    warm,
+)
 from bench.deployed import deployed_database
 from bench.events import http_api_event
 from bench.quiet import app_output_to
@@ -285,7 +296,10 @@ def _scaling(plan: Plan, server_url: str, databases: list[str], console: TextIO)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Set up the bench database, run every benchmark, print the table, write results.json."""
+    """Set up the bench database, run every benchmark, print the table, write the results.
+
+    results.json gets the run; history.jsonl beside it gets its line.
+    """
     started = time.monotonic()
     load_at_start = round(os.getloadavg()[0], 2)
     arguments = _arguments(argv)
@@ -349,6 +363,8 @@ def main(argv: list[str] | None = None) -> None:
     results["targets"] = report.check_targets(results)
     results["wall_time_s"] = round(time.monotonic() - started, 1)
     report.write(results, arguments.output)
+    history_file = arguments.output.with_name(history.HISTORY_FILE.name)
+    history.append(results, history_file)
     print()
     print(report.table(results))
-    print(f"\nwrote {arguments.output}")
+    print(f"\nwrote {arguments.output}, added a line to {history_file}")

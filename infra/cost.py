@@ -3,7 +3,7 @@
 Every input is in this file, in one place: prices (us-east-1, on-demand, with where each
 came from), the measured Lambda durations (bench/results.json), the memory sizes (infra/),
 and the assumptions about the workload. Change them and run again; ``--markdown`` prints
-the table docs/cost.md carries (a test checks that they agree).
+the table docs/cost.md carries (``make docs`` writes it there; a test checks that they agree).
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from infra.bundling import PROJECT_ROOT
 from infra.capacity import connection_budget
 
+# Not infra.bundling's: that module starts the CDK's Node.js process, which `make docs` can skip.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOURS_PER_MONTH = 730
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 LOADS_RPS = (1, 50, 500)

@@ -16,37 +16,52 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; used locally and in tests."
+        default=None,
+        description="SQLAlchemy URL, for local runs and tests; `postgresql://` is served by "
+        "pg8000.",
     )
     db_secret_arn: str | None = Field(
         default=None,
-        description="Secret with host, port, username, password, dbname (migrations, on AWS).",
+        description="On AWS (migration function): the master user's RDS secret, JSON with host, "
+        "port, username, password and dbname.",
     )
     db_host: str | None = Field(
-        default=None, description="Database host (e.g. the RDS Proxy); overrides a secret's."
+        default=None,
+        description="Database host (on AWS, the RDS Proxy endpoint); overrides a secret's host.",
     )
     db_port: int = Field(default=5432, gt=0, lt=65536, description="Database port.")
     db_reader_host: str | None = Field(
         default=None,
-        description="A read replica (Aurora's read-only proxy endpoint): list pages that carry "
-        "Read-After may be served there; unset, every read goes to the writer.",
+        description="A read replica (with `-c database=aurora`, the proxy's read-only endpoint): "
+        "list pages that send `Read-After` may be served there; unset, every read goes "
+        'to the writer (docs/api.md, "Reads from a replica").',
     )
     db_reader_port: int | None = Field(
-        default=None, gt=0, lt=65536, description="The read replica's port; else the writer's."
+        default=None,
+        gt=0,
+        lt=65536,
+        description="The read replica's port; the writer's when unset.",
     )
-    db_name: str | None = Field(default=None, description="Database name; overrides a secret's.")
+    db_name: str | None = Field(
+        default=None, description="Database name; overrides a secret's dbname."
+    )
     db_user: str | None = Field(
-        default=None, description="Role to log in as with DB_IAM_AUTH (the app role on AWS)."
+        default=None, description="The role to log in as with DB_IAM_AUTH (`users_app` on AWS)."
     )
     db_iam_auth: bool = Field(
         default=False,
-        description="Log in with an RDS IAM auth token signed locally (no secret read); AWS only.",
+        description="On AWS (API function): log in with an RDS IAM auth token signed locally, no "
+        "secret read.",
     )
     db_ssl: bool | None = Field(
-        default=None, description="TLS to the server; defaults to on when DB_SECRET_ARN is used."
+        default=None,
+        description="TLS with certificate verification; unset, it is on with DB_IAM_AUTH or "
+        "DB_SECRET_ARN and off with DATABASE_URL.",
     )
     db_connect_timeout: float = Field(
-        default=5.0, gt=0, description="Seconds to wait for the server: to connect and per read."
+        default=5.0,
+        gt=0,
+        description="Seconds to wait for the server: to connect and on each read.",
     )
     db_statement_timeout_ms: int = Field(
         default=4_000,
@@ -60,7 +75,10 @@ class Settings(BaseSettings):
         description="How long a migration waits for a table lock that live requests hold.",
     )
     migration_attempts: int = Field(
-        default=4, ge=1, le=20, description="Tries of a migration that found a table lock busy."
+        default=4,
+        ge=1,
+        le=20,
+        description="Tries of a migration that found a table lock busy, before the deploy fails.",
     )
     app_db_role: str = Field(
         default="users_app",
@@ -68,23 +86,31 @@ class Settings(BaseSettings):
         description="Least-privilege role the API logs in as; the migration maintains it.",
     )
     app_db_secret_arn: str | None = Field(
-        default=None, description="Secret with the app role's password (migration, on AWS)."
+        default=None,
+        description="On AWS (migration function): the secret with the app role's password.",
     )
     app_db_password: SecretStr | None = Field(
         default=None,
-        description="The app role's password where there is no secret (local runs, tests).",
+        description="The app role's password where there is no secret: local runs (`make run` sets "
+        "one) and tests.",
     )
     db_pool_recycle: int = Field(
-        default=600, gt=0, description="Seconds before a pooled connection is replaced."
+        default=600,
+        gt=0,
+        description="Seconds before a pooled connection is replaced (240 on AWS, below RDS Proxy's "
+        "idle timeout).",
     )
     db_pool_size: int = Field(
         default=1,
         ge=1,
         le=100,
-        description="Pooled connections; 1 on Lambda.",
+        description="Pooled connections per process: 1 on Lambda, `make run` uses 5.",
     )
     db_max_overflow: int = Field(
-        default=0, ge=0, le=100, description="Extra connections beyond the pool under load."
+        default=0,
+        ge=0,
+        le=100,
+        description="Extra connections beyond the pool under load (`make run` uses 5).",
     )
     db_credentials_max_age: int = Field(
         default=300, ge=0, description="Seconds a secret's credentials are cached."
@@ -93,25 +119,32 @@ class Settings(BaseSettings):
     aws_region: str = Field(
         default="us-east-1",
         validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
-        description="Region of the S3 bucket and the secret.",
+        description="Region of the S3 bucket and the secret; Lambda sets it.",
     )
-    s3_bucket: str | None = Field(default=None, description="Bucket for user files.")
+    s3_bucket: str | None = Field(
+        default=None, description="Bucket of user files; the avatar routes answer 503 without it."
+    )
     s3_endpoint_url: str | None = Field(
-        default=None, description="Alternative S3 endpoint (the local moto server)."
+        default=None, description="Another S3 endpoint, e.g. the local moto server (path-style)."
     )
     s3_connect_timeout: float = Field(default=2.0, gt=0, description="Seconds to connect to S3.")
     s3_read_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for S3.")
-    s3_max_attempts: int = Field(default=2, ge=1, le=10, description="Tries per S3 call.")
-    avatar_max_bytes: int = Field(default=FIVE_MIB, gt=0, description="Largest avatar upload.")
+    s3_max_attempts: int = Field(
+        default=2, ge=1, le=10, description="Tries per S3 call (botocore's standard retry mode)."
+    )
+    avatar_max_bytes: int = Field(
+        default=FIVE_MIB, gt=0, description="Largest avatar upload in bytes (5 MiB)."
+    )
     presign_expires_seconds: int = Field(
-        default=900, gt=0, le=604_800, description="Lifetime of presigned URLs."
+        default=900, gt=0, le=604_800, description="Lifetime of presigned URLs in seconds."
     )
     cognito_user_pool_id: str | None = Field(
         default=None,
-        description="Cognito user pool whose identities the API provisions; unset: off.",
+        description="The Cognito user pool whose identities the API provisions; unset, "
+        "provisioning is off.",
     )
     cognito_endpoint_url: str | None = Field(
-        default=None, description="Alternative Cognito endpoint (the local moto server)."
+        default=None, description="Another Cognito endpoint, e.g. the local moto server."
     )
     cognito_connect_timeout: float = Field(
         default=2.0, gt=0, description="Seconds to connect to Cognito."
@@ -119,44 +152,64 @@ class Settings(BaseSettings):
     cognito_read_timeout: float = Field(
         default=5.0, gt=0, description="Seconds to wait for Cognito."
     )
-    cognito_max_attempts: int = Field(default=2, ge=1, le=10, description="Tries per Cognito call.")
+    cognito_max_attempts: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="Tries per Cognito call (botocore's standard retry mode).",
+    )
 
     auth_issuer: str | None = Field(
         default=None, description="Outside Lambda: the `iss` every bearer token must carry."
     )
     auth_audience: str | None = Field(
-        default=None, description="Outside Lambda: the `aud` (or Cognito `client_id`) required."
+        default=None,
+        description="Outside Lambda: the `aud` (or Cognito `client_id`) every bearer token must "
+        "carry.",
     )
     auth_jwks_url: str | None = Field(
-        default=None, description="Outside Lambda: JWKS URL of the token issuer's signing keys."
+        default=None,
+        description="Outside Lambda: JWKS URL of the token issuer's signing keys (cached an hour), "
+        "instead of a PEM key.",
     )
     auth_public_key_pem: str | None = Field(
-        default=None, description="Outside Lambda: PEM public key, instead of AUTH_JWKS_URL."
+        default=None,
+        description="Outside Lambda: the PEM public key that signs tokens, instead of "
+        "AUTH_JWKS_URL.",
     )
     auth_leeway_seconds: int = Field(
         default=30, ge=0, le=300, description="Clock skew allowed on `exp`, `nbf` and `iat`."
     )
     max_body_bytes: int = Field(
-        default=64 * 1024, gt=0, description="Largest request body accepted; larger is 413."
+        default=64 * 1024,
+        gt=0,
+        description="Largest request body accepted in bytes; a larger one is 413.",
     )
     metrics_namespace: str = Field(
         default="UsersService", description="CloudWatch namespace of the Lambda metrics."
     )
     cors_allowed_origins: list[str] = Field(
         default_factory=list,
-        description="Browser origins allowed to call the API (JSON list); none by default.",
+        description="Browser origins the app answers CORS for, as a JSON list; API Gateway does it "
+        "on AWS.",
     )
-    api_docs: bool = Field(default=True, description="Serve /docs and /openapi.json.")
+    api_docs: bool = Field(
+        default=True, description="Serve /docs and /openapi.json; `false` in the prod stage."
+    )
 
     api_base_path: str = Field(
-        default="", description="Path prefix in front of the API, e.g. a named stage '/prod'."
+        default="", description="Path prefix in front of the API, e.g. `/prod` for a named stage."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
     tracing: bool = Field(
-        default=False, description="Trace requests with X-Ray (Powertools' Tracer); AWS only."
+        default=False,
+        description="Trace requests with X-Ray through Powertools' Tracer; the CDK turns it on "
+        "with active tracing.",
     )
     stage: str = Field(
-        default="dev", description="Deployment stage; in prod, downgrading to base needs a confirm."
+        default="dev",
+        description='Deployment stage; in `prod` a downgrade to base needs `"confirm": "drop every '
+        'table"`.',
     )
 
 

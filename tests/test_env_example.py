@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lambda_app.config import Settings
+from tools import settings_doc
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / ".env.example"
@@ -38,6 +39,12 @@ def test_env_example_lists_exactly_the_settings() -> None:
     expected = {_environment_name(field) for field in Settings.model_fields}
     assert set(listed) == expected, (
         f"missing: {sorted(expected - set(listed))}, unknown: {sorted(set(listed) - expected)}"
+    )
+
+
+def test_env_example_is_what_make_docs_writes() -> None:
+    assert EXAMPLE.read_text() == settings_doc.env_example(), (
+        ".env.example is stale: run `make docs` (it is generated from lambda_app/config.py)"
     )
 
 

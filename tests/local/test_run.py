@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -11,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -19,6 +22,8 @@ import pytest
 from local.embedded_postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+README_MARKER = "<!-- tests/local/test_run.py runs this block against make run -->"
+README_EMAIL = "ada@example.com"  # the address the README's example creates
 
 
 def wait_for(url: str, server: subprocess.Popen[str], timeout: float = 60) -> httpx.Response:
@@ -60,6 +65,48 @@ def make_token(environment: dict[str, str], user_type: str, email: str | None = 
     return printed.stdout.strip()
 
 
+def readme_example(api_port: int) -> str:
+    """The README's token-and-curl block (the fenced block under its marker) for this server."""
+    readme = (ROOT / "README.md").read_text()
+    assert README_MARKER in readme, f"README.md has no {README_MARKER!r} line"
+    block = re.match(
+        r"\s*```(?:sh|bash)\n(.*?)^```", readme.split(README_MARKER, 1)[1], re.M | re.S
+    )
+    assert block, "no ```sh block directly under the README's marker"
+    return block[1].replace("localhost:8000", f"127.0.0.1:{api_port}")
+
+
+def run_readme_example(environment: dict[str, str], api_port: int) -> list[Any]:
+    """Run the README's example as a reader would (bash, `make`), return the JSON it printed."""
+    if not (ROOT / ".venv" / "bin" / "python").is_file():
+        pytest.fail("the README's example runs `make token`, which needs .venv: run `make install`")
+    bash = shutil.which("bash")
+    assert bash, "bash is not installed"
+    ran = subprocess.run(
+        [bash, "-e", "-c", readme_example(api_port)],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert ran.returncode == 0, f"the README's example failed: {ran.stderr}"
+    printed = json_values(ran.stdout)
+    assert len(printed) == 2, f"expected the output of two curls: {ran.stdout}"
+    return printed
+
+
+def json_values(text: str) -> list[Any]:
+    """The JSON documents printed one after another (`curl -s` ends them with no newline)."""
+    decoder, values, text, at = json.JSONDecoder(), [], text.strip(), 0
+    while at < len(text):
+        value, at = decoder.raw_decode(text, at)
+        values.append(value)
+        at = len(text) - len(text[at:].lstrip())
+    return values
+
+
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     """A fresh data folder inside the project (PostgreSQL's own user can reach it)."""
@@ -99,6 +146,7 @@ def test_local_run_serves_the_api_on_embedded_services_and_stops(data_dir: Path)
         # The user the admin created signs in with the identity the API provisioned.
         invited_token = make_token(environment, "customer", "local@example.com")
         invited_me = api.get("/users/me", headers={"Authorization": f"Bearer {invited_token}"})
+        readme_created, readme_page = run_readme_example(environment, api_port)
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=60)
@@ -120,3 +168,5 @@ def test_local_run_serves_the_api_on_embedded_services_and_stops(data_dir: Path)
     assert "make token USER_TYPE=admin" in output
     assert server.returncode == 0
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
+    assert readme_created["email"] == README_EMAIL, readme_created
+    assert README_EMAIL in {user["email"] for user in readme_page["items"]}, readme_page
