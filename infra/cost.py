@@ -41,6 +41,8 @@ class Price:
 
 
 VERIFY = "not found in a stored copy of the AWS page; a published us-east-1 list price: verify"
+# When the prices below were entered; a team rerunning the model updates it with them.
+PRICES_AS_OF = "2026-12-03"
 PRICES = {
     "lambda_request": Price(
         0.20 / 1e6, "request", "https://aws.amazon.com/lambda/pricing/ (" + VERIFY + ")", False
@@ -54,9 +56,7 @@ PRICES = {
     "http_api_request": Price(
         1.00 / 1e6,
         "request (first 300 million a month)",
-        "infra/DEPLOY.md 'Rough monthly cost'; https://aws.amazon.com/api-gateway/pricing/ ("
-        + VERIFY
-        + ")",
+        "https://aws.amazon.com/api-gateway/pricing/ (" + VERIFY + ")",
         False,
     ),
     "rds_t4g_micro_hour": Price(
@@ -317,6 +317,7 @@ def crossover_line(duration_ms: float) -> str:
 def report(duration_ms: float) -> str:
     """Plain text: each option's parts at each load, its totals, the crossover."""
     lines = [f"Lambda duration billed per request: {duration_ms:.2f} ms (bench/results.json)"]
+    lines.append(f"Prices: us-east-1 on-demand, as of {PRICES_AS_OF} (sources in infra/cost.py)")
     lines.append(
         f"{'option':<9}{'part (USD per month)':<50}" + "".join(f"{r:>10} rps" for r in LOADS_RPS)
     )
@@ -328,7 +329,11 @@ def report(duration_ms: float) -> str:
 
 def markdown(duration_ms: float) -> str:
     """The table docs/cost.md carries."""
-    lines = [f"Lambda duration billed per request: {duration_ms:.2f} ms (bench/results.json).", ""]
+    lines = [
+        f"Lambda duration billed per request: {duration_ms:.2f} ms (bench/results.json). "
+        f"Prices: us-east-1 on-demand, as of {PRICES_AS_OF} (sources in `infra/cost.py`).",
+        "",
+    ]
     lines.append("| option | part | " + " | ".join(f"{r} req/s" for r in LOADS_RPS) + " |")
     lines.append("| --- | --- |" + " ---: |" * len(LOADS_RPS))
     for option, part, cells in rows(duration_ms):
