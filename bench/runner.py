@@ -298,7 +298,7 @@ def _scaling(plan: Plan, server_url: str, databases: list[str], console: TextIO)
 def main(argv: list[str] | None = None) -> None:
     """Set up the bench database, run every benchmark, print the table, write the results.
 
-    results.json gets the run; history.jsonl beside it gets its line.
+    results.json gets the run; history.jsonl beside it gets its line when the plan is full.
     """
     started = time.monotonic()
     load_at_start = round(os.getloadavg()[0], 2)
@@ -363,8 +363,12 @@ def main(argv: list[str] | None = None) -> None:
     results["targets"] = report.check_targets(results)
     results["wall_time_s"] = round(time.monotonic() - started, 1)
     report.write(results, arguments.output)
-    history_file = arguments.output.with_name(history.HISTORY_FILE.name)
-    history.append(results, history_file)
     print()
     print(report.table(results))
+    # A smoke run (--quick, fewer samples) is no run to compare with the others.
+    if plan != FULL:
+        print(f"\nwrote {arguments.output}; a reduced plan adds no line to the history")
+        return
+    history_file = arguments.output.with_name(history.HISTORY_FILE.name)
+    history.append(results, history_file)
     print(f"\nwrote {arguments.output}, added a line to {history_file}")
