@@ -14,8 +14,10 @@ from typing import Any
 
 import jwt
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from lambda_app.dependencies import AuthenticatedRoute
 from lambda_app.main import create_app
 from local.dev_auth import new_private_key_pem, public_key_pem, sign_token
 from local.embedded_postgres import free_port
@@ -114,6 +116,26 @@ def test_a_caller_without_a_token_gets_401_before_the_path_is_checked(
     response = client.request(method, "/users/not-a-uuid", json={"full_name": "x"})
 
     assert_problem(response, 401)
+
+
+def test_every_route_that_answers_401_authenticates_its_caller_first() -> None:
+    routes = [route for route in create_app().routes if isinstance(route, APIRoute)]
+
+    unauthenticated = {
+        route.path
+        for route in routes
+        if 401 in route.responses
+        if not isinstance(route, AuthenticatedRoute)
+    }
+    undocumented = {
+        route.path
+        for route in routes
+        if isinstance(route, AuthenticatedRoute)
+        if 401 not in route.responses
+    }
+
+    assert (unauthenticated, undocumented) == (set(), set())
+    assert any(isinstance(route, AuthenticatedRoute) for route in routes)
 
 
 def test_health_needs_no_token(client: TestClient) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from lambda_app.crud import users as crud
-from lambda_app.dependencies import CallerAndUserDep, ConnectionDep, DeadlineDep, PrincipalDep
+from lambda_app.db import get_engine
+from lambda_app.dependencies import (
+    AuthenticatedRoute,
+    UserId,
+    caller_and_user,
+    deadline_of,
+    principal_of,
+)
 from lambda_app.external_services import aws
 from lambda_app.idempotent_requests import (
     REPLAY_HEADERS,
@@ -17,7 +24,9 @@ from lambda_app.permissions import Action, authorize
 from lambda_app.problems import problem_responses
 from lambda_app.schemas.users import AvatarDownload, AvatarUpload, AvatarUploadRequest
 
-router = APIRouter(prefix="/users/{user_id}/avatar", tags=["avatars"])
+router = APIRouter(
+    prefix="/users/{user_id}/avatar", tags=["avatars"], route_class=AuthenticatedRoute
+)
 
 
 @router.post(
@@ -31,16 +40,14 @@ router = APIRouter(prefix="/users/{user_id}/avatar", tags=["avatars"])
     },
 )
 async def create_avatar_upload(
+    user_id: UserId,
     body: AvatarUploadRequest,
-    found: CallerAndUserDep,
-    principal: PrincipalDep,
-    connection: ConnectionDep,
     request: Request,
     response: Response,
     idempotency_key: IdempotencyKeyDep,
 ) -> AvatarUpload | Response:
     """Return a presigned S3 POST for one image of the given type, up to the size cap."""
-    user_id = found.user_id
+    found = caller_and_user(request, user_id)
     authorize(found.caller, Action.UPDATE, target_id=user_id)
     crud.user_or_raise(found.user, user_id)
 
@@ -50,13 +57,20 @@ async def create_avatar_upload(
             url=upload.url, fields=upload.fields, key=upload.key, expires_in=upload.expires_in
         )
 
-    keyed = keyed_request(idempotency_key, subject=principal.subject, request=request, body=body)
+    keyed = keyed_request(
+        idempotency_key, subject=principal_of(request).subject, request=request, body=body
+    )
     if keyed is None:
         return presign()
     # A retry gets the same form, not a second one, while the key lives.
-    return run_once(
-        connection, keyed, response=response, status_code=status.HTTP_201_CREATED, answer=presign
-    )
+    with get_engine().connect() as connection:
+        return run_once(
+            connection,
+            keyed,
+            response=response,
+            status_code=status.HTTP_201_CREATED,
+            answer=presign,
+        )
 
 
 @router.get(
@@ -65,9 +79,10 @@ async def create_avatar_upload(
     summary="Get an avatar download link",
     responses=problem_responses(401, 403, 404, 422, 502, 503),
 )
-async def read_avatar(found: CallerAndUserDep, deadline: DeadlineDep) -> AvatarDownload:
+async def read_avatar(user_id: UserId, request: Request) -> AvatarDownload:
     """Return a presigned S3 GET of the uploaded avatar."""
-    user_id = found.user_id
+    deadline = deadline_of(request)
+    found = caller_and_user(request, user_id)
     authorize(found.caller, Action.READ, target_id=user_id)
     crud.user_or_raise(found.user, user_id)
     download = aws.presign_avatar_download(user_id, deadline=deadline)
@@ -80,9 +95,10 @@ async def read_avatar(found: CallerAndUserDep, deadline: DeadlineDep) -> AvatarD
     summary="Delete the avatar",
     responses=problem_responses(401, 403, 404, 422, 502, 503),
 )
-async def delete_avatar(found: CallerAndUserDep, deadline: DeadlineDep) -> None:
+async def delete_avatar(user_id: UserId, request: Request) -> None:
     """Delete the uploaded avatar."""
-    user_id = found.user_id
+    deadline = deadline_of(request)
+    found = caller_and_user(request, user_id)
     authorize(found.caller, Action.UPDATE, target_id=user_id)
     crud.user_or_raise(found.user, user_id)
     aws.delete_avatar(user_id, deadline=deadline)

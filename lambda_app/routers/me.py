@@ -10,7 +10,7 @@ from lambda_app.auth import Principal
 from lambda_app.crud import users as crud
 from lambda_app.crud.users import UserRow
 from lambda_app.db import get_engine
-from lambda_app.dependencies import DeadlineDep, PrincipalDep, ReleasedCallerDep
+from lambda_app.dependencies import AuthenticatedRoute, deadline_of, principal_of, released_caller
 from lambda_app.exceptions import (
     EmailAlreadyExistsError,
     IdentityAlreadyRegisteredError,
@@ -27,7 +27,7 @@ from lambda_app.routers.user_answers import WRITTEN_HEADERS, set_location, writt
 from lambda_app.schemas.users import TokenEmail, UserRead
 
 # Declared before routers/users.py's routes: `/users/me` is not a user id.
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=AuthenticatedRoute)
 
 
 @router.get(
@@ -37,13 +37,11 @@ router = APIRouter(prefix="/users", tags=["users"])
     responses={200: {"headers": ETAG_HEADER}, **NOT_MODIFIED, **problem_responses(401, 404, 503)},
     openapi_extra={"parameters": [IF_NONE_MATCH_PARAMETER]},
 )
-async def read_me(
-    principal: PrincipalDep, request: Request, response: Response
-) -> UserRow | Response:
+async def read_me(request: Request, response: Response) -> UserRow | Response:
     """Return the caller's own record; 404 until they register."""
     # One statement: its connection goes back to the pool before the answer is built.
     with get_engine().connect() as connection:
-        me = crud.find_user_by_subject(connection, subject=principal.subject)
+        me = crud.find_user_by_subject(connection, subject=principal_of(request).subject)
     if me is None:
         raise UserNotFoundError("You are not registered yet: POST /users/me.")
     request.state.user_id = str(me.id)  # for the request log line
@@ -66,12 +64,7 @@ async def read_me(
     },
 )
 async def register_me(
-    principal: PrincipalDep,
-    caller: ReleasedCallerDep,
-    request: Request,
-    response: Response,
-    idempotency_key: IdempotencyKeyDep,
-    deadline: DeadlineDep,
+    request: Request, response: Response, idempotency_key: IdempotencyKeyDep
 ) -> UserRow | Response:
     """Register with the token's verified email; 200 when it takes over an admin-made account.
 
@@ -79,6 +72,9 @@ async def register_me(
     a token outlives the deletion of its identity by up to an hour, and must not bring a
     deleted user back as a customer.
     """
+    deadline = deadline_of(request)
+    principal = principal_of(request)
+    caller = released_caller(request)
     # Asked before any connection is taken: Cognito may be slow.
     if (
         caller is None

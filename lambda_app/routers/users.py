@@ -15,13 +15,14 @@ from lambda_app.crud.outbox import Task, TaskKind, owed_task
 from lambda_app.crud.users import UserRow
 from lambda_app.db import get_engine
 from lambda_app.dependencies import (
-    CallerAndUserDep,
-    CallerDep,
+    AuthenticatedRoute,
     ConnectionDep,
-    DeadlineDep,
-    PrincipalDep,
-    ReleasedCallerDep,
     UserId,
+    caller_and_user,
+    caller_on,
+    deadline_of,
+    principal_of,
+    released_caller,
 )
 from lambda_app.exceptions import (
     InvalidPageRequestError,
@@ -58,7 +59,7 @@ from lambda_app.schemas.users import (
 from lambda_app.utils.cursors import MAX_OFFSET, UserKey, decode_cursor, encode_cursor
 from lambda_app.utils.user_type_enum import UserType
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=AuthenticatedRoute)
 
 
 @router.post(
@@ -72,13 +73,7 @@ router = APIRouter(prefix="/users", tags=["users"])
     },
 )
 async def create_user(
-    body: UserCreate,
-    principal: PrincipalDep,
-    caller: ReleasedCallerDep,
-    request: Request,
-    response: Response,
-    idempotency_key: IdempotencyKeyDep,
-    deadline: DeadlineDep,
+    body: UserCreate, request: Request, response: Response, idempotency_key: IdempotencyKeyDep
 ) -> UserCreated | Response:
     """Create a user (admins only), and their sign-in identity where the service provisions them.
 
@@ -87,7 +82,8 @@ async def create_user(
     no connection held (409 when the email's identity is another user's, and then nothing is
     kept), or by retries when Cognito does not answer in time (`identity: pending`).
     """
-    authorize(caller, Action.CREATE)
+    deadline = deadline_of(request)
+    authorize(released_caller(request), Action.CREATE)
     provisioning = cognito.provisioning_enabled()
     if provisioning:
         cognito.get_cognito_client()  # built now: never while a transaction is open
@@ -109,7 +105,9 @@ async def create_user(
         owed.append(task)
         return _created(request, response, user, "pending")
 
-    keyed = keyed_request(idempotency_key, subject=principal.subject, request=request, body=body)
+    keyed = keyed_request(
+        idempotency_key, subject=principal_of(request).subject, request=request, body=body
+    )
     engine = get_engine()
     with engine.connect() as connection:
         if keyed is None:
@@ -154,7 +152,7 @@ def _created(
     responses=problem_responses(401, 403, 422, 503),
 )
 async def list_users(
-    caller: CallerDep,
+    request: Request,
     connection: ConnectionDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
     cursor: Annotated[
@@ -168,7 +166,7 @@ async def list_users(
     read_after: ReadAfterHeader = None,
 ) -> UserPage:
     """List users ordered by creation time, then id, with the total matching the filters."""
-    authorize(caller, Action.LIST)
+    authorize(caller_on(connection, request), Action.LIST)
     after = page_start(cursor, offset)
     # One user more than the page tells whether there is a next page.
     users, total = list_page(
@@ -213,12 +211,11 @@ def page_start(cursor: str | None, offset: int) -> UserKey | None:
     },
     openapi_extra={"parameters": [IF_NONE_MATCH_PARAMETER]},
 )
-async def read_user(
-    found: CallerAndUserDep, request: Request, response: Response
-) -> UserRow | Response:
+async def read_user(user_id: UserId, request: Request, response: Response) -> UserRow | Response:
     """Return one user."""
-    authorize(found.caller, Action.READ, target_id=found.user_id)
-    user = crud.user_or_raise(found.user, found.user_id)
+    found = caller_and_user(request, user_id)
+    authorize(found.caller, Action.READ, target_id=user_id)
+    user = crud.user_or_raise(found.user, user_id)
     return read_answer(user, request.headers.get("if-none-match"), response)
 
 
@@ -234,16 +231,17 @@ async def read_user(
 async def update_user(
     user_id: UserId,
     body: UserUpdate,
-    caller: ReleasedCallerDep,
+    request: Request,
     response: Response,
-    deadline: DeadlineDep,
     if_match: IfMatchHeader = None,
 ) -> UserRow:
     """Change email, full name or user type (admins); others only their own full name.
 
     A new email is given to the user's identity too, after the commit (retried on failure).
     """
+    deadline = deadline_of(request)
     changes = body.changes()
+    caller = released_caller(request)
     authorize(caller, Action.UPDATE, target_id=user_id)
     if "user_type" in changes:
         authorize(caller, Action.SET_USER_TYPE)
@@ -282,12 +280,13 @@ async def update_user(
     },
 )
 async def delete_user(
-    found: CallerAndUserDep, deadline: DeadlineDep, if_match: IfMatchHeader = None
+    user_id: UserId, request: Request, if_match: IfMatchHeader = None
 ) -> Response:
     """Delete the user; 204 once their files and identity are gone too, 202 while retried."""
     # The user and the tasks that delete their files and identity go in one short write; they
     # run after the commit, holding no connection, and on failure by the outbox drain.
-    user_id = found.user_id
+    deadline = deadline_of(request)
+    found = caller_and_user(request, user_id)
     authorize(found.caller, Action.DELETE, target_id=user_id)
     crud.user_or_raise(found.user, user_id)
     versions = versions_in_if_match(if_match, user_id)
