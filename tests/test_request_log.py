@@ -7,6 +7,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from lambda_app.utils.json_logs import (
     JsonFormatter,
     install_request_id_stamp,
     redact,
+    utc_timestamp,
     write_json_line,
 )
 from tests.test_handler import in_a_fresh_process, lambda_context, load_event, reload_handler
@@ -366,3 +368,21 @@ def test_configured_origins_get_cors_answers(admin: dict[str, Any], s3: Any) -> 
     assert {"etag", "location", "idempotent-replayed", "x-request-id"} <= exposed
     assert other.status_code == 400
     assert "access-control-allow-origin" not in other.headers
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        1796310568.0,
+        1796310568.0005,
+        1796310568.298,
+        1796310568.9995,
+        1796310568.9999995,  # rounds up into the next second
+        1735689599.9999996,  # and into the next year
+    ],
+)
+def test_line_times_read_as_datetime_writes_them(created: float) -> None:
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+
+    assert utc_timestamp(created) == expected
+    assert utc_timestamp(created) == expected  # the second's text, now cached

@@ -48,18 +48,50 @@ class JsonFormatter(logging.Formatter):
 
 
 def json_line(
-    created: float, level: str, logger: str, message: str, fields: Mapping[str, Any]
+    created: float,
+    level: str,
+    logger: str,
+    message: str,
+    fields: Mapping[str, Any],
+    request_id: str | None = None,
 ) -> str:
-    """One log line's text: time, level, logger and message, then `fields`; secrets masked."""
+    """One log line's text: time, level, logger, message and request id (if any), then `fields`;
+    secrets masked."""
     entry: dict[str, Any] = {
         # Lambda reads `timestamp` and `level` to file JSON lines under the right level.
-        "timestamp": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "timestamp": utc_timestamp(created),
         "level": level,
         "logger": logger,
         "message": message,
-        **fields,
     }
+    if request_id is not None:
+        entry["request_id"] = request_id
+    entry.update(fields)
     return redact(_ENCODER.encode(entry))
+
+
+# The second last formatted and its text: lines of one second share it.
+_formatted_second: tuple[int, str] = (-1, "")
+
+
+def utc_timestamp(created: float) -> str:
+    """`created` as RFC 3339 UTC to the millisecond, e.g. `2026-12-03T15:09:28.297+00:00`.
+
+    As `datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")`, which took
+    a fifth of a request line's cost; the date and time to the second are formatted once a
+    second.
+    """
+    global _formatted_second
+    second = int(created)
+    # Rounded to the microsecond first, as datetime does, then cut to the millisecond.
+    microsecond = round((created - second) * 1e6)
+    if microsecond >= 1_000_000:
+        second, microsecond = second + 1, microsecond - 1_000_000
+    cached_second, text = _formatted_second
+    if second != cached_second:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _formatted_second = (second, text)
+    return f"{text}.{microsecond // 1000:03d}+00:00"
 
 
 def write_json_line(
@@ -75,9 +107,9 @@ def write_json_line(
     handler = _sole_json_handler(logger, level)
     if handler is None:
         return False
-    request_id = REQUEST_ID.get()
-    stamped = {"request_id": request_id, **fields} if request_id is not None else fields
-    text = json_line(time.time(), logging.getLevelName(level), logger.name, message, stamped)
+    text = json_line(
+        time.time(), logging.getLevelName(level), logger.name, message, fields, REQUEST_ID.get()
+    )
     try:
         with cast("threading.RLock", handler.lock):
             handler.stream.write(text + handler.terminator)
