@@ -10,12 +10,14 @@ from sqlalchemy import Engine
 from tests.conftest import ADMIN_EMAIL, ADMIN_SUBJECT, insert_user
 from tests.test_handler import in_a_fresh_process
 
-# What `GET /users/{id}` may add to the bare stack's Python calls per request: the caller
-# lookup and permissions, the ETag, the response model, the request log line and the metrics
-# line, two middlewares. Measured 326 to 331 on CPython 3.11 to 3.13 with the pinned packages
-# (1,295 against 969 on 3.11). Routers included in the app rather than declared on it added
-# 257; the request line made as a record and passed through logging's handlers, 45.
-APP_OWN_CALLS_GET_USER = 360
+# What `GET /users/{id}` may add to the bare stack's Python calls per request: the caller's
+# authentication and lookup, permissions, the ETag, the response model, the request log line
+# and the metrics line, two middlewares. Measured 173 on CPython 3.11 with the pinned packages
+# (1,142 against 969). Each FastAPI dependency resolved on the way would add about 75 (the
+# caller and the principal below it added 153); routers included in the app rather than
+# declared on it, 257; the request line made as a record and passed through logging's
+# handlers, 45.
+APP_OWN_CALLS_GET_USER = 200
 
 # A fresh process, as on Lambda: the handler's own logging, no test's handlers or state.
 CALLS_PER_REQUEST = """
