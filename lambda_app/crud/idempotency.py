@@ -8,9 +8,8 @@ is session state: the lock is transaction-scoped, which a transaction-mode poole
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -41,8 +40,7 @@ _KEY = bindparam("idempotency_key", type_=keys.c.idempotency_key.type)
 _EXPIRED_BEFORE = func.now() - bindparam("lifetime", KEY_LIFETIME, type_=Interval)
 
 
-@dataclass(frozen=True)
-class StoredResponse:
+class StoredResponse(NamedTuple):
     """The first answer given to a key: replayed as it was."""
 
     status_code: int
@@ -50,8 +48,7 @@ class StoredResponse:
     headers: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """What a key holds: nothing yet, or the saved answer and its request's fingerprint."""
 
     fingerprint: str | None

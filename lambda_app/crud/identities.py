@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -136,8 +135,7 @@ def create_user_owing_identity(
     return row, task
 
 
-@dataclass(frozen=True)
-class UserLink:
+class UserLink(NamedTuple):
     """A user's email and the identity their row is linked to, if any."""
 
     email: str
@@ -150,8 +148,7 @@ def user_link(connection: Connection, *, user_id: uuid.UUID) -> UserLink | None:
     return UserLink(email=row.email, subject=row.subject) if row is not None else None
 
 
-@dataclass(frozen=True)
-class LinkOutcome:
+class LinkOutcome(NamedTuple):
     """Whether the link was made (and its task done), else the user as it was (None: gone)."""
 
     linked: bool
@@ -214,8 +211,7 @@ def undo_creation(
 # --- reconciling the pool with the table
 
 
-@dataclass(frozen=True)
-class UserIdentity:
+class UserIdentity(NamedTuple):
     """What reconciling reads of each user: id, email and identity."""
 
     id: uuid.UUID

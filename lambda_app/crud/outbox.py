@@ -12,10 +12,9 @@ dead-lettered (kept, never retried) until an operator redrives it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -68,8 +67,7 @@ _PENDING = tasks.c.dead_lettered_at.is_(None)
 _LEASE_END = func.now() + bindparam("lease", LEASE, type_=Interval)
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(NamedTuple):
     """One claimed task: what to do, to whom, and which attempt this is."""
 
     id: int
@@ -79,8 +77,7 @@ class Task:
     attempts: int
 
 
-@dataclass(frozen=True)
-class Backlog:
+class Backlog(NamedTuple):
     """What is left to do: pending and dead-lettered tasks, and the oldest pending one's age."""
 
     pending: int

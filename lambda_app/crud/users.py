@@ -9,8 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -101,8 +100,7 @@ def _count_of_all() -> Select[int]:
     return select(cast(func.coalesce(func.sum(user_counts.c.total), 0), BigInteger))
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):
     """The registered user behind a request: enough to decide what they may do."""
 
     id: uuid.UUID
@@ -118,8 +116,7 @@ def find_caller(connection: Connection, *, subject: str) -> Caller | None:
     return Caller(id=row.id, user_type=row.user_type) if row is not None else None
 
 
-@dataclass(frozen=True)
-class CallerAndUser:
+class CallerAndUser(NamedTuple):
     """The caller (None before they register), the id they asked about and its user, if any."""
 
     caller: Caller | None
