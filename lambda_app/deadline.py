@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 # The longest an API Gateway integration may take: 30 s for an HTTP API (a hard limit), 29 s
 # by default for a REST API; the lower one serves both (infra/DEPLOY.md cites the quotas).
@@ -18,8 +17,7 @@ API_GATEWAY_TIMEOUT_SECONDS = 29.0
 ANSWER_RESERVE_SECONDS = 1.0
 
 
-@dataclass(frozen=True)
-class Deadline:
+class Deadline(NamedTuple):
     """A point on the monotonic clock after which no new attempt may start."""
 
     at: float

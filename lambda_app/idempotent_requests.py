@@ -10,8 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
@@ -65,8 +64,7 @@ REPLAY_HEADERS: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class KeyedRequest:
+class KeyedRequest(NamedTuple):
     """A request that carried an Idempotency-Key: whose key, and what it asked."""
 
     subject: str

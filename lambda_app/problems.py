@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Iterable, Mapping
+from functools import cache
 from http import HTTPStatus
 from typing import Any
 
@@ -90,7 +91,7 @@ def problem_response(
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Describe problem responses in OpenAPI for `responses=` of a route."""
-    schema = Problem.model_json_schema()
+    schema = _problem_schema()
     return {
         status: {
             "description": status_title(status),
@@ -98,6 +99,12 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+@cache
+def _problem_schema() -> dict[str, Any]:
+    """`Problem`'s JSON schema, made once: every route's decorator asks for it at import."""
+    return Problem.model_json_schema()
 
 
 def is_database_unavailable(error: BaseException) -> bool:

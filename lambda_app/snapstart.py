@@ -2,9 +2,10 @@
 
 Lambda runs init with `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start` before it takes a
 snapshot, and restores every new environment of the version from that snapshot. Init then
-builds everything a request needs (the engine and its TLS context, the IAM token signer and
-its credentials, the S3 client, and the Cognito client where the service provisions
-identities), so that no request after a restore imports a module. The
+builds everything a request needs (the engine and its TLS context, the crud statements, the
+IAM token signer and its credentials, the S3 client, and the Cognito client where the service
+provisions identities), so that no request after a restore imports a module or builds a
+statement. The
 hooks drop what must not be shared or may expire: connections, credentials, the random state.
 Without SnapStart, init builds the engines only (the writer's, and the read replica's when
 DB_READER_HOST is set); the rest waits for the request that needs it.
@@ -19,6 +20,7 @@ import ssl
 from contextlib import suppress
 
 from lambda_app.config import get_settings
+from lambda_app.crud import build_statements
 from lambda_app.db import dispose_engine, get_engine, get_reader_engine
 from lambda_app.exceptions import DatabaseUnavailableError
 from lambda_app.external_services.aws import get_s3_client, reset_s3_client
@@ -47,9 +49,9 @@ def warm_up() -> None:
     """Do the reusable work of the first request during init.
 
     Always builds the engine (loading the PostgreSQL dialect, the driver and the TLS
-    context) without connecting. For a snapshot it also resolves the credentials that sign
-    IAM tokens and builds the S3 and Cognito clients, which a restored environment would
-    otherwise pay for on its first request.
+    context) without connecting. For a snapshot it also builds every crud statement,
+    resolves the credentials that sign IAM tokens and builds the S3 and Cognito clients,
+    which a restored environment would otherwise pay for on its first request.
     """
     try:
         get_engine()
@@ -59,6 +61,7 @@ def warm_up() -> None:
         return
     if not taking_snapshot():
         return
+    build_statements()
     if get_settings().db_iam_auth:
         role_credentials.prepare()
     get_s3_client()

@@ -68,7 +68,7 @@ from local.dev_auth import new_private_key_pem, public_key_pem, sign_token  # no
 from local.embedded_postgres import EmbeddedPostgres  # noqa: E402
 
 # A developer's .env configures `make run`; the tests never read it.
-Settings.model_config["env_file"] = None
+Settings.env_file = None
 # moto gives every test a new boto3 session, and each session would read botocore's service
 # models from disk again (about 0.3 s per test): share one loader, whose models are read-only.
 botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from fastapi import HTTPException, status
+from fastapi.testclient import TestClient
 from starlette.routing import Route
 
+from lambda_app.dependencies import get_principal
 from lambda_app.main import create_app
 from lambda_app.routers import avatars, health, users
 
@@ -31,3 +34,22 @@ def test_the_app_serves_every_route_its_routers_declare() -> None:
     }
 
     assert declared <= served
+
+
+def test_the_app_s_dependency_overrides_reach_the_routes_of_its_routers() -> None:
+    app = create_app()
+
+    def refuse() -> None:
+        raise HTTPException(status_code=status.HTTP_418_IM_A_TEAPOT)
+
+    app.dependency_overrides[get_principal] = refuse
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/users/me").status_code == status.HTTP_418_IM_A_TEAPOT
+
+
+def test_the_routers_keep_their_own_routes_untouched() -> None:
+    before = {id(route): route.app for route in users.router.routes}
+
+    create_app()
+
+    assert {id(route): route.app for route in users.router.routes} == before

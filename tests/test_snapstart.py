@@ -53,6 +53,27 @@ def test_warm_up_builds_the_engine_without_connecting(app_env: Any, db_engine: E
     assert app_connection_pids(db_engine) == set()
 
 
+# Init in a process of its own: the statements are built once per process.
+INIT_STATEMENTS = """
+import json
+import lambda_app.handler
+from lambda_app.crud import statements_built
+print(json.dumps({"built": statements_built()}))
+"""
+
+
+@pytest.mark.parametrize(("initialization", "built"), [("on-demand", False), ("snap-start", True)])
+def test_only_a_snapshot_init_builds_the_crud_statements(
+    app_env: Any, initialization: str, built: bool
+) -> None:
+    environment = {**os.environ, "LOG_LEVEL": "ERROR"}
+    environment[snapstart.INITIALIZATION_TYPE_VARIABLE] = initialization
+
+    init = in_a_fresh_process(INIT_STATEMENTS, environment=environment)
+
+    assert init["built"] is built
+
+
 def test_warm_up_without_a_database_setting_does_not_fail(app_env: Any) -> None:
     from tests.conftest import settings_env
 

@@ -8,9 +8,8 @@ is session state: the lock is transaction-scoped, which a transaction-mode poole
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -28,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 
+from lambda_app.crud import statement
 from lambda_app.exceptions import IdempotencyKeyInFlightError
 from lambda_app.models.tables import idempotency_keys as keys
 
@@ -40,8 +40,7 @@ _KEY = bindparam("idempotency_key", type_=keys.c.idempotency_key.type)
 _EXPIRED_BEFORE = func.now() - bindparam("lifetime", KEY_LIFETIME, type_=Interval)
 
 
-@dataclass(frozen=True)
-class StoredResponse:
+class StoredResponse(NamedTuple):
     """The first answer given to a key: replayed as it was."""
 
     status_code: int
@@ -49,15 +48,15 @@ class StoredResponse:
     headers: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """What a key holds: nothing yet, or the saved answer and its request's fingerprint."""
 
     fingerprint: str | None
     stored: StoredResponse | None
 
 
-def _claim_statement() -> Any:
+@statement
+def _claim() -> Any:
     """Try the key's transaction lock and read its live answer, in one statement.
 
     Trying (never waiting) tells a request whose twin is still in flight at once.
@@ -73,7 +72,8 @@ def _claim_statement() -> Any:
     return select(lock.label("locked"), *live.c).select_from(one.outerjoin(live, true()))
 
 
-def _save_statement() -> Any:
+@statement
+def _save() -> Any:
     """Insert the answer (over an expired row of the same key); purge a few expired keys."""
     expired = (
         select(keys.c.subject, keys.c.idempotency_key)
@@ -109,10 +109,6 @@ def _save_statement() -> Any:
     )
 
 
-_CLAIM = _claim_statement()
-_SAVE = _save_statement()
-
-
 def lock_id(subject: str, key: str) -> int:
     """The advisory lock number of a caller's key: 64 bits of a hash of both."""
     digest = hashlib.sha256(f"{len(subject)}:{subject}{key}".encode()).digest()
@@ -125,7 +121,7 @@ def claim(connection: Connection, *, subject: str, key: str) -> Claim:
     Raises `IdempotencyKeyInFlightError` when another transaction holds the key.
     """
     parameters = {"subject": subject, "idempotency_key": key, "lock_id": lock_id(subject, key)}
-    row = connection.execute(_CLAIM, parameters).one()
+    row = connection.execute(_claim(), parameters).one()
     if not row.locked:
         raise IdempotencyKeyInFlightError(
             "A request with this Idempotency-Key is still in progress; retry in a moment."
@@ -157,7 +153,7 @@ def save(
         "body": response.body,
         "headers": response.headers,
     }
-    if connection.execute(_SAVE, parameters).first() is None:
+    if connection.execute(_save(), parameters).first() is None:
         raise IdempotencyKeyInFlightError(
             "A request with this Idempotency-Key was answered meanwhile; retry to get its answer."
         )

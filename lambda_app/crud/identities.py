@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -30,13 +29,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from lambda_app.crud import outbox
+from lambda_app.crud import outbox, statement
 from lambda_app.crud.outbox import Task, TaskKind
 from lambda_app.crud.users import USER_COLUMNS, UserRow, unique_violations
 from lambda_app.models.tables import idempotency_keys, outbox_tasks, users
 
 
-def _create_statement() -> Any:
+@statement
+def _create() -> Any:
     """Insert a user and the task that provisions their identity: one statement."""
     created = (
         insert(users)
@@ -56,7 +56,8 @@ def _create_statement() -> Any:
     return select(*created.c, *outbox.owed_columns(owed)).select_from(created.join(owed, true()))
 
 
-def _link_statement() -> Any:
+@statement
+def _link() -> Any:
     """Link the unlinked user who still has the email to the identity, and mark the task
     done, in one statement; with the user as it was, to tell why nothing was linked."""
     user_id = bindparam("user_id", type_=Uuid)
@@ -94,13 +95,21 @@ def _link_statement() -> Any:
     )
 
 
-_CREATE = _create_statement()
-_LINK = _link_statement()
-_USER_LINK = select(users.c.email, users.c.subject).where(users.c.id == bindparam("user_id"))
-_LINKED_USER = select(*USER_COLUMNS).where(
-    users.c.id == bindparam("user_id"), users.c.subject.is_not(None)
-)
-_HOLDS_IDENTITY = select(exists().where(users.c.subject == bindparam("identity")))
+@statement
+def _user_link() -> Any:
+    return select(users.c.email, users.c.subject).where(users.c.id == bindparam("user_id"))
+
+
+@statement
+def _linked_user() -> Any:
+    return select(*USER_COLUMNS).where(
+        users.c.id == bindparam("user_id"), users.c.subject.is_not(None)
+    )
+
+
+@statement
+def _holds_identity() -> Any:
+    return select(exists().where(users.c.subject == bindparam("identity")))
 
 
 def create_user_owing_identity(
@@ -120,14 +129,13 @@ def create_user_owing_identity(
         "payload": dict(payload),
     }
     with unique_violations():
-        row = connection.execute(_CREATE, parameters).one()
+        row = connection.execute(_create(), parameters).one()
     task = outbox.owed_task(row)
     assert task is not None  # one task per inserted user, in the same statement
     return row, task
 
 
-@dataclass(frozen=True)
-class UserLink:
+class UserLink(NamedTuple):
     """A user's email and the identity their row is linked to, if any."""
 
     email: str
@@ -136,12 +144,11 @@ class UserLink:
 
 def user_link(connection: Connection, *, user_id: uuid.UUID) -> UserLink | None:
     """Return the user's email and identity now; None when the user is gone."""
-    row = connection.execute(_USER_LINK, {"user_id": user_id}).first()
+    row = connection.execute(_user_link(), {"user_id": user_id}).first()
     return UserLink(email=row.email, subject=row.subject) if row is not None else None
 
 
-@dataclass(frozen=True)
-class LinkOutcome:
+class LinkOutcome(NamedTuple):
     """Whether the link was made (and its task done), else the user as it was (None: gone)."""
 
     linked: bool
@@ -160,19 +167,19 @@ def link_identity(
         "task_id": task_id,
     }
     with unique_violations():
-        row = connection.execute(_LINK, parameters).one()
+        row = connection.execute(_link(), parameters).one()
     before = UserLink(email=row.email_was, subject=row.subject_was) if row.found else None
     return LinkOutcome(linked=bool(row.linked), before=before)
 
 
 def linked_user(connection: Connection, *, user_id: uuid.UUID) -> UserRow | None:
     """Return the user as the API shows them, if linked to an identity."""
-    return connection.execute(_LINKED_USER, {"user_id": user_id}).first()
+    return connection.execute(_linked_user(), {"user_id": user_id}).first()
 
 
 def holds_identity(connection: Connection, *, subject: str) -> bool:
     """Tell whether a user is linked to the identity `subject`."""
-    return bool(connection.execute(_HOLDS_IDENTITY, {"identity": subject}).scalar())
+    return bool(connection.execute(_holds_identity(), {"identity": subject}).scalar())
 
 
 def undo_creation(
@@ -204,8 +211,7 @@ def undo_creation(
 # --- reconciling the pool with the table
 
 
-@dataclass(frozen=True)
-class UserIdentity:
+class UserIdentity(NamedTuple):
     """What reconciling reads of each user: id, email and identity."""
 
     id: uuid.UUID

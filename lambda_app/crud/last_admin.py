@@ -28,9 +28,10 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import ReturningInsert
 
-from lambda_app.crud import outbox
+from lambda_app.crud import outbox, statement
 from lambda_app.crud.outbox import Task, TaskKind
 from lambda_app.crud.users import (
     UserRow,
@@ -45,7 +46,6 @@ from lambda_app.utils.user_type_enum import UserType
 
 # Any fixed 64-bit number; every change that can remove an admin takes it.
 ADMIN_CHANGES_LOCK_ID = 0x75736572735F6164  # "users_ad"
-_LOCK_ADMIN_CHANGES = select(func.pg_advisory_xact_lock(ADMIN_CHANGES_LOCK_ID))
 _NOT_AN_ADMIN = users.c.user_type != UserType.ADMIN
 _NOT_THE_LAST_ADMIN = or_(
     _NOT_AN_ADMIN,
@@ -130,14 +130,27 @@ def _deleted_with_tasks(*guard: ColumnElement[bool], identity: bool) -> Returnin
     return outbox.enqueue_from(both.subquery().select()).add_cte(deleted)
 
 
-# The removal of the identity is owed only while the service manages identities.
-_DELETE_NON_ADMIN = {
-    identity: _deleted_with_tasks(_NOT_AN_ADMIN, identity=identity) for identity in (False, True)
-}
-_DELETE_UNLESS_LAST_ADMIN = {
-    identity: _deleted_with_tasks(_NOT_THE_LAST_ADMIN, identity=identity)
-    for identity in (False, True)
-}
+# The removal of the identity is owed only while the service manages identities: by
+# `identity`, the statement with that task or without it.
+@statement
+def _delete_non_admin() -> dict[bool, ReturningInsert[Any]]:
+    return {
+        identity: _deleted_with_tasks(_NOT_AN_ADMIN, identity=identity)
+        for identity in (False, True)
+    }
+
+
+@statement
+def _delete_unless_last_admin() -> dict[bool, ReturningInsert[Any]]:
+    return {
+        identity: _deleted_with_tasks(_NOT_THE_LAST_ADMIN, identity=identity)
+        for identity in (False, True)
+    }
+
+
+@statement
+def _lock_admin_changes() -> Executable:
+    return select(func.pg_advisory_xact_lock(ADMIN_CHANGES_LOCK_ID))
 
 
 def delete_unless_admin(
@@ -149,7 +162,7 @@ def delete_unless_admin(
     One statement, so the tasks exist if and only if the user is gone. None when the user
     is an admin: `delete_admin` must do it. Raises `UserNotFoundError` or `UserChangedError`.
     """
-    statement = _DELETE_NON_ADMIN[identity]
+    statement = _delete_non_admin()[identity]
     if versions is not None:
         statement = _deleted_with_tasks(_NOT_AN_ADMIN, *at_versions(versions), identity=identity)
     rows = connection.execute(statement, {"user_id": user_id}).all()
@@ -165,7 +178,7 @@ def delete_admin(
     """In the caller's transaction: after other admin changes, delete the user with the tasks
     that remove their files (and identity), unless they are the last admin (`LastAdminError`)."""
     _wait_for_other_admin_changes(connection)
-    statement = _DELETE_UNLESS_LAST_ADMIN[identity]
+    statement = _delete_unless_last_admin()[identity]
     if versions is not None:
         statement = _deleted_with_tasks(
             _NOT_THE_LAST_ADMIN, *at_versions(versions), identity=identity
@@ -182,7 +195,7 @@ def _wait_for_other_admin_changes(connection: Connection) -> None:
     It is released at commit or rollback (never held by the session), and the statements
     after it see every admin change committed before.
     """
-    connection.execute(_LOCK_ADMIN_CHANGES)
+    connection.execute(_lock_admin_changes())
 
 
 def _refuse_the_last_admin(

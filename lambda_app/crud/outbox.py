@@ -12,10 +12,9 @@ dead-lettered (kept, never retried) until an operator redrives it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -36,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import ReturningInsert
 
+from lambda_app.crud import statement
 from lambda_app.models.tables import OUTBOX_ERROR_MAX_LENGTH
 from lambda_app.models.tables import outbox_tasks as tasks
 
@@ -67,8 +67,7 @@ _PENDING = tasks.c.dead_lettered_at.is_(None)
 _LEASE_END = func.now() + bindparam("lease", LEASE, type_=Interval)
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(NamedTuple):
     """One claimed task: what to do, to whom, and which attempt this is."""
 
     id: int
@@ -78,8 +77,7 @@ class Task:
     attempts: int
 
 
-@dataclass(frozen=True)
-class Backlog:
+class Backlog(NamedTuple):
     """What is left to do: pending and dead-lettered tasks, and the oldest pending one's age."""
 
     pending: int
@@ -154,7 +152,8 @@ def enqueue(
     )
 
 
-def _claim_statement() -> Executable:
+@statement
+def _claim() -> Executable:
     """Claim the pending task due first, skipping tasks that another claim is taking.
 
     Only kinds this release knows: tasks of a later release, left behind by a rollback,
@@ -177,36 +176,46 @@ def _claim_statement() -> Executable:
     )
 
 
-_CLAIM = _claim_statement()
-_COMPLETE = delete(tasks).where(tasks.c.id == bindparam("task_id"))
-# Only the run that holds the latest claim reports; a stale one finds nothing to change.
-_FAIL = (
-    update(tasks)
-    .where(tasks.c.id == bindparam("task_id"), tasks.c.attempts == bindparam("claimed"))
-    .values(
-        last_error=bindparam("last_error"),
-        next_attempt_at=func.now() + bindparam("delay", type_=Interval),
-        dead_lettered_at=case((bindparam("dead", type_=Boolean), func.now()), else_=None),
+@statement
+def _complete() -> Executable:
+    return delete(tasks).where(tasks.c.id == bindparam("task_id"))
+
+
+@statement
+def _fail() -> Executable:
+    """Keep the error and schedule the next attempt, or dead-letter the task."""
+    # Only the run that holds the latest claim reports; a stale one finds nothing to change.
+    return (
+        update(tasks)
+        .where(tasks.c.id == bindparam("task_id"), tasks.c.attempts == bindparam("claimed"))
+        .values(
+            last_error=bindparam("last_error"),
+            next_attempt_at=func.now() + bindparam("delay", type_=Interval),
+            dead_lettered_at=case((bindparam("dead", type_=Boolean), func.now()), else_=None),
+        )
     )
-)
-_BACKLOG = select(
-    func.count().filter(_PENDING).label("pending"),
-    func.count().filter(~_PENDING).label("dead_lettered"),
-    func.coalesce(
-        extract("epoch", func.now() - func.min(tasks.c.created_at).filter(_PENDING)), 0
-    ).label("oldest_pending_seconds"),
-)
+
+
+@statement
+def _backlog() -> Executable:
+    return select(
+        func.count().filter(_PENDING).label("pending"),
+        func.count().filter(~_PENDING).label("dead_lettered"),
+        func.coalesce(
+            extract("epoch", func.now() - func.min(tasks.c.created_at).filter(_PENDING)), 0
+        ).label("oldest_pending_seconds"),
+    )
 
 
 def claim_next(connection: Connection) -> Task | None:
     """Claim the pending task that is due first, if any (one statement, committed at once)."""
-    row = connection.execute(_CLAIM).first()
+    row = connection.execute(_claim()).first()
     return task_of(row) if row is not None else None
 
 
 def complete(connection: Connection, *, task_id: int) -> None:
     """Mark the task done: it is deleted."""
-    connection.execute(_COMPLETE, {"task_id": task_id})
+    connection.execute(_complete(), {"task_id": task_id})
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -224,7 +233,7 @@ def record_failure(
     """
     dead = permanent or task.attempts >= MAX_ATTEMPTS
     connection.execute(
-        _FAIL,
+        _fail(),
         {
             "task_id": task.id,
             "claimed": task.attempts,
@@ -249,7 +258,7 @@ def redrive(connection: Connection) -> int:
 
 def backlog(connection: Connection) -> Backlog:
     """Count pending and dead-lettered tasks and age the oldest pending one (one statement)."""
-    row = connection.execute(_BACKLOG).one()
+    row = connection.execute(_backlog()).one()
     return Backlog(
         pending=int(row.pending),
         dead_lettered=int(row.dead_lettered),

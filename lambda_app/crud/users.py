@@ -9,8 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -37,10 +36,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Executable, Select
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from lambda_app.crud import outbox
+from lambda_app.crud import outbox, statement
 from lambda_app.crud.outbox import TaskKind
 from lambda_app.db import execute_first, server_error_field
 from lambda_app.exceptions import (
@@ -69,22 +68,39 @@ USER_COLUMNS = (
 )
 UserRow = Row[*tuple[Any, ...]]
 
-# Built once: a request only binds values, it does not construct statements.
-_CALLER_BY_SUBJECT = select(users.c.id, users.c.user_type).where(
-    users.c.subject == bindparam("subject")
-)
-_USER_BY_SUBJECT = select(*USER_COLUMNS).where(users.c.subject == bindparam("subject"))
-# The caller and the user they ask about, in one statement: one or two rows.
-_CALLER_AND_USER = select(*USER_COLUMNS, users.c.subject).where(
-    or_(users.c.subject == bindparam("subject"), users.c.id == bindparam("user_id"))
-)
-_INSERT_USER = insert(users).returning(*USER_COLUMNS)
-# sum() of bigint is numeric in PostgreSQL; the total is an integer.
-_COUNT_OF_ALL = select(cast(func.coalesce(func.sum(user_counts.c.total), 0), BigInteger))
+
+# Built on first use (lambda_app.crud): a request only binds values.
+@statement
+def _caller_by_subject() -> Executable:
+    return select(users.c.id, users.c.user_type).where(users.c.subject == bindparam("subject"))
 
 
-@dataclass(frozen=True)
-class Caller:
+@statement
+def _user_by_subject() -> Executable:
+    return select(*USER_COLUMNS).where(users.c.subject == bindparam("subject"))
+
+
+@statement
+def _caller_and_user() -> Executable:
+    """The caller and the user they ask about, in one statement: one or two rows."""
+    return select(*USER_COLUMNS, users.c.subject).where(
+        or_(users.c.subject == bindparam("subject"), users.c.id == bindparam("user_id"))
+    )
+
+
+@statement
+def _insert_user() -> Executable:
+    return insert(users).returning(*USER_COLUMNS)
+
+
+@statement
+def _count_of_all() -> Select[int]:
+    """All users, from the per-type totals."""
+    # sum() of bigint is numeric in PostgreSQL; the total is an integer.
+    return select(cast(func.coalesce(func.sum(user_counts.c.total), 0), BigInteger))
+
+
+class Caller(NamedTuple):
     """The registered user behind a request: enough to decide what they may do."""
 
     id: uuid.UUID
@@ -96,12 +112,11 @@ def find_caller(connection: Connection, *, subject: str) -> Caller | None:
 
     It is a request's first statement, so it also revives a connection that died in the pool.
     """
-    row = execute_first(connection, _CALLER_BY_SUBJECT, {"subject": subject}).first()
+    row = execute_first(connection, _caller_by_subject(), {"subject": subject}).first()
     return Caller(id=row.id, user_type=row.user_type) if row is not None else None
 
 
-@dataclass(frozen=True)
-class CallerAndUser:
+class CallerAndUser(NamedTuple):
     """The caller (None before they register), the id they asked about and its user, if any."""
 
     caller: Caller | None
@@ -111,14 +126,14 @@ class CallerAndUser:
 
 def find_user_by_subject(connection: Connection, *, subject: str) -> UserRow | None:
     """Return the user linked to this identity, as the API shows it; a request's first statement."""
-    return execute_first(connection, _USER_BY_SUBJECT, {"subject": subject}).first()
+    return execute_first(connection, _user_by_subject(), {"subject": subject}).first()
 
 
 def find_caller_and_user(
     connection: Connection, *, subject: str, user_id: uuid.UUID
 ) -> CallerAndUser:
     """Return the caller and the user with `user_id` in one round trip; the first statement."""
-    rows = execute_first(connection, _CALLER_AND_USER, {"subject": subject, "user_id": user_id})
+    rows = execute_first(connection, _caller_and_user(), {"subject": subject, "user_id": user_id})
     caller: Caller | None = None
     user: UserRow | None = None
     for row in rows:
@@ -129,7 +144,8 @@ def find_caller_and_user(
     return CallerAndUser(caller=caller, user_id=user_id, user=user)
 
 
-def _register_or_link_statement() -> Executable:
+@statement
+def _register_or_link() -> Executable:
     """Link the unlinked user with this email to the identity, or insert a new customer.
 
     One statement: both parts see the same snapshot, so exactly one of them acts when the
@@ -165,8 +181,11 @@ def _register_or_link_statement() -> Executable:
     )
 
 
-_REGISTER_OR_LINK = _register_or_link_statement()
-_USER_VERSION = select(users.c.version).where(users.c.id == bindparam("user_id"))
+@statement
+def _user_version() -> Executable:
+    return select(users.c.version).where(users.c.id == bindparam("user_id"))
+
+
 # Versions = None: no precondition. Otherwise the row must be at one of them: the check is in
 # the statement that writes, so of two writers holding one ETag only the first can match
 # (the second waits for the row lock, then sees the raised version).
@@ -190,11 +209,11 @@ def register_or_link(
     """
     parameters = {"verified_email": email, "identity": subject}
     with unique_violations():  # the link, when this identity holds another account
-        row = connection.execute(_REGISTER_OR_LINK, parameters).first()
+        row = connection.execute(_register_or_link(), parameters).first()
     if row is not None:
         return row, bool(row.created)
     # Rare: only when nothing was registered. A new statement sees what the twin committed.
-    if connection.execute(_CALLER_BY_SUBJECT, {"subject": subject}).first() is not None:
+    if connection.execute(_caller_by_subject(), {"subject": subject}).first() is not None:
         raise IdentityAlreadyRegisteredError(ALREADY_REGISTERED)
     return None
 
@@ -210,7 +229,7 @@ def create_user(
     """Insert a user; raise on a taken email or identity."""
     values = {"email": email, "full_name": full_name, "user_type": user_type, "subject": subject}
     with unique_violations():
-        return connection.execute(_INSERT_USER, values).one()
+        return connection.execute(_insert_user(), values).one()
 
 
 def user_or_raise(row: UserRow | None, user_id: uuid.UUID) -> UserRow:
@@ -328,7 +347,7 @@ def _count_users(*, user_type: UserType | None, email: str | None) -> ScalarSele
             .where(user_counts.c.user_type == user_type)
             .scalar_subquery()
         )
-    return _COUNT_OF_ALL.scalar_subquery()
+    return _count_of_all().scalar_subquery()
 
 
 def update_user(
@@ -381,7 +400,7 @@ def raise_if_missing_or_changed(
 ) -> None:
     """Raise `UserNotFoundError` when the user is gone, `UserChangedError` when `versions`
     are given and the user is at none of them."""
-    found = connection.execute(_USER_VERSION, {"user_id": user_id}).first()
+    found = connection.execute(_user_version(), {"user_id": user_id}).first()
     if found is None:
         raise UserNotFoundError(f"No user has id {user_id}.")
     if versions is not None and found.version not in versions:

@@ -11,8 +11,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lambda_app.config import Settings, get_settings
 from lambda_app.deadline import Deadline
@@ -47,8 +46,7 @@ _OBJECT_CHANGED_CODES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class PresignedPost:
+class PresignedPost(NamedTuple):
     """An S3 form upload: POST `fields` plus the file to `url`."""
 
     url: str
@@ -57,8 +55,7 @@ class PresignedPost:
     expires_in: int
 
 
-@dataclass(frozen=True)
-class PresignedGet:
+class PresignedGet(NamedTuple):
     """A time-limited download link."""
 
     url: str

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lambda_app.config import Settings, get_settings
 from lambda_app.deadline import Deadline
@@ -33,8 +33,7 @@ USER_NOT_FOUND = "UserNotFoundException"
 LIST_USERS_PAGE = 60
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """A user of the pool: its `sub`, its email, whether it may sign in, when it was made."""
 
     subject: str
@@ -43,8 +42,7 @@ class Identity:
     created_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class ProvisionedIdentity:
+class ProvisionedIdentity(NamedTuple):
     """The identity an email has now, and whether this call created it."""
 
     subject: str
