@@ -9,15 +9,16 @@ every statement, whatever its first request runs; a SnapStart init builds them a
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import _lru_cache_wrapper, cache
+from functools import cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_BUILDERS: list[_lru_cache_wrapper[Any]] = []
+# The builders as `functools.cache` made them: each keeps what it built.
+_BUILDERS: list[Any] = []
 
 
-def statement(build: Callable[[], T]) -> _lru_cache_wrapper[T]:
+def statement(build: Callable[[], T]) -> Callable[[], T]:
     """Make `build` (no arguments) build its statement on the first call, then return it."""
     built = cache(build)
     _BUILDERS.append(built)
