@@ -6,7 +6,7 @@ from fastapi import HTTPException, status
 from fastapi.testclient import TestClient
 from starlette.routing import Route
 
-from lambda_app.dependencies import get_principal
+from lambda_app.dependencies import get_connection
 from lambda_app.main import create_app
 from lambda_app.routers import avatars, health, users
 
@@ -36,15 +36,15 @@ def test_the_app_serves_every_route_its_routers_declare() -> None:
     assert declared <= served
 
 
-def test_the_app_s_dependency_overrides_reach_the_routes_of_its_routers() -> None:
-    app = create_app()
-
+def test_the_app_s_dependency_overrides_reach_the_routes_of_its_routers(
+    client: TestClient,
+) -> None:
     def refuse() -> None:
         raise HTTPException(status_code=status.HTTP_418_IM_A_TEAPOT)
 
-    app.dependency_overrides[get_principal] = refuse
-    with TestClient(app, raise_server_exceptions=False) as client:
-        assert client.get("/users/me").status_code == status.HTTP_418_IM_A_TEAPOT
+    client.app.dependency_overrides[get_connection] = refuse  # type: ignore[attr-defined]
+
+    assert client.get("/users").status_code == status.HTTP_418_IM_A_TEAPOT
 
 
 def test_the_routers_keep_their_own_routes_untouched() -> None:
