@@ -80,7 +80,7 @@ def document_bearer_auth(spec: dict[str, Any]) -> dict[str, Any]:
     """Declare the bearer scheme, taken by every operation that can answer 401 (in place).
 
     Written here rather than by a security dependency, which FastAPI would resolve on every
-    request only to document the header that `get_principal` reads anyway.
+    request only to document the header that `authenticate` reads anyway.
     """
     schemes = spec.setdefault("components", {}).setdefault("securitySchemes", {})
     schemes[BEARER_SCHEME_NAME] = BEARER_SCHEME
