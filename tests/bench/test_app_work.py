@@ -12,8 +12,8 @@ from tests.test_handler import in_a_fresh_process
 
 # What `GET /users/{id}` may add to the bare stack's Python calls per request: the caller's
 # authentication and lookup, permissions, the ETag, the response model, the request log line
-# and the metrics line, two middlewares. Measured 173 on CPython 3.11 with the pinned packages
-# (1,142 against 969). Each FastAPI dependency resolved on the way would add about 75 (the
+# and the metrics line, two middlewares. Measured 176 on CPython 3.11 with the pinned packages
+# (1,145 against 969). Each FastAPI dependency resolved on the way would add about 75 (the
 # caller and the principal below it added 153); routers included in the app rather than
 # declared on it, 257; the request line made as a record and passed through logging's
 # handlers, 45.
