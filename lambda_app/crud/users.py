@@ -67,6 +67,9 @@ USER_COLUMNS = (
     users.c.version,  # not in the body: the ETag
 )
 UserRow = Row[*tuple[Any, ...]]
+# The caller's columns beside a user's, named apart from them.
+CALLER_ID = "caller_id"
+CALLER_TYPE = "caller_type"
 
 
 # Built on first use (lambda_app.crud): a request only binds values.
@@ -82,9 +85,20 @@ def _user_by_subject() -> Executable:
 
 @statement
 def _caller_and_user() -> Executable:
-    """The caller and the user they ask about, in one statement: one or two rows."""
-    return select(*USER_COLUMNS, users.c.subject).where(
-        or_(users.c.subject == bindparam("subject"), users.c.id == bindparam("user_id"))
+    """The caller's id and type beside the user they ask about, in one row (the user's columns
+    null when there is no such user); no row before the caller registers."""
+    # One row, not one per user: decoding a second row cost GET /users/{id} 40 Python calls
+    # (`python -m bench.parts`: 1.27 -> 1.25 of the bare stack's CPU).
+    caller = users.alias("caller")
+    user = users.alias("target")
+    return (
+        select(
+            caller.c.id.label(CALLER_ID),
+            caller.c.user_type.label(CALLER_TYPE),
+            *(user.c[column.key] for column in USER_COLUMNS),
+        )
+        .select_from(caller.outerjoin(user, user.c.id == bindparam("user_id")))
+        .where(caller.c.subject == bindparam("subject"))
     )
 
 
@@ -133,15 +147,13 @@ def find_caller_and_user(
     connection: Connection, *, subject: str, user_id: uuid.UUID
 ) -> CallerAndUser:
     """Return the caller and the user with `user_id` in one round trip; the first statement."""
-    rows = execute_first(connection, _caller_and_user(), {"subject": subject, "user_id": user_id})
-    caller: Caller | None = None
-    user: UserRow | None = None
-    for row in rows:
-        if row.subject == subject:
-            caller = Caller(id=row.id, user_type=row.user_type)
-        if row.id == user_id:
-            user = row
-    return CallerAndUser(caller=caller, user_id=user_id, user=user)
+    row = execute_first(
+        connection, _caller_and_user(), {"subject": subject, "user_id": user_id}
+    ).first()
+    if row is None:
+        return CallerAndUser(caller=None, user_id=user_id, user=None)
+    caller = Caller(id=row.caller_id, user_type=row.caller_type)
+    return CallerAndUser(caller=caller, user_id=user_id, user=row if row.id is not None else None)
 
 
 @statement
