@@ -43,6 +43,7 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestLogMiddleware)
     for router in (health.router, me.router, users.router, avatars.router):
         add_routes_of(app, router)
+    pages_matched_last(app)
     describe_openapi = app.openapi
     app.openapi = lambda: share_problem_schema(  # type: ignore[method-assign]
         document_bearer_auth(describe_openapi())
@@ -74,6 +75,15 @@ def add_routes_of(app: FastAPI, router: APIRouter) -> None:
         route.dependency_overrides_provider = app
         route.app = request_response(route.get_route_handler())
         app.router.routes.append(route)
+
+
+def pages_matched_last(app: FastAPI) -> None:
+    """Move FastAPI's own pages (/docs, /openapi.json: not API routes) behind the API's routes.
+
+    A request is matched against the routes in order until one matches in full, and FastAPI
+    adds its pages first: `GET /users/{id}` was tried against four of them before its own.
+    """
+    app.router.routes.sort(key=lambda route: not isinstance(route, APIRoute))
 
 
 def document_bearer_auth(spec: dict[str, Any]) -> dict[str, Any]:
