@@ -12,12 +12,13 @@ from tests.test_handler import in_a_fresh_process
 
 # What `GET /users/{id}` may add to the bare stack's Python calls per request: the caller's
 # authentication and lookup, permissions, the ETag, the response model, the request log line
-# and the metrics line, two middlewares. Measured 176 on CPython 3.11 with the pinned packages
-# (1,145 against 969). Each FastAPI dependency resolved on the way would add about 75 (the
+# and the metrics line, two middlewares. Measured 120 on CPython 3.11 with the pinned packages
+# (1,089 against 969). Each FastAPI dependency resolved on the way would add about 75 (the
 # caller and the principal below it added 153); routers included in the app rather than
 # declared on it, 257; the request line made as a record and passed through logging's
-# handlers, 45.
-APP_OWN_CALLS_GET_USER = 200
+# handlers, 45; the caller read as a row of its own beside the user's, 40; FastAPI's pages
+# matched before the API's routes, 16.
+APP_OWN_CALLS_GET_USER = 140
 
 # A fresh process, as on Lambda: the handler's own logging, no test's handlers or state.
 CALLS_PER_REQUEST = """
