@@ -3,8 +3,9 @@
 On AWS the API logs in to RDS Proxy with an IAM auth token, over TLS. Here a TLS relay
 (`local.tls_proxy`) with a test CA's certificate stands before the embedded server, where
 the app's role is trusted from loopback (the token is signed with the bench's fake keys, then
-unchecked), and the child trusts the test CA beside the system store (SSL_CERT_FILE): the
-app's own code path runs unchanged, from the token signer to `database_tls_context`.
+unchecked), and the child trusts the test CA beside Amazon's roots (SSL_CERT_FILE, which
+takes their place; the store is the size of the one trusted on AWS): the app's own code path
+runs unchanged, from the token signer to `database_tls_context`.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ METHOD = {
     "the parent just before the spawn and by the child once the first response is built; "
     "app: DATABASE_URL; deployed: the app as on AWS without SnapStart (bench.deployed: an IAM "
     "token signed with the fake keys, TLS through local.tls_proxy verified against a test CA "
-    "beside the system store); deployed.first_request_new_modules: the modules imported by "
+    "beside Amazon's roots); deployed.first_request_new_modules: the modules imported by "
     "the first request after a SnapStart init and the snapshot hooks (one unmeasured start); "
     "init_modules: the modules each kind's init imported",
     "list_scaling": "one database per size, ANALYZEd after loading; the database switches every "

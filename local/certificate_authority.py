@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from lambda_app.tls import AMAZON_ROOT_CAS
 
 LOOPBACK = "127.0.0.1"
 # The certificates outlive any run; the CA's validity brackets the server's.
@@ -107,16 +108,14 @@ class CertificateAuthority:
         return certificate.public_bytes(serialization.Encoding.PEM), key_pem
 
     def write_trust_store(self, path: Path) -> Path:
-        """Write OpenSSL's default CA file with this CA appended: a store trusting both.
+        """Write Amazon's root CAs with this CA appended: a store trusting both.
 
-        Pointed at by SSL_CERT_FILE, it replaces the system store for `ssl`'s default
-        contexts, so that clients trust the local servers and still load a store the size
-        of the system's.
+        Pointed at by SSL_CERT_FILE, it replaces Amazon's roots in the database's TLS context
+        (`lambda_app/tls.py`), so that the app trusts the local servers and still parses a
+        store the size of the one it trusts on AWS.
         """
-        defaults = ssl.get_default_verify_paths()
-        system = Path(defaults.cafile or defaults.openssl_cafile)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes((system.read_bytes() if system.is_file() else b"") + self.pem)
+        path.write_bytes(AMAZON_ROOT_CAS.read_bytes() + self.pem)
         return path
 
     def write_server_files(self, directory: Path, host: str = LOOPBACK) -> tuple[Path, Path]:

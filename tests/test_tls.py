@@ -1,23 +1,28 @@
-"""Database TLS: the RDS CA bundle ships with the code; connections trust their region's CAs."""
+"""Database TLS: Amazon's roots and the RDS CA bundle ship with the code; connections trust
+Amazon's roots and their region's RDS CAs, and nothing else."""
 
 from __future__ import annotations
 
 import datetime
 import json
+import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from infra.bundling import copy_app
 from lambda_app.migrate import handler as migrate
-from lambda_app.tls import RDS_CA_BUNDLE, database_tls_context
+from lambda_app.tls import AMAZON_ROOT_CAS, RDS_CA_BUNDLE, STORE_VARIABLES, database_tls_context
 from local import tls_proxy
 from local.certificate_authority import CertificateAuthority
 from tests.conftest import settings_env
@@ -28,6 +33,14 @@ CURRENT_RDS_CAS = {
     "rds-ca-rsa2048-g1": "Root CA RSA2048 G1",
     "rds-ca-rsa4096-g1": "Root CA RSA4096 G1",
     "rds-ca-ecc384-g1": "Root CA ECC384 G1",
+}
+# Amazon Trust Services' roots, to which ACM's certificates (RDS Proxy's) chain: each one's
+# SHA-256 fingerprint, as Amazon Trust Services publishes it.
+AMAZON_ROOTS = {
+    "Amazon Root CA 1": "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e",
+    "Amazon Root CA 2": "1ba5b2aa8c65401a82960118f80bec4f62304d83cec4713a19c39c011ea46db4",
+    "Amazon Root CA 3": "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4",
+    "Amazon Root CA 4": "e35d28419ed02025cfa69038cd623962458da5c695fbdea3c22b0bfb25897092",
 }
 # The regions lambda_app/certificates/README.md lists.
 BUNDLE_REGIONS = (
@@ -69,9 +82,19 @@ def common_name(certificate: x509.Certificate) -> str:
     return str(certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
 
 
+def trusted_names(context: ssl.SSLContext) -> set[str]:
+    """The common names of the CAs `context` trusts."""
+    return {
+        str(dict(entry[0] for entry in ca["subject"]).get("commonName"))
+        for ca in context.get_ca_certs()
+    }
+
+
 @pytest.fixture
-def fresh_context() -> Iterator[None]:
-    """Build the process's TLS context again from the environment, before and after."""
+def fresh_context(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Build the process's TLS context again from the environment (no store named in it)."""
+    for variable in STORE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
     database_tls_context.cache_clear()
     yield
     database_tls_context.cache_clear()
@@ -96,25 +119,41 @@ def test_the_bundle_holds_only_valid_self_signed_rds_roots() -> None:
         assert common_name(certificate).endswith(tuple(CURRENT_RDS_CAS.values()))
 
 
-def test_the_bundle_goes_into_the_lambda_package(tmp_path: Path) -> None:
+def test_amazons_roots_are_the_four_of_amazon_trust_services() -> None:
+    roots = x509.load_pem_x509_certificates(AMAZON_ROOT_CAS.read_bytes())
+
+    fingerprints = {common_name(root): root.fingerprint(hashes.SHA256()).hex() for root in roots}
+    assert fingerprints == AMAZON_ROOTS
+    for root in roots:
+        assert root.issuer == root.subject
+        assert root.not_valid_after_utc.year >= 2038
+
+
+def test_the_certificates_go_into_the_lambda_package(tmp_path: Path) -> None:
     copy_app(tmp_path)
 
-    packaged = tmp_path / RDS_CA_BUNDLE.relative_to(RDS_CA_BUNDLE.parents[2])
-    assert packaged.read_bytes() == RDS_CA_BUNDLE.read_bytes()
+    for shipped in (RDS_CA_BUNDLE, AMAZON_ROOT_CAS):
+        packaged = tmp_path / shipped.relative_to(shipped.parents[2])
+        assert packaged.read_bytes() == shipped.read_bytes()
 
 
-def test_database_connections_trust_their_regions_rds_cas_beside_the_system_store(
+def test_database_connections_trust_amazons_roots_and_their_regions_rds_cas_only(
     fresh_context: None,
 ) -> None:
-    trusted = database_tls_context().get_ca_certs()
-    system = ssl.create_default_context().get_ca_certs()
+    trusted = trusted_names(database_tls_context())
 
-    subjects = {dict(entry[0] for entry in ca["subject"]).get("commonName") for ca in trusted}
-    assert {f"Amazon RDS us-east-1 {suffix}" for suffix in CURRENT_RDS_CAS.values()} <= subjects
-    assert not any("eu-west-1" in str(subject) for subject in subjects)
-    assert len(trusted) == len(system) + len(CURRENT_RDS_CAS)
+    regional = {f"Amazon RDS us-east-1 {suffix}" for suffix in CURRENT_RDS_CAS.values()}
+    assert trusted == set(AMAZON_ROOTS) | regional
     assert database_tls_context().verify_mode == ssl.CERT_REQUIRED
     assert database_tls_context().check_hostname
+    assert database_tls_context().minimum_version >= ssl.TLSVersion.TLSv1_2
+
+
+def test_no_other_ca_of_the_system_store_is_trusted(fresh_context: None) -> None:
+    system = trusted_names(ssl.create_default_context())
+    assert len(system - set(AMAZON_ROOTS)) > 10, "this machine's store holds other CAs"
+
+    assert not (system - set(AMAZON_ROOTS)) & trusted_names(database_tls_context())
 
 
 def test_a_region_the_bundle_does_not_list_trusts_the_whole_bundle(fresh_context: None) -> None:
@@ -122,8 +161,117 @@ def test_a_region_the_bundle_does_not_list_trusts_the_whole_bundle(fresh_context
         trusted = database_tls_context().get_ca_certs()
         database_tls_context.cache_clear()
 
-    system = ssl.create_default_context().get_ca_certs()
-    assert len(trusted) == len(system) + len(bundle_certificates())
+    assert len(trusted) == len(AMAZON_ROOTS) + len(bundle_certificates())
+
+
+def test_a_store_named_by_ssl_cert_file_replaces_amazons_roots(
+    fresh_context: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    authority = CertificateAuthority.create("users-service store test CA")
+    store = tmp_path / "store.pem"
+    store.write_bytes(authority.pem)
+    monkeypatch.setenv("SSL_CERT_FILE", str(store))
+
+    trusted = trusted_names(database_tls_context())
+
+    regional = {f"Amazon RDS us-east-1 {suffix}" for suffix in CURRENT_RDS_CAS.values()}
+    assert trusted == {"users-service store test CA"} | regional
+
+
+def test_with_ssl_cert_dir_set_openssls_default_store_replaces_amazons_roots(
+    fresh_context: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+
+    # OpenSSL's store as the variable changes it: its default file, and this directory.
+    regional = {f"Amazon RDS us-east-1 {suffix}" for suffix in CURRENT_RDS_CAS.values()}
+    openssl_default = trusted_names(ssl.create_default_context())
+    assert trusted_names(database_tls_context()) == openssl_default | regional
+
+
+def _certificate(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: str,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    *,
+    ca: bool,
+) -> x509.Certificate:
+    """A certificate of `subject`'s `key` signed by `issuer`: a CA's, or localhost's."""
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        )
+    )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+    else:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False
+        ).add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def test_a_chain_sent_through_a_cross_signed_root_verifies_against_that_root_alone(
+    tmp_path: Path,
+) -> None:
+    """ACM's roots are cross-signed by Starfield's: trusting Amazon Root CA 1 alone must verify
+    a chain whose server sends the cross-signed copy. Modelled with a local PKI of that shape."""
+    root_key, other_key, issuing_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()) for _ in range(4)
+    )
+    root = _certificate("Test Root CA 1", root_key, "Test Root CA 1", root_key, ca=True)
+    cross_signed_root = _certificate(
+        "Test Root CA 1", root_key, "Test Services Root G2", other_key, ca=True
+    )
+    issuing = _certificate("Test Server CA", issuing_key, "Test Root CA 1", root_key, ca=True)
+    server = _certificate("localhost", server_key, "Test Server CA", issuing_key, ca=False)
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(
+        b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (server, issuing))
+        + cross_signed_root.public_bytes(serialization.Encoding.PEM)
+    )
+    key = tmp_path / "key.pem"
+    key.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(chain, key)
+    client_context = ssl.create_default_context(
+        cadata=root.public_bytes(serialization.Encoding.PEM).decode()
+    )
+    client_end, server_end = socket.socketpair()
+    accepted = threading.Thread(
+        target=lambda: server_context.wrap_socket(server_end, server_side=True).close()
+    )
+    accepted.start()
+    try:
+        with client_context.wrap_socket(client_end, server_hostname="localhost") as tls:
+            subject = dict(entry[0] for entry in tls.getpeercert()["subject"])
+    finally:
+        accepted.join(timeout=10)
+
+    assert subject["commonName"] == "localhost"
 
 
 def test_the_context_is_built_once_per_process(fresh_context: None) -> None:

@@ -35,7 +35,7 @@ class TlsDatabase:
     database: str
     superuser_url: str  # straight to the server, without TLS: setup and assertions
     authority: CertificateAuthority
-    trust_store: Path  # the system store and the test CA, for SSL_CERT_FILE
+    trust_store: Path  # Amazon's roots and the test CA, for SSL_CERT_FILE
     admin_id: str
     user_id: str
 
