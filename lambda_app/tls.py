@@ -39,8 +39,7 @@ def database_tls_context() -> ssl.SSLContext:
     """Return the context that verifies database servers: Amazon's roots plus RDS's CAs.
 
     With `SSL_CERT_FILE` or `SSL_CERT_DIR` set, OpenSSL's default store (as they change it)
-    replaces Amazon's roots.
-    Hostnames are checked and TLS 1.2 is the least accepted.
+    replaces Amazon's roots. Hostnames are checked and TLS 1.2 is the least accepted.
     """
     regional = rds_certificates(get_settings().aws_region)
     if any(os.environ.get(variable) for variable in STORE_VARIABLES):

@@ -149,13 +149,6 @@ def test_database_connections_trust_amazons_roots_and_their_regions_rds_cas_only
     assert database_tls_context().minimum_version >= ssl.TLSVersion.TLSv1_2
 
 
-def test_no_other_ca_of_the_system_store_is_trusted(fresh_context: None) -> None:
-    system = trusted_names(ssl.create_default_context())
-    assert len(system - set(AMAZON_ROOTS)) > 10, "this machine's store holds other CAs"
-
-    assert not (system - set(AMAZON_ROOTS)) & trusted_names(database_tls_context())
-
-
 def test_a_region_the_bundle_does_not_list_trusts_the_whole_bundle(fresh_context: None) -> None:
     with settings_env(AWS_REGION="xx-nowhere-1"):
         trusted = database_tls_context().get_ca_certs()
