@@ -130,22 +130,20 @@ def _deleted_with_tasks(*guard: ColumnElement[bool], identity: bool) -> Returnin
     return outbox.enqueue_from(both.subquery().select()).add_cte(deleted)
 
 
-# The removal of the identity is owed only while the service manages identities: by
-# `identity`, the statement with that task or without it.
+def _with_and_without_identity(guard: ColumnElement[bool]) -> dict[bool, ReturningInsert[Any]]:
+    """The guarded delete by `identity`: with the identity's removal task, or without it (owed
+    only while the service manages identities)."""
+    return {identity: _deleted_with_tasks(guard, identity=identity) for identity in (False, True)}
+
+
 @statement
 def _delete_non_admin() -> dict[bool, ReturningInsert[Any]]:
-    return {
-        identity: _deleted_with_tasks(_NOT_AN_ADMIN, identity=identity)
-        for identity in (False, True)
-    }
+    return _with_and_without_identity(_NOT_AN_ADMIN)
 
 
 @statement
 def _delete_unless_last_admin() -> dict[bool, ReturningInsert[Any]]:
-    return {
-        identity: _deleted_with_tasks(_NOT_THE_LAST_ADMIN, identity=identity)
-        for identity in (False, True)
-    }
+    return _with_and_without_identity(_NOT_THE_LAST_ADMIN)
 
 
 @statement

@@ -67,9 +67,6 @@ USER_COLUMNS = (
     users.c.version,  # not in the body: the ETag
 )
 UserRow = Row[*tuple[Any, ...]]
-# The caller's columns beside a user's, named apart from them.
-CALLER_ID = "caller_id"
-CALLER_TYPE = "caller_type"
 
 
 # Built on first use (lambda_app.crud): a request only binds values.
@@ -93,8 +90,8 @@ def _caller_and_user() -> Executable:
     user = users.alias("target")
     return (
         select(
-            caller.c.id.label(CALLER_ID),
-            caller.c.user_type.label(CALLER_TYPE),
+            caller.c.id.label("caller_id"),
+            caller.c.user_type.label("caller_type"),
             *(user.c[column.key] for column in USER_COLUMNS),
         )
         .select_from(caller.outerjoin(user, user.c.id == bindparam("user_id")))
