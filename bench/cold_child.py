@@ -33,6 +33,10 @@ def _import_handler(kind: str) -> Any:
         from bench.raw_handler import handler as raw_handler
 
         return raw_handler
+    if kind == "bare_stack":
+        from bench.bare_stack_app import handler as bare_stack_handler
+
+        return bare_stack_handler
     if kind == "empty_fastapi":
         from bench.empty_app import handler as empty_handler
 

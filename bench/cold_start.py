@@ -1,7 +1,8 @@
 """Cold starts: a fresh Python process per sample, from spawn to the first response.
 
 Kinds: `app` (a plain `DATABASE_URL`), `deployed` (the app as deployed: an IAM token login
-over TLS, `bench.deployed`), `raw` and `empty_fastapi`. All answer the same event.
+over TLS, `bench.deployed`), `bare_stack` (the stack without the app, `bench.bare_stack_app`),
+`raw` and `empty_fastapi`. All answer the same event.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bench.cold_child import EVENT_VARIABLE, INITIALIZATION_TYPE, MARKER, SNAP_S
 from bench.timing import Summary, summarize
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BASE_KINDS = ("app", "raw", "empty_fastapi")
+BASE_KINDS = ("app", "bare_stack", "raw", "empty_fastapi")
 DEPLOYED = "deployed"
 ON_DEMAND = "on-demand"  # Lambda's initialization type without SnapStart
 PARTS = ("interpreter_ms", "init_ms", "first_request_ms")
@@ -58,6 +59,9 @@ class ColdStarts:
             fields.update(summary.as_json(f"{kind}_ms"))
         empty = self.totals["empty_fastapi"].median
         fields["ratio_vs_empty_fastapi"] = round(self.totals["app"].median / empty, 2)
+        # No target: what the stack alone takes of the app's.
+        bare_stack = self.totals["bare_stack"].median
+        fields["ratio_bare_stack_vs_empty_fastapi"] = round(bare_stack / empty, 2)
         fields["parts_median_ms"] = self.parts
         fields["init_modules"] = self.init_modules
         if self.deployed_modules is None:

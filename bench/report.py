@@ -25,7 +25,7 @@ TARGETS = {
     "round_trips.create_user.app": 2,
 }
 WARM_ROUTES = ("get_user", "list_users", "create_user")
-COLD_KINDS = ("app", "deployed", "raw", "empty_fastapi")
+COLD_KINDS = ("app", "deployed", "bare_stack", "raw", "empty_fastapi")
 # The network table's rows: (results name, label, the pass's floor for the ratio, handler
 # whose round trips they are); each pair of rows is one interleaved pass. The stacks'
 # passes are timed on get_user only.
@@ -157,6 +157,11 @@ def _cold_start_table(cold: dict[str, Any], targets: dict[str, dict[str, Any]]) 
         f"{'app / empty_fastapi':<26}{cold['ratio_vs_empty_fastapi']:>22.2f}  "
         f"{_target(targets, 'cold_start.ratio_vs_empty_fastapi')}"
     )
+    if "ratio_bare_stack_vs_empty_fastapi" in cold:
+        lines.append(
+            f"{'bare_stack / empty_fastapi':<26}{cold['ratio_bare_stack_vs_empty_fastapi']:>22.2f}"
+            "  (no target: the stack alone, before any of the app's code)"
+        )
     deployed = cold["deployed"]
     if not deployed["measured"]:
         lines.append(f"{'deployed':<26}not measured: {deployed['reason']}")

@@ -265,11 +265,13 @@ def _cold_starts(
 ) -> dict[str, Any]:
     """Cold starts of every kind; the deployed kind only where the bench runs the server."""
     if server.embedded is None:
-        console.write(f"cold start: {plan.cold_samples} x app, raw, empty_fastapi\n")
+        console.write(f"cold start: {plan.cold_samples} x app, bare_stack, raw, empty_fastapi\n")
         return cold_start.measure(
             event, samples=plan.cold_samples, not_deployed_reason=NOT_DEPLOYED
         ).as_json()
-    console.write(f"cold start: {plan.cold_samples} x app, deployed, raw, empty_fastapi\n")
+    console.write(
+        f"cold start: {plan.cold_samples} x app, deployed, bare_stack, raw, empty_fastapi\n"
+    )
     relay_cores = split.servers if split is not None else None
     with deployed_database(server.embedded, DATABASE_NAME, relay_cores) as deployed:
         return cold_start.measure(event, samples=plan.cold_samples, deployed=deployed).as_json()

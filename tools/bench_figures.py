@@ -32,7 +32,7 @@ PYTHON_CALLS = (
     ("stack", "stack"),
     ("floor", "floor"),
 )
-INIT_MODULES = {"empty_fastapi": "empty FastAPI"}
+INIT_MODULES = {"bare_stack": "bare stack", "empty_fastapi": "empty FastAPI"}
 
 
 def _verdict(target: dict[str, Any]) -> str:
