@@ -1,26 +1,35 @@
 """What the app's request line and metrics line cost of its CPU over the bare stack.
 
-`python -m bench.parts [--samples N] [--rounds R]` times `GET /users/{id}` on its own
-database of the bench server: the app as it is, without its request log line, without its
-EMF metrics line, and without both, each against the bare stack in a pass of its own (as
-`make bench` pairs them), R rounds. It prints each variant's CPU over the bare stack's
-(median of the handler's own CPU time) per round, and its Python calls per request. What
-remains without both lines is the app's route work: the caller lookup's dependencies, the
-permission check, the ETag, the response model, the middlewares.
+`python -m bench.parts [--samples N] [--rounds R] [--latency-ms D]` times `GET /users/{id}`
+on its own database of the bench server: the app as it is, without its request log line,
+without its EMF metrics line, and without both, each against the bare stack in a pass of its
+own (as `make bench` pairs them), R rounds; with D, every handler reaches PostgreSQL through
+`bench.latency_proxy`, D ms each way, as in `make bench`'s second pass. It prints each
+variant's CPU over the bare stack's (median of the handler's own CPU time) per round, and its
+Python calls per request. What remains without both lines is the app's route work: the
+caller lookup's dependencies, the permission check, the ETag, the response model, the
+middlewares.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from bench.calls import warm_calls
 from bench.quiet import app_output_to
-from bench.runner import ADMIN_EMAIL, ADMIN_SUBJECT, APP_LOG, seeded_database
+from bench.runner import (
+    ADMIN_EMAIL,
+    ADMIN_SUBJECT,
+    APP_LOG,
+    handlers_through_latency,
+    seeded_database,
+)
 from bench.timing import Handler, time_interleaved
 from bench.warm import Caller, get_user_event
 
@@ -82,8 +91,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.parts", description=__doc__)
     parser.add_argument("--samples", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="ms added each way")
     arguments = parser.parse_args(argv)
-    with seeded_database(DATABASE_NAME) as user_id:
+    with seeded_database(DATABASE_NAME) as user_id, ExitStack() as stack:
+        if arguments.latency_ms:
+            url = os.environ["DATABASE_URL"]  # set by seeded_database, as the app reads it
+            stack.enter_context(handlers_through_latency(url, arguments.latency_ms))
         from bench.stack_handler import bare_handler
         from lambda_app.handler import handler as app_handler
 
@@ -98,7 +111,8 @@ def main(argv: list[str] | None = None) -> None:
                     )
             calls = warm_calls({**handlers, "bare": bare_handler}, make_event)
             console.write(
-                f"GET /users/{{id}}: CPU over the bare stack's, {arguments.rounds} rounds\n"
+                f"GET /users/{{id}} at +{arguments.latency_ms:g} ms each way: CPU over the "
+                f"bare stack's, {arguments.rounds} rounds\n"
             )
             for name, taken in ratios.items():
                 rounds = " ".join(f"{ratio:.2f}" for ratio in taken)

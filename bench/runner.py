@@ -208,19 +208,28 @@ def _with_latency(
     split: cores.CoreSplit | None,
 ) -> dict[str, Any]:
     """The warm path again, every handler connected through the latency proxy."""
-    parsed = make_url(url)
-    target = (parsed.host or "127.0.0.1", parsed.port or 5432)
     relay_cores = split.servers if split is not None else None
-    with latency_proxy.running(*target, delay_ms, relay_cores) as (host, port):
-        proxied = parsed.set(host=host, port=port).render_as_string(hide_password=False)
+    with handlers_through_latency(url, delay_ms, relay_cores) as proxied:
         added = latency_proxy.added_round_trip_us(url, proxied)
         console.write(f"warm path through the latency proxy (+{delay_ms} ms per direction)\n")
+        timed = _warm(plan.through_latency(), caller, user_id, console)
+    return {"delay_ms_per_direction": delay_ms, "round_trip_added_us": added, **timed}
+
+
+@contextmanager
+def handlers_through_latency(
+    url: str, delay_ms: float, relay_cores: frozenset[int] | None = None
+) -> Iterator[str]:
+    """Point every handler at `url`'s database through the latency proxy; yield its URL."""
+    parsed = make_url(url)
+    target = (parsed.host or "127.0.0.1", parsed.port or 5432)
+    with latency_proxy.running(*target, delay_ms, relay_cores) as (host, port):
+        proxied = parsed.set(host=host, port=port).render_as_string(hide_password=False)
         database.point_handlers_at(proxied)
         try:
-            timed = _warm(plan.through_latency(), caller, user_id, console)
+            yield proxied
         finally:
             database.point_handlers_at(url)
-    return {"delay_ms_per_direction": delay_ms, "round_trip_added_us": added, **timed}
 
 
 def _core_split(split: cores.CoreSplit | None, server_source: str) -> str:
