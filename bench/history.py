@@ -22,6 +22,7 @@ RATIOS = {
     "create_user": "create_user.ratio",
     "cold_start": "cold_start.ratio_vs_empty_fastapi",
     "deployed_cold_start": "cold_start.deployed.ratio_vs_empty_fastapi",
+    "bare_stack_cold_start": "cold_start.ratio_bare_stack_vs_empty_fastapi",
     "latency_get_user_vs_bare_stack": "latency.get_user.ratio_vs_bare_stack",
     "latency_cpu_vs_bare_stack": "latency.get_user.cpu_ratio_vs_bare_stack",
 }

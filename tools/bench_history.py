@@ -15,6 +15,7 @@ RATIO_HEADERS = {
     "create_user": "create_user vs raw",
     "cold_start": "cold start vs empty",
     "deployed_cold_start": "deployed cold start vs empty",
+    "bare_stack_cold_start": "bare stack cold start vs empty",
     "latency_get_user_vs_bare_stack": "get_user at +0.5 ms vs bare",
     "latency_cpu_vs_bare_stack": "get_user CPU vs bare",
 }
