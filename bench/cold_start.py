@@ -59,7 +59,7 @@ class ColdStarts:
             fields.update(summary.as_json(f"{kind}_ms"))
         empty = self.totals["empty_fastapi"].median
         fields["ratio_vs_empty_fastapi"] = round(self.totals["app"].median / empty, 2)
-        # No target: what the stack alone takes of the app's.
+        # No target: what the stack alone takes, over the same empty app.
         bare_stack = self.totals["bare_stack"].median
         fields["ratio_bare_stack_vs_empty_fastapi"] = round(bare_stack / empty, 2)
         fields["parts_median_ms"] = self.parts
