@@ -19,16 +19,15 @@ import os  # noqa: E402 - after gc.disable on purpose, as in lambda_app/handler.
 import uuid  # noqa: E402
 from typing import Any  # noqa: E402
 
-from fastapi import FastAPI, HTTPException, Request, Response  # noqa: E402
+from fastapi import FastAPI, Request, Response  # noqa: E402
 from mangum import Mangum  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from bench.floor_handler import READ_USER  # noqa: E402
-from bench.raw_handler import ProblemError, _response, _subject, _user  # noqa: E402
+from bench.raw_handler import _response, _user  # noqa: E402
+from bench.stack_answers import read_user_columns, subject  # noqa: E402
 
-_READ_USER = text(READ_USER)
 # The bench's URLs may say `postgresql://`; the stack is measured on the app's driver.
 _engine = create_engine(
     make_url(os.environ["DATABASE_URL"]).set(drivername="postgresql+pg8000"),
@@ -42,17 +41,8 @@ app = FastAPI(title="Bare stack", docs_url=None, redoc_url=None, openapi_url=Non
 @app.get("/users/{user_id}")
 async def read_user(user_id: uuid.UUID, request: Request) -> Response:
     """The user, if the caller may read it: the floor's statement, permissions in SQL."""
-    try:
-        caller = _subject(request.scope["aws.event"])
-    except ProblemError as problem:
-        raise HTTPException(problem.status, problem.detail) from None
-    with _engine.connect() as connection:
-        rows = connection.execute(_READ_USER, {"id": user_id, "s": caller}).all()
-    if not rows:
-        raise HTTPException(403, "Register first with POST /users/me.")
-    if rows[0][1] is None:
-        raise HTTPException(404, f"No user has id {user_id}.")
-    answer: dict[str, Any] = _response(200, _user(list(rows[0][1:])))
+    caller = await subject(request)
+    answer: dict[str, Any] = _response(200, _user(read_user_columns(_engine, user_id, caller)))
     return Response(answer["body"], media_type=answer["headers"]["content-type"])
 
 
